@@ -1,0 +1,141 @@
+"""The manifest (`aov.yaml`): where orders come from, which orders are B2B, and when to alert.
+
+Validation is strict (unknown keys are errors) because a typo in a routing rule silently
+misclassifies every order; every failure becomes one line naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_MANIFEST = "aov.yaml"
+
+
+class ManifestError(ValueError):
+    """The manifest is missing or invalid; the message is meant to be shown as is."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Segments(_Section):
+    routing: Literal["company_or_group", "store_view"] = "company_or_group"
+    b2b_customer_groups: tuple[int | str, ...] = ("Wholesale",)
+    b2b_store_views: tuple[int | str, ...] = ()
+
+    @model_validator(mode="after")
+    def _store_views_for_store_routing(self) -> Segments:
+        if self.routing == "store_view" and not self.b2b_store_views:
+            raise ValueError("segments.b2b_store_views: list at least one store view when routing is store_view")
+        return self
+
+
+class Metric(_Section):
+    basis: Literal["grand_total", "subtotal"] = "grand_total"
+
+
+class Alert(_Section):
+    b2b_aov_drop_pct: Decimal = Field(Decimal(15), gt=0, lt=100)
+    direction: Literal["contraction", "expansion", "both"] = "contraction"
+    min_orders: int = Field(30, ge=1)
+    severity: Literal["warn", "error"] = "error"
+
+
+class AdobeCommerce(_Section):
+    store_code: str | None = None
+    page_size: int = Field(300, ge=1, le=300)
+    concurrency: int = Field(4, ge=1, le=32)
+
+
+class Manifest(_Section):
+    source: Literal["sample", "adobe_commerce"]
+    start_date: date
+    end_date: date | None = None
+    segments: Segments = Segments()
+    metric: Metric = Metric()
+    alert: Alert = Alert()
+    adobe_commerce: AdobeCommerce = AdobeCommerce()
+
+    @model_validator(mode="after")
+    def _end_not_before_start(self) -> Manifest:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        return self
+
+
+def manifest_path() -> Path:
+    return Path(os.environ.get("AOV_MANIFEST") or DEFAULT_MANIFEST)
+
+
+def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
+    """Load and validate the manifest at `path` (default: `$AOV_MANIFEST`, else `aov.yaml`)."""
+    resolved = Path(path) if path is not None else manifest_path()
+    try:
+        stat = resolved.stat()
+    except FileNotFoundError:
+        raise ManifestError(
+            f"manifest not found: {resolved.resolve()} (set AOV_MANIFEST or create aov.yaml)"
+        ) from None
+    return _load_cached(str(resolved.resolve()), stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, _mtime_ns: int) -> Manifest:
+    return parse_manifest(Path(path).read_text(), origin=path)
+
+
+def parse_manifest(text: str, origin: str = "manifest") -> Manifest:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{origin}: not valid YAML: {_one_line(exc)}") from None
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{origin}: expected a mapping of keys at the top level")
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        raise ManifestError(f"{origin}: " + "; ".join(_describe(e) for e in exc.errors())) from None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(str(part) for part in error["loc"])
+    key = ".".join(loc) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_fields_at(loc[:-1]))
+        return f"unknown key '{key}' (allowed keys here: {allowed})"
+    if kind == "missing":
+        return f"{key}: required"
+    if kind == "literal_error":
+        allowed = ", ".join(str(value) for value in get_args(_annotation_at(loc)))
+        return f"{key}: {error['input']!r} is not allowed (allowed: {allowed})"
+    if kind.startswith("date"):
+        return f"{key}: {error['input']!r} is not a date (expected YYYY-MM-DD)"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "value_error":
+        return message
+    return f"{key}: {message} (got {error['input']!r})"
+
+
+def _annotation_at(loc: tuple[str, ...]) -> Any:
+    annotation: Any = Manifest
+    for part in loc:
+        annotation = annotation.model_fields[part].annotation
+    return annotation
+
+
+def _fields_at(loc: tuple[str, ...]) -> list[str]:
+    return list(_annotation_at(loc).model_fields)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

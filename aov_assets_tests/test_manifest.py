@@ -1,0 +1,80 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from aov_assets.manifest import ManifestError, load_manifest, parse_manifest
+
+from .conftest import REPO
+
+MINIMAL = "source: sample\nstart_date: '2024-05-01'\n"
+
+
+def test_the_repo_manifest_is_the_sample_with_contract_defaults():
+    manifest = load_manifest(REPO / "aov.yaml")
+    assert manifest.source == "sample"
+    assert manifest.start_date == date(2024, 5, 1)
+    assert manifest.end_date == date(2026, 5, 3)
+    assert manifest.segments.routing == "company_or_group"
+    assert manifest.alert.b2b_aov_drop_pct == Decimal(15)
+    assert (manifest.alert.direction, manifest.alert.min_orders) == ("contraction", 30)
+    assert (manifest.adobe_commerce.page_size, manifest.adobe_commerce.concurrency) == (300, 4)
+
+
+def test_defaults_fill_everything_but_source_and_start_date():
+    manifest = parse_manifest(MINIMAL)
+    assert manifest.segments.b2b_customer_groups == ("Wholesale",)
+    assert manifest.metric.basis == "grand_total"
+    assert manifest.end_date is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (MINIMAL + "segmnts: {}\n", "unknown key 'segmnts' (allowed keys here: source, start_date, end_date, segments"),
+        (
+            MINIMAL + "segments: {routing: by_magic}\n",
+            "segments.routing: 'by_magic' is not allowed (allowed: company_or_group, store_view)",
+        ),
+        (MINIMAL + "metric: {basis: net}\n", "metric.basis: 'net' is not allowed (allowed: grand_total, subtotal)"),
+        (
+            MINIMAL + "alert: {direction: down}\n",
+            "alert.direction: 'down' is not allowed (allowed: contraction, expansion, both)",
+        ),
+        (MINIMAL + "alert: {treshold: 10}\n", "unknown key 'alert.treshold' (allowed keys here: b2b_aov_drop_pct,"),
+        (MINIMAL + "adobe_commerce: {page_size: 500}\n", "adobe_commerce.page_size: Input should be less than or equal to 300"),
+        ("source: magento\nstart_date: '2024-05-01'\n", "source: 'magento' is not allowed (allowed: sample, adobe_commerce)"),
+        ("source: sample\nstart_date: May 1st\n", "start_date: 'May 1st' is not a date (expected YYYY-MM-DD)"),
+        ("source: sample\n", "start_date: required"),
+        (MINIMAL + "end_date: '2024-04-01'\n", "end_date 2024-04-01 is before start_date 2024-05-01"),
+        (
+            MINIMAL + "segments: {routing: store_view}\n",
+            "segments.b2b_store_views: list at least one store view when routing is store_view",
+        ),
+        ("- just\n- a list\n", "expected a mapping of keys at the top level"),
+        ("source: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_a_bad_manifest_fails_with_one_line_naming_the_key(text, message):
+    with pytest.raises(ManifestError) as error:
+        parse_manifest(text, origin="aov.yaml")
+    assert message in str(error.value)
+    assert str(error.value).startswith("aov.yaml: ")
+    assert "\n" not in str(error.value)
+
+
+def test_a_missing_manifest_says_where_it_looked(tmp_path):
+    with pytest.raises(ManifestError, match=r"manifest not found: .*nope\.yaml \(set AOV_MANIFEST"):
+        load_manifest(tmp_path / "nope.yaml")
+
+
+def test_aov_manifest_env_var_selects_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "other.yaml"
+    path.write_text(MINIMAL.replace("2024-05-01", "2025-01-01"))
+    monkeypatch.setenv("AOV_MANIFEST", str(path))
+    assert load_manifest().start_date == date(2025, 1, 1)
+
+
+def test_group_codes_and_numeric_ids_both_parse():
+    manifest = parse_manifest(MINIMAL + "segments: {b2b_customer_groups: [Wholesale, 4]}\n")
+    assert manifest.segments.b2b_customer_groups == ("Wholesale", 4)
