@@ -1,0 +1,533 @@
+"""The rules behind every number, as pure functions (no Dagster, no I/O).
+
+Money is exact: order values are Decimals rounded half-up to the cent, and every sum is an
+integer number of cents. Averages and percentages are derived from those sums, never stored sums
+of averages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+import pandas as pd
+
+SEGMENTS = ("b2b", "b2c")
+WINDOW_SEGMENTS = ("b2b", "b2c", "all")
+WINDOW_DAYS = 30
+CENT = Decimal("0.01")
+PCT = Decimal("0.0001")
+COUNTED_STATES_EXCLUDE = frozenset({"canceled"})
+
+
+# --------------------------------------------------------------------------- money
+
+
+def cents_to_money(cents: int) -> Decimal:
+    return Decimal(int(cents)).scaleb(-2)
+
+
+def money_to_cents(amount: Decimal) -> int:
+    """Cents of an amount that is already rounded to the cent (raises if it is not)."""
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"{amount} is not a whole number of cents")
+    return int(cents)
+
+
+def ratio_to_money(numerator_cents: int, denominator: int) -> Decimal | None:
+    """numerator_cents / denominator as money, rounded half-up to the cent (AOV)."""
+    if denominator == 0:
+        return None
+    return (Decimal(int(numerator_cents)) / Decimal(int(denominator)) / 100).quantize(
+        CENT, ROUND_HALF_UP
+    )
+
+
+def fraction_to_decimal(value: Fraction | None, places: Decimal = PCT) -> Decimal | None:
+    if value is None:
+        return None
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(places, ROUND_HALF_UP)
+
+
+# --------------------------------------------------------------------------- parsing
+
+ORDER_COLUMNS = (
+    "entity_id",
+    "increment_id",
+    "order_date",
+    "created_at",
+    "updated_at",
+    "state",
+    "status",
+    "company_id",
+    "customer_id",
+    "customer_group_id",
+    "store_id",
+    "base_currency_code",
+    "order_currency_code",
+    "base_to_global_rate",
+    "base_grand_total",
+    "grand_total",
+    "base_subtotal",
+    "order_value",
+    "line_items",
+    "counted",
+)
+
+
+class RejectedOrder(ValueError):
+    """An order that cannot be read; the message is the reason kept in `rejected_orders`."""
+
+
+class _Item(msgspec.Struct):
+    parent_item_id: int | None = None
+
+
+class _Company(msgspec.Struct):
+    company_id: int | None = None
+
+
+class _Extension(msgspec.Struct):
+    company_order_attributes: _Company | None = None
+    company_attributes: _Company | None = None
+
+
+class OrderFields(msgspec.Struct):
+    """The fields of an Adobe Commerce REST order that the rules read (the lake keeps the rest).
+
+    Decoded with msgspec: money becomes an exact Decimal straight from the JSON text, numeric
+    strings are accepted (`strict=False`), and a wrong type is an error naming its JSON path.
+    """
+
+    entity_id: int
+    created_at: str
+    state: str
+    base_grand_total: Decimal
+    base_subtotal: Decimal
+    grand_total: Decimal
+    base_to_global_rate: Decimal
+    items: list[_Item]
+    increment_id: str | None = None
+    updated_at: str | None = None
+    status: str | None = None
+    customer_id: int | None = None
+    customer_group_id: int | None = None
+    store_id: int | None = None
+    base_currency_code: str | None = None
+    order_currency_code: str | None = None
+    extension_attributes: _Extension | None = None
+
+
+_ORDER_DECODER = msgspec.json.Decoder(OrderFields, strict=False)
+
+
+def parse_order(payload: bytes | str, day: date, basis: Literal["grand_total", "subtotal"]) -> dict:
+    """One order's REST JSON -> one flat `classified_orders` row (without the segment).
+
+    `day` is the UTC day the order was fetched for: an order created on another day is rejected,
+    so a partition never writes rows that belong to another partition.
+    """
+    try:
+        order = _ORDER_DECODER.decode(payload)
+    except msgspec.ValidationError as error:
+        raise RejectedOrder(str(error)) from None
+    except msgspec.DecodeError as error:
+        raise RejectedOrder(f"not a JSON order: {error}") from None
+    created_at = _timestamp(order.created_at, "created_at")
+    if created_at.date() != day:
+        raise RejectedOrder(f"created_at {created_at} is not on the requested day {day}")
+    for field in ("base_grand_total", "base_subtotal", "grand_total", "base_to_global_rate"):
+        amount = getattr(order, field)
+        if not amount.is_finite() or amount < 0:
+            raise RejectedOrder(f"{field} is not a non-negative number: {amount}")
+    base_amount = order.base_grand_total if basis == "grand_total" else order.base_subtotal
+    return {
+        "entity_id": order.entity_id,
+        "increment_id": order.increment_id,
+        "order_date": day,
+        "created_at": created_at,
+        "updated_at": None if order.updated_at is None else _timestamp(order.updated_at, "updated_at"),
+        "state": order.state,
+        "status": order.status,
+        "company_id": company_id(order.extension_attributes),
+        "customer_id": order.customer_id,
+        "customer_group_id": order.customer_group_id,
+        "store_id": order.store_id,
+        "base_currency_code": order.base_currency_code,
+        "order_currency_code": order.order_currency_code,
+        "base_to_global_rate": order.base_to_global_rate,
+        "base_grand_total": order.base_grand_total,
+        "grand_total": order.grand_total,
+        "base_subtotal": order.base_subtotal,
+        "order_value": (base_amount * order.base_to_global_rate).quantize(CENT, ROUND_HALF_UP),
+        "line_items": sum(1 for item in order.items if item.parent_item_id is None),
+        "counted": order.state not in COUNTED_STATES_EXCLUDE,
+    }
+
+
+def company_id(extension: _Extension | None) -> int | None:
+    """The B2B Company on the order (`company_order_attributes`, or the customer-side name)."""
+    if extension is None:
+        return None
+    for attributes in (extension.company_order_attributes, extension.company_attributes):
+        if attributes is not None and attributes.company_id:
+            return attributes.company_id
+    return None
+
+
+def _timestamp(value: str, field: str) -> datetime:
+    """Magento's `YYYY-MM-DD HH:MM:SS` (UTC) as a naive UTC datetime; an explicit offset is honoured."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise RejectedOrder(f"{field} is not a timestamp: {value!r}") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+# --------------------------------------------------------------------------- segments
+
+
+def resolve_ids(wanted: Iterable[int | str], known: Sequence[Mapping[str, Any]], what: str) -> frozenset[int]:
+    """Manifest codes or numeric ids -> ids, against the store's own list (`{id, code}` rows).
+
+    Codes match case-insensitively (Magento keeps them unique that way); an unknown code or id is
+    an error that lists what the store has.
+    """
+    by_code = {str(row["code"]).casefold(): int(row["id"]) for row in known}
+    ids = {int(row["id"]) for row in known}
+    resolved: set[int] = set()
+    for entry in wanted:
+        if isinstance(entry, str) and entry.casefold() in by_code:
+            resolved.add(by_code[entry.casefold()])
+        elif str(entry).isdigit() and int(entry) in ids:
+            resolved.add(int(entry))
+        else:
+            listing = ", ".join(f"{row['code']} ({row['id']})" for row in known) or "none"
+            raise ValueError(f"unknown {what} {entry!r}; the store has: {listing}")
+    return frozenset(resolved)
+
+
+@dataclass(frozen=True)
+class SegmentRule:
+    """The manifest's routing with codes already resolved to ids."""
+
+    routing: Literal["company_or_group", "store_view"]
+    b2b_group_ids: frozenset[int] = frozenset()
+    b2b_store_ids: frozenset[int] = frozenset()
+
+
+def classify(orders: pd.DataFrame, rule: SegmentRule) -> pd.DataFrame:
+    """Add `segment` and `segment_reason` from each order's own fields (order-time classification)."""
+    if rule.routing == "store_view":
+        reason = np.where(orders["store_id"].isin(list(rule.b2b_store_ids)), "store_view", "default")
+    else:
+        reason = np.select(
+            [
+                orders["company_id"].notna().to_numpy(),
+                orders["customer_group_id"].isin(list(rule.b2b_group_ids)).to_numpy(),
+            ],
+            ["company", "customer_group"],
+            default="default",
+        )
+    return orders.assign(
+        segment=np.where(reason == "default", "b2c", "b2b"),
+        segment_reason=reason,
+    )
+
+
+# --------------------------------------------------------------------------- windows
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Exact sums for one segment over one window."""
+
+    orders: int
+    revenue_cents: int
+    line_items: int = 0
+
+    @property
+    def aov(self) -> Fraction | None:
+        return Fraction(self.revenue_cents, 100 * self.orders) if self.orders else None
+
+
+def relative_change(now: Fraction | int | None, before: Fraction | int | None) -> Fraction | None:
+    """(now / before - 1) exactly; None when there is nothing to compare against."""
+    if now is None or before is None or before == 0:
+        return None
+    return Fraction(now) / Fraction(before) - 1
+
+
+def as_percent(change: Fraction | None) -> Decimal | None:
+    return fraction_to_decimal(None if change is None else change * 100)
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    drop_pct: Decimal
+    direction: Literal["contraction", "expansion", "both"] = "contraction"
+    min_orders: int = 30
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: Literal["alert", "ok", "too_few_orders", "incomplete_window"]
+    explanation: str
+
+    @property
+    def fired(self) -> bool:
+        return self.code == "alert"
+
+
+def b2b_verdict(current: Totals, prior: Totals, rule: AlertRule, *, complete: bool = True) -> Verdict:
+    """The contraction rule: B2B AOV change strictly beyond the threshold, exact arithmetic.
+
+    No verdict (and no alert) when either window has fewer than `min_orders` B2B orders or is
+    missing days: a small or partial sample says nothing about accounts buying less.
+    """
+    if not complete:
+        return Verdict("incomplete_window", "the 60-day window is missing days of data")
+    if current.orders < rule.min_orders or prior.orders < rule.min_orders:
+        return Verdict(
+            "too_few_orders",
+            f"too few B2B orders for a verdict ({current.orders} now, {prior.orders} prior; "
+            f"at least {rule.min_orders} in each window)",
+        )
+    change = relative_change(current.aov, prior.aov)
+    assert change is not None
+    threshold = Fraction(rule.drop_pct) / 100
+    shrank = change < -threshold and rule.direction in ("contraction", "both")
+    grew = change > threshold and rule.direction in ("expansion", "both")
+    percent = as_percent(change)
+    if shrank:
+        return Verdict("alert", f"B2B AOV down {-percent}% vs the prior 30 days (threshold {rule.drop_pct}%)")
+    if grew:
+        return Verdict("alert", f"B2B AOV up {percent}% vs the prior 30 days (threshold {rule.drop_pct}%)")
+    return Verdict("ok", f"B2B AOV change {percent}% is within the {rule.drop_pct}% threshold")
+
+
+DAILY_COLUMNS = ("order_date", "segment", "orders", "revenue_cents", "line_items")
+
+
+def _dense(daily: pd.DataFrame, days: pd.DatetimeIndex) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-segment (orders, revenue_cents, line_items) arrays over `days`, plus which days exist."""
+    frame = daily.assign(order_date=pd.to_datetime(daily["order_date"]))
+    present = days.isin(frame["order_date"]).astype(np.int64)
+    arrays = {}
+    for segment in SEGMENTS:
+        rows = frame[frame["segment"] == segment].set_index("order_date")[["orders", "revenue_cents", "line_items"]]
+        arrays[segment] = rows.reindex(days, fill_value=0).to_numpy(dtype=np.int64)
+    arrays["all"] = arrays["b2b"] + arrays["b2c"]
+    return arrays, present
+
+
+def window_sums(daily: pd.DataFrame, first_as_of: date, last_as_of: date) -> pd.DataFrame:
+    """Trailing 30 days (D-29..D) and prior 30 days (D-59..D-30) for every as-of day D.
+
+    `daily` holds one row per day and segment with integer sums; windows are differences of
+    cumulative sums (O(days)), never a rescan of orders. `days`/`prior_days` count the days the
+    warehouse actually has, so a gap is visible instead of silently shrinking the numbers.
+    """
+    span = pd.date_range(first_as_of - timedelta(days=2 * WINDOW_DAYS - 1), last_as_of, freq="D")
+    arrays, present = _dense(daily, span)
+    ends = np.arange(2 * WINDOW_DAYS, len(span) + 1)  # cumulative index just past each as-of day
+
+    def window(cumulative: np.ndarray, offset: int) -> np.ndarray:
+        return cumulative[ends - offset] - cumulative[ends - offset - WINDOW_DAYS]
+
+    present_cum = np.concatenate([[0], np.cumsum(present)])
+    frames = []
+    for segment in WINDOW_SEGMENTS:
+        cumulative = np.vstack([np.zeros((1, 3), dtype=np.int64), np.cumsum(arrays[segment], axis=0)])
+        now, before = window(cumulative, 0), window(cumulative, WINDOW_DAYS)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "as_of": [d.date() for d in span[ends - 1]],
+                    "segment": segment,
+                    "orders": now[:, 0],
+                    "revenue_cents": now[:, 1],
+                    "line_items": now[:, 2],
+                    "prior_orders": before[:, 0],
+                    "prior_revenue_cents": before[:, 1],
+                    "prior_line_items": before[:, 2],
+                    "days": window(present_cum, 0),
+                    "prior_days": window(present_cum, WINDOW_DAYS),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True).sort_values(["as_of", "segment"], ignore_index=True)
+
+
+def card_rows(sums: pd.DataFrame, rule: AlertRule) -> pd.DataFrame:
+    """`window_sums` -> the `aov_30d` table: AOVs, changes, multiplier and the verdict per as-of day."""
+    rows = []
+    for as_of, day in sums.groupby("as_of", sort=True):
+        by_segment = {row.segment: row for row in day.itertuples(index=False)}
+        current = {s: Totals(r.orders, r.revenue_cents, r.line_items) for s, r in by_segment.items()}
+        prior = {s: Totals(r.prior_orders, r.prior_revenue_cents, r.prior_line_items) for s, r in by_segment.items()}
+        b2b = by_segment["b2b"]
+        complete = b2b.days == WINDOW_DAYS and b2b.prior_days == WINDOW_DAYS
+        verdict = b2b_verdict(current["b2b"], prior["b2b"], rule, complete=complete)
+        b2c_aov = current["b2c"].aov
+        multiplier = (
+            fraction_to_decimal(current["b2b"].aov / b2c_aov)
+            if current["b2b"].aov is not None and b2c_aov
+            else None
+        )
+        for segment in WINDOW_SEGMENTS:
+            now, before, row = current[segment], prior[segment], by_segment[segment]
+            rows.append(
+                {
+                    "as_of": as_of,
+                    "segment": segment,
+                    "orders": now.orders,
+                    "revenue": cents_to_money(now.revenue_cents),
+                    "aov": ratio_to_money(now.revenue_cents, now.orders),
+                    "prior_orders": before.orders,
+                    "prior_revenue": cents_to_money(before.revenue_cents),
+                    "prior_aov": ratio_to_money(before.revenue_cents, before.orders),
+                    "aov_change_pct": as_percent(relative_change(now.aov, before.aov)),
+                    "orders_change_pct": as_percent(relative_change(now.orders, before.orders)),
+                    "revenue_change_pct": as_percent(relative_change(now.revenue_cents, before.revenue_cents)),
+                    "multiplier": multiplier,
+                    "alert": segment == "b2b" and verdict.fired,
+                    "verdict": verdict.code,
+                    "line_items": now.line_items,
+                    "prior_line_items": before.line_items,
+                    "days": int(row.days),
+                    "prior_days": int(row.prior_days),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def ttm_rows(daily: pd.DataFrame, first_month: date, last_month: date) -> pd.DataFrame:
+    """Trailing-twelve-month sums per segment for each month M (the 12 calendar months ending with M).
+
+    `days` counts the days of the 12 months the warehouse has, so a young history is visible.
+    """
+    months = pd.period_range(add_months(first_month, -11), last_month, freq="M")
+    span = pd.date_range(months[0].start_time, months[-1].end_time.normalize(), freq="D")
+    arrays, present = _dense(daily, span)
+    month_of_day = span.to_period("M")
+    ends = np.arange(12, len(months) + 1)
+
+    def trailing(values: np.ndarray) -> np.ndarray:
+        per_month = pd.DataFrame(values).groupby(month_of_day).sum().reindex(months, fill_value=0)
+        cumulative = np.concatenate([np.zeros((1,) + per_month.shape[1:], dtype=np.int64), np.cumsum(per_month.to_numpy(), axis=0)])
+        return cumulative[ends] - cumulative[ends - 12]
+
+    days = trailing(present)[:, 0]
+    sums = {segment: trailing(arrays[segment]) for segment in WINDOW_SEGMENTS}
+    rows = []
+    for position, end in enumerate(ends):
+        totals = {s: Totals(*(int(v) for v in sums[s][position])) for s in WINDOW_SEGMENTS}
+        b2b_aov, b2c_aov = totals["b2b"].aov, totals["b2c"].aov
+        multiplier = fraction_to_decimal(b2b_aov / b2c_aov) if b2b_aov is not None and b2c_aov else None
+        for segment, total in totals.items():
+            rows.append(
+                {
+                    "month": str(months[end - 1]),
+                    "segment": segment,
+                    "orders": total.orders,
+                    "revenue": cents_to_money(total.revenue_cents),
+                    "aov": ratio_to_money(total.revenue_cents, total.orders),
+                    "line_items": total.line_items,
+                    "multiplier": multiplier,
+                    "days": int(days[position]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+COHORT_LABELS = ("top 20%", "middle 60%", "bottom 20%")
+
+
+def company_cohorts(companies: pd.DataFrame) -> pd.DataFrame:
+    """Split B2B Companies by lifetime value (top 20%, middle 60%, bottom 20%) and sum each cohort.
+
+    `companies` has one row per Company: lifetime_cents, orders, revenue_cents, prior_orders,
+    prior_revenue_cents. A Company that ordered in the prior window but not since has gone quiet.
+    """
+    ranked = companies.sort_values(["lifetime_cents", "company_id"], ascending=[False, True], ignore_index=True)
+    edge = round(len(ranked) * 0.2)
+    position = np.arange(len(ranked))
+    ranked["cohort"] = np.select(
+        [position < edge, position >= len(ranked) - edge], [COHORT_LABELS[0], COHORT_LABELS[2]], COHORT_LABELS[1]
+    )
+    ranked["quiet"] = (ranked["prior_orders"] > 0) & (ranked["orders"] == 0)
+    sums = ranked.groupby("cohort").agg(
+        companies=("company_id", "size"),
+        orders=("orders", "sum"),
+        revenue_cents=("revenue_cents", "sum"),
+        prior_orders=("prior_orders", "sum"),
+        prior_revenue_cents=("prior_revenue_cents", "sum"),
+        quiet=("quiet", "sum"),
+    )
+    return sums.reindex([label for label in COHORT_LABELS if label in sums.index]).reset_index()
+
+
+def classify_orders(
+    days: Iterable[tuple[date, Sequence[bytes]]], basis: Literal["grand_total", "subtotal"], rule: SegmentRule
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Raw orders of some days -> (classified rows, rejected rows); every payload lands in exactly one.
+
+    A second copy of an entity_id (a source paging glitch) is rejected with its reason and the most
+    recently updated copy is kept, so raw orders = classified + rejected always holds. Values stay
+    Python objects (None for missing) so they go to the database exactly as parsed.
+    """
+    rows, rejects, payloads = [], [], {}
+    for day, day_payloads in days:
+        for position, payload in enumerate(day_payloads):
+            try:
+                rows.append(parse_order(payload, day, basis) | {"position": position})
+                payloads[(day, position)] = payload
+            except RejectedOrder as reason:
+                rejects.append(_reject(day, position, None, str(reason), payload))
+    orders = pd.DataFrame(rows, columns=[*ORDER_COLUMNS, "position"], dtype=object)
+    newest_first = orders.assign(_updated=pd.to_datetime(orders["updated_at"])).sort_values(
+        ["_updated", "order_date", "position"], ascending=False, na_position="last"
+    )
+    duplicate = newest_first.duplicated("entity_id")
+    for row in newest_first[duplicate].itertuples(index=False):
+        reason = f"duplicate entity_id {row.entity_id}; kept the most recently updated copy"
+        rejects.append(_reject(row.order_date, row.position, row.entity_id, reason, payloads[(row.order_date, row.position)]))
+    kept = newest_first[~duplicate].sort_values(["order_date", "position"]).drop(columns=["_updated", "position"])
+    rejected = pd.DataFrame(rejects, columns=["order_date", "position", "entity_id", "reason", "payload"], dtype=object)
+    return classify(kept, rule).reset_index(drop=True), rejected
+
+
+def _reject(day: date, position: int, entity_id: int | None, reason: str, payload: bytes | str) -> dict:
+    text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
+    return {"order_date": day, "position": position, "entity_id": entity_id, "reason": reason, "payload": text}
+
+
+def daily_rows(sums: pd.DataFrame, days: Sequence[date]) -> pd.DataFrame:
+    """Every day x segment with its sums, zeros where a day had no counted orders (a real zero)."""
+    grid = pd.MultiIndex.from_product([list(days), list(SEGMENTS)], names=["order_date", "segment"])
+    frame = sums.set_index(["order_date", "segment"]) if len(sums) else None
+    values = (
+        frame[["orders", "revenue_cents", "line_items"]].reindex(grid, fill_value=0)
+        if frame is not None
+        else pd.DataFrame(0, index=grid, columns=["orders", "revenue_cents", "line_items"])
+    )
+    return values.astype("int64").reset_index()
