@@ -1,0 +1,522 @@
+"""The embedded sample merchant: a janitorial-supply distributor on Adobe Commerce.
+
+180 B2B Companies (B2B Companies module) and about 3,400 consumers order every day from
+2024-05-01 to 2026-05-03. History is ordinary: trend, seasonality (back-to-school for B2B,
+holidays for B2C), weekday rhythm, guests, canceled and net-30 `pending_payment` orders. The last
+60 days are built to reproduce CONTRACT.md's worked example to the cent: inside B2B, small accounts
+split their POs, mid-tier accounts downgrade and 8 of them go quiet, while B2C barely moves.
+
+Everything is generated once per process as compact numpy arrays (deterministic seed) and each day
+is rendered on demand in the exact REST order shape, so the sample goes through the same lake,
+parsing and classification code as a live store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cached_property, lru_cache
+
+import msgspec
+import numpy as np
+import pandas as pd
+
+FIRST_DAY = date(2024, 5, 1)
+LAST_DAY = date(2026, 5, 3)
+CURRENT_WINDOW = (date(2026, 4, 4), LAST_DAY)
+PRIOR_WINDOW = (date(2026, 3, 5), date(2026, 4, 3))
+SEED = 20260503
+
+COHORT_SIZES = {"top": 36, "mid": 108, "bottom": 36}
+QUIET_MID_COMPANIES = 8
+CONSUMERS = 3400
+
+# Counted orders and revenue (cents) per window and cohort. B2B sums to the worked example:
+# prior 1,380 orders / 1,062,600.00 (AOV 770.00), current 1,420 / 912,800.00 (AOV 642.82);
+# cohort AOVs: top 1,210 -> 1,180, middle 560 -> 480, bottom 310 -> 190.
+WINDOW_TARGETS = {
+    ("prior", "top"): (500, 605_000_00),
+    ("prior", "mid"): (739, 413_840_00),
+    ("prior", "bottom"): (141, 43_760_00),
+    ("prior", "b2c"): (4_710, 322_100_00),
+    ("current", "top"): (484, 571_120_00),
+    ("current", "mid"): (565, 271_200_00),
+    ("current", "bottom"): (371, 70_480_00),
+    ("current", "b2c"): (4_650, 317_540_00),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a cohort orders in ordinary times (at the level of the prior window)."""
+
+    aov: float
+    sigma: float  # lognormal spread of order values
+    lines: float  # mean visible lines per order
+    growth: float  # yearly growth of order counts
+    count_season: tuple[float, ...]  # Jan..Dec multipliers on order counts
+    value_season: tuple[float, ...]  # Jan..Dec multipliers on order values
+    weekday: tuple[float, ...]  # Mon..Sun multipliers on order counts
+    min_cents: int
+
+
+_B2B_COUNTS = (0.88, 0.95, 1.0, 1.0, 1.0, 1.02, 1.08, 1.18, 1.06, 1.0, 0.95, 0.85)
+_B2B_VALUES = (0.98, 0.99, 1.0, 1.0, 1.0, 1.01, 1.02, 1.03, 1.01, 1.0, 0.99, 0.98)
+_B2B_WEEKDAY = (1.25, 1.3, 1.3, 1.25, 1.1, 0.5, 0.3)
+_B2C_COUNTS = (0.92, 0.88, 0.95, 0.97, 1.0, 0.98, 0.97, 1.0, 0.98, 1.03, 1.22, 1.3)
+_B2C_VALUES = (0.97, 0.97, 1.0, 1.0, 1.0, 0.99, 0.98, 1.0, 1.0, 1.02, 1.06, 1.08)
+_B2C_WEEKDAY = (0.95, 0.95, 0.95, 0.97, 1.0, 1.08, 1.1)
+
+PROFILES = {
+    "top": Profile(1210.0, 0.45, 8.0, 0.05, _B2B_COUNTS, _B2B_VALUES, _B2B_WEEKDAY, 150_00),
+    "mid": Profile(560.0, 0.5, 5.0, 0.05, _B2B_COUNTS, _B2B_VALUES, _B2B_WEEKDAY, 60_00),
+    "bottom": Profile(310.0, 0.5, 3.5, 0.05, _B2B_COUNTS, _B2B_VALUES, _B2B_WEEKDAY, 40_00),
+    "b2c": Profile(68.39, 0.55, 1.8, 0.14, _B2C_COUNTS, _B2C_VALUES, _B2C_WEEKDAY, 8_00),
+}
+COHORTS = ("top", "mid", "bottom", "b2c")
+CANCELED_SHARE = 0.025
+
+CUSTOMER_GROUPS = (
+    {"id": 0, "code": "NOT LOGGED IN", "tax_class_id": 3, "tax_class_name": "Retail Customer"},
+    {"id": 1, "code": "General", "tax_class_id": 3, "tax_class_name": "Retail Customer"},
+    {"id": 2, "code": "Wholesale", "tax_class_id": 3, "tax_class_name": "Retail Customer"},
+    {"id": 3, "code": "Retailer", "tax_class_id": 3, "tax_class_name": "Retail Customer"},
+    {"id": 4, "code": "Facilities Contract", "tax_class_id": 3, "tax_class_name": "Retail Customer"},
+)
+STORE_VIEWS = (
+    {"id": 0, "code": "admin", "name": "Admin", "website_id": 0, "store_group_id": 0, "is_active": 1},
+    {"id": 1, "code": "default", "name": "Retail Store", "website_id": 1, "store_group_id": 1, "is_active": 1},
+    {"id": 2, "code": "trade", "name": "Trade Portal", "website_id": 1, "store_group_id": 1, "is_active": 1},
+)
+STORE_CONFIGS = tuple(
+    {
+        "id": view["id"],
+        "code": view["code"],
+        "website_id": 1,
+        "locale": "en_US",
+        "base_currency_code": "USD",
+        "default_display_currency_code": "USD",
+        "timezone": "America/Chicago",
+        "weight_unit": "lbs",
+        "base_url": "https://shop.example.com/",
+    }
+    for view in STORE_VIEWS
+    if view["id"]
+)
+
+# (name, sku, configurable options, typical unit price in cents)
+CATALOG = (
+    ("Trash Can Liners 55 gal, case of 100", "JS-LNR-55", (), 4_895),
+    ("Nitrile Exam Gloves, box of 100", "JS-GLV-NIT", ("S", "M", "L", "XL"), 1_299),
+    ("Paper Towel Rolls, case of 12", "JS-PT-12", (), 3_450),
+    ("Toilet Tissue 2-ply, case of 96", "JS-TT-96", (), 6_995),
+    ("Floor Cleaner Concentrate 1 gal", "JS-FLR-1G", (), 2_195),
+    ("Disinfectant Wipes, canister of 80", "JS-DW-80", (), 849),
+    ("Microfiber Cloths, pack of 24", "JS-MFC-24", ("Blue", "Green", "Yellow"), 2_499),
+    ("Foaming Hand Soap Refill 1 L", "JS-HS-1L", ("Unscented", "Citrus"), 1_150),
+    ("Glass Cleaner 32 oz", "JS-GLS-32", (), 499),
+    ("Cotton Wet Mop Head 24 oz", "JS-MOP-24", (), 1_375),
+    ("Commercial Mop Bucket with Wringer", "JS-BKT-35", ("Yellow", "Grey"), 8_999),
+    ("Hand Sanitizer Gel 1 gal", "JS-SAN-1G", (), 2_899),
+    ("Multi-fold Paper Towels, case of 4000", "JS-MFT-4K", (), 3_899),
+    ("Heavy-Duty Degreaser 1 gal", "JS-DGR-1G", (), 2_650),
+    ("Nitrile Utility Gloves, pair", "JS-GLV-UTL", ("M", "L", "XL"), 399),
+    ("Urinal Screens, pack of 10", "JS-URS-10", ("Mango", "Cotton"), 1_899),
+    ("Dust Mop Frame 24 in", "JS-DMF-24", (), 1_599),
+    ("Bleach Germicidal 121 oz", "JS-BLC-121", (), 799),
+    ("Wet Floor Sign", "JS-WFS", (), 1_799),
+    ("Vacuum Bags, pack of 10", "JS-VAC-10", ("Upright", "Backpack"), 2_199),
+)
+
+_FIRST_NAMES = ("Ava", "Ben", "Chloe", "Dan", "Ella", "Finn", "Grace", "Hugo", "Iris", "Jack", "Kate", "Liam")
+_LAST_NAMES = ("Adams", "Baker", "Chen", "Diaz", "Evans", "Foster", "Garcia", "Hughes", "Ito", "Jones", "Khan", "Lopez")
+_COMPANY_WORDS = (
+    ("Harbor", "Summit", "Prairie", "Lakeside", "Granite", "Cedar", "Metro", "Riverbend", "Northgate", "Bluebird",
+     "Ironwood", "Pioneer", "Keystone", "Sunrise", "Westfield"),
+    ("Facilities", "Property", "Schools", "Medical", "Hospitality", "Office Parks", "Logistics", "Fitness",
+     "Senior Living", "Dental", "Restaurants", "Municipal"),
+    ("Group", "Services", "Management", "Partners", "LLC", "Inc", "Co", "District"),
+)
+
+
+def _window_of(day: date) -> str | None:
+    if PRIOR_WINDOW[0] <= day <= PRIOR_WINDOW[1]:
+        return "prior"
+    if CURRENT_WINDOW[0] <= day <= CURRENT_WINDOW[1]:
+        return "current"
+    return None
+
+
+def _month_curve(days: pd.DatetimeIndex, by_month: tuple[float, ...]) -> np.ndarray:
+    """Smooth yearly curve through mid-month anchors (no step at month boundaries)."""
+    position = (days.day_of_year.to_numpy() - 0.5) / 365.25 * 12  # months since Jan 1
+    anchors = np.arange(12) + 0.5
+    return np.interp(position, np.concatenate([[anchors[-1] - 12], anchors, [anchors[0] + 12]]),
+                     np.concatenate([[by_month[-1]], by_month, [by_month[0]]]))
+
+
+def _split_exact(total: int, raw: np.ndarray) -> np.ndarray:
+    """Integers proportional to `raw` that sum to `total` exactly (largest remainders)."""
+    scaled = raw / raw.sum() * total
+    result = np.floor(scaled).astype(np.int64)
+    shortfall = total - int(result.sum())
+    if shortfall:
+        result[np.argsort(scaled - result)[::-1][:shortfall]] += 1
+    return result
+
+
+class SampleMerchant:
+    """Deterministic order history; `orders_created_on(day)` renders one UTC day as the REST API would."""
+
+    name = "sample"
+    first_day = FIRST_DAY
+    last_day = LAST_DAY
+
+    def __init__(self, seed: int = SEED):
+        self._rng = np.random.default_rng(seed)
+        self.companies = self._companies()
+        self.consumer_weights = self._rng.lognormal(0, 1.0, CONSUMERS)
+        orders = self._orders()
+        self.orders = orders
+        self._day_starts = np.searchsorted(orders["day"].to_numpy(), np.arange(self._day_count() + 1))
+        self._lines = self._lines_for(orders)
+
+    # ----------------------------------------------------------------- lookups (as the API has them)
+
+    def customer_groups(self) -> list[dict]:
+        return [dict(group) for group in CUSTOMER_GROUPS]
+
+    def store_views(self) -> list[dict]:
+        return [dict(view) for view in STORE_VIEWS]
+
+    def store_configs(self) -> list[dict]:
+        return [dict(config) for config in STORE_CONFIGS]
+
+    # ----------------------------------------------------------------- orders
+
+    def orders_created_on(self, day: date) -> list[dict]:
+        index = (day - FIRST_DAY).days
+        if index < 0 or day > LAST_DAY:
+            return []
+        start, stop = self._day_starts[index], self._day_starts[index + 1]
+        return [self._render(position) for position in range(start, stop)]
+
+    def iter_days(self, days: Iterable[date]) -> Iterator[tuple[date, list[bytes]]]:
+        """Each day's orders as REST JSON bytes, the form every source hands to the lake."""
+        encode = msgspec.json.Encoder().encode
+        for day in days:
+            yield day, [encode(order) for order in self.orders_created_on(day)]
+
+    # ----------------------------------------------------------------- generation
+
+    def _day_count(self) -> int:
+        return (LAST_DAY - FIRST_DAY).days + 1
+
+    def _companies(self) -> pd.DataFrame:
+        rng = self._rng
+        cohorts = np.repeat(list(COHORT_SIZES), list(COHORT_SIZES.values()))
+        company_ids = rng.permutation(np.arange(1, len(cohorts) + 1))
+        weights = rng.uniform(0.7, 1.3, len(cohorts))
+        quiet = np.zeros(len(cohorts), dtype=bool)
+        quiet[rng.choice(np.flatnonzero(cohorts == "mid"), QUIET_MID_COMPANIES, replace=False)] = True
+        first, second, third = (rng.integers(0, len(words), len(cohorts)) for words in _COMPANY_WORDS)
+        names = [
+            f"{_COMPANY_WORDS[0][a]} {_COMPANY_WORDS[1][b]} {_COMPANY_WORDS[2][c]}"
+            for a, b, c in zip(first, second, third, strict=True)
+        ]
+        buyers = rng.integers(1, 5, len(cohorts))
+        first_buyer = 20_001 + np.concatenate([[0], np.cumsum(buyers)[:-1]])
+        return pd.DataFrame(
+            {
+                "company_id": company_ids,
+                "name": names,
+                "cohort": cohorts,
+                "weight": weights,
+                "quiet": quiet,
+                "group_id": np.where(rng.random(len(cohorts)) < 0.15, 4, 2),
+                "tax_exempt": rng.random(len(cohorts)) < 0.7,
+                "on_account": rng.random(len(cohorts)) < 0.45,
+                "first_buyer": first_buyer,
+                "buyers": buyers,
+            }
+        )
+
+    def _orders(self) -> pd.DataFrame:
+        rng = self._rng
+        days = pd.date_range(FIRST_DAY, LAST_DAY, freq="D")
+        windows = np.array([_window_of(d.date()) for d in days], dtype=object)
+        in_prior = windows == "prior"
+        years_to_end = (days - pd.Timestamp(LAST_DAY)).days.to_numpy() / 365.25
+        frames = []
+        for cohort in COHORTS:
+            profile = PROFILES[cohort]
+            count_shape = (
+                (1 + profile.growth) ** years_to_end
+                * _month_curve(days, profile.count_season)
+                * np.asarray(profile.weekday)[days.day_of_week]
+            )
+            value_shape = _month_curve(days, profile.value_season)
+            value_shape = value_shape / value_shape[in_prior].mean()
+            prior_orders = WINDOW_TARGETS[("prior", cohort)][0]
+            expected = count_shape / count_shape[in_prior].mean() * prior_orders / 30
+            counts = rng.poisson(expected)
+            for window in ("prior", "current"):
+                mask = windows == window
+                shape = count_shape[mask]
+                if window == "current" and cohort == "bottom":
+                    shape = shape * np.linspace(0.6, 1.4, mask.sum())  # PO splitting builds up
+                counts[mask] = rng.multinomial(WINDOW_TARGETS[(window, cohort)][0], shape / shape.sum())
+            day_index = np.repeat(np.arange(len(days)), counts)
+            mean = profile.aov * value_shape[day_index]
+            if cohort in ("mid", "bottom"):  # the contraction deepens through the current window
+                position = np.clip((day_index - np.flatnonzero(windows == "current")[0]) / 29, 0, None)
+                mean = mean * np.where(windows[day_index] == "current", 1.15 - 0.3 * position, 1.0)
+            sigma = profile.sigma
+            values = rng.lognormal(np.log(mean) - sigma**2 / 2, sigma)
+            cents = np.maximum(np.rint(values * 100), profile.min_cents).astype(np.int64)
+            for window in ("prior", "current"):
+                mask = windows[day_index] == window
+                cents[mask] = _split_exact(WINDOW_TARGETS[(window, cohort)][1], cents[mask].astype(float))
+            frames.append(pd.DataFrame({"day": day_index, "cohort": cohort, "value_cents": cents, "counted": True}))
+            canceled = rng.poisson(expected * CANCELED_SHARE)
+            canceled_days = np.repeat(np.arange(len(days)), canceled)
+            canceled_values = rng.lognormal(np.log(profile.aov) - sigma**2 / 2, sigma, len(canceled_days))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "day": canceled_days,
+                        "cohort": cohort,
+                        "value_cents": np.maximum(np.rint(canceled_values * 100), profile.min_cents).astype(np.int64),
+                        "counted": False,
+                    }
+                )
+            )
+        orders = pd.concat(frames, ignore_index=True)
+        orders["window"] = windows[orders["day"].to_numpy()]
+        orders["second"] = self._seconds_of_day(orders["cohort"].to_numpy() != "b2c")
+        orders = orders.sort_values(["day", "second"], kind="stable", ignore_index=True)
+        orders["entity_id"] = np.arange(1, len(orders) + 1)
+        self._assign_customers(orders)
+        self._assign_states(orders)
+        self._assign_amounts(orders)
+        return orders
+
+    def _seconds_of_day(self, is_b2b: np.ndarray) -> np.ndarray:
+        """UTC second of the day: B2B buyers order in US business hours, consumers in the evening too."""
+        rng = self._rng
+        business = rng.normal(17.5 * 3600, 2.6 * 3600, len(is_b2b))
+        evening = np.where(rng.random(len(is_b2b)) < 0.45, rng.normal(1.5 * 3600, 2.0 * 3600, len(is_b2b)),
+                           rng.normal(18 * 3600, 3.5 * 3600, len(is_b2b)))
+        return (np.where(is_b2b, business, evening) % 86_400).astype(np.int64)
+
+    def _assign_customers(self, orders: pd.DataFrame) -> None:
+        rng = self._rng
+        companies = self.companies
+        company = np.zeros(len(orders), dtype=np.int64)
+        for cohort in COHORT_SIZES:
+            members = companies.index[companies["cohort"] == cohort].to_numpy()
+            for window in (None, "prior", "current"):
+                rows = np.flatnonzero(
+                    (orders["cohort"] == cohort).to_numpy()
+                    & (orders["window"].isna() if window is None else orders["window"] == window).to_numpy()
+                )
+                eligible = members[~companies.loc[members, "quiet"].to_numpy()] if window == "current" else members
+                weights = companies.loc[eligible, "weight"].to_numpy()
+                chosen = rng.choice(eligible, len(rows), p=weights / weights.sum())
+                if window is not None:  # every eligible company orders in each window of the example
+                    counted = np.flatnonzero(orders["counted"].to_numpy()[rows])
+                    chosen[rng.permutation(counted)[: len(eligible)]] = rng.permutation(eligible)
+                company[rows] = chosen
+        is_b2b = (orders["cohort"] != "b2c").to_numpy()
+        picked = companies.iloc[company]
+        buyer = picked["first_buyer"].to_numpy() + rng.integers(0, 4, len(orders)) % picked["buyers"].to_numpy()
+        guest = ~is_b2b & (rng.random(len(orders)) < 0.25)
+        consumer = rng.choice(CONSUMERS, len(orders), p=self.consumer_weights / self.consumer_weights.sum()) + 1
+        orders["company_id"] = np.where(is_b2b, picked["company_id"].to_numpy(), 0)
+        orders["customer_id"] = np.where(is_b2b, buyer, np.where(guest, 0, consumer))
+        orders["customer_group_id"] = np.where(
+            is_b2b, picked["group_id"].to_numpy(), np.where(guest, 0, np.where(consumer % 14 == 0, 3, 1))
+        )
+        orders["store_id"] = np.where(is_b2b, 2, 1)
+        orders["on_account"] = is_b2b & picked["on_account"].to_numpy()
+        orders["tax_exempt"] = is_b2b & picked["tax_exempt"].to_numpy()
+
+    def _assign_states(self, orders: pd.DataFrame) -> None:
+        rng = self._rng
+        age = self._day_count() - 1 - orders["day"].to_numpy()
+        roll = rng.random(len(orders))
+        state = np.where(roll < 0.025, "closed", "complete").astype(object)
+        state[age <= 1] = np.where(roll[age <= 1] < 0.4, "new", "processing")
+        state[(orders["on_account"].to_numpy()) & (age < 30)] = "pending_payment"
+        state[(orders["cohort"].to_numpy() == "b2c") & (age <= 1) & (roll > 0.9)] = "pending_payment"
+        state[~orders["counted"].to_numpy()] = "canceled"
+        orders["state"] = state
+        orders["status"] = np.where(state == "new", "pending", state)
+        hours = np.where(state == "canceled", rng.integers(1, 30, len(orders)), rng.integers(2, 24 * 6, len(orders)))
+        last_second = self._day_count() * 86_400 - 1
+        moment = orders["day"].to_numpy() * 86_400 + orders["second"].to_numpy()
+        orders["updated_second"] = np.minimum(moment + hours * 3600, last_second)
+        orders.loc[state == "new", "updated_second"] = moment[state == "new"]
+
+    def _assign_amounts(self, orders: pd.DataFrame) -> None:
+        """Split each grand total into subtotal, discount, shipping and tax, all in whole cents."""
+        rng = self._rng
+        grand = orders["value_cents"].to_numpy()
+        is_b2b = (orders["cohort"] != "b2c").to_numpy()
+        shipping = np.where(
+            is_b2b,
+            np.where((grand >= 60_00) & (grand < 500_00), 25_00, 0),
+            np.where((grand >= 20_00) & (grand < 50_00), 7_95, 0),
+        )
+        taxed = ~orders["tax_exempt"].to_numpy() & (is_b2b | (rng.random(len(orders)) < 0.8))
+        taxable = np.where(taxed, np.rint((grand - shipping) / 1.0825), grand - shipping).astype(np.int64)
+        coupon = ~is_b2b & (rng.random(len(orders)) < 0.15)
+        subtotal = np.where(coupon, np.rint(taxable / 0.9), taxable).astype(np.int64)
+        orders["subtotal_cents"] = subtotal
+        orders["discount_cents"] = taxable - subtotal
+        orders["shipping_cents"] = shipping
+        orders["tax_cents"] = grand - shipping - taxable
+
+    def _lines_for(self, orders: pd.DataFrame) -> pd.DataFrame:
+        """Visible order lines (parents); configurable products get a child row when rendered."""
+        rng = self._rng
+        cohort = orders["cohort"].to_numpy()
+        mean_lines = np.array([PROFILES[c].lines for c in COHORTS])[pd.Categorical(cohort, COHORTS).codes]
+        late = (orders["window"] == "current").to_numpy() & np.isin(cohort, ("mid", "bottom"))
+        mean_lines = np.where(late, mean_lines * 0.7, mean_lines)
+        subtotal = orders["subtotal_cents"].to_numpy()
+        count = np.clip(1 + rng.poisson(mean_lines - 1), 1, np.maximum(subtotal // 150, 1))
+        order_row = np.repeat(np.arange(len(orders)), count)
+        weight = rng.gamma(2.0, size=len(order_row))
+        spare = (subtotal - 100 * count)[order_row]
+        share = np.floor(spare * weight / np.bincount(order_row, weight)[order_row]).astype(np.int64)
+        amount = 100 + share
+        is_b2b = cohort[order_row] != "b2c"
+        qty = np.where(is_b2b, rng.integers(1, 25, len(order_row)), rng.integers(1, 4, len(order_row)))
+        qty = np.maximum(np.minimum(qty, amount // 50), 1)
+        last = np.concatenate([np.flatnonzero(np.diff(order_row)), [len(order_row) - 1]])
+        qty[last] = 1
+        row_total = amount // qty * qty
+        row_total[last] += subtotal - np.bincount(order_row, row_total, minlength=len(orders)).astype(np.int64)
+        product = rng.integers(0, len(CATALOG), len(order_row))
+        option = rng.integers(0, 4, len(order_row))
+        return pd.DataFrame(
+            {"order_row": order_row, "product": product, "option": option, "qty": qty, "row_total": row_total}
+        )
+
+    # ----------------------------------------------------------------- rendering
+
+    @cached_property
+    def _line_starts(self) -> np.ndarray:
+        return np.searchsorted(self._lines["order_row"].to_numpy(), np.arange(len(self.orders) + 1))
+
+    @cached_property
+    def _company_names(self) -> dict[int, str]:
+        return dict(zip(self.companies["company_id"].tolist(), self.companies["name"].tolist(), strict=True))
+
+    @cached_property
+    def _columns(self) -> dict[str, list]:
+        """Plain Python lists: rendering reads them per order, far faster than pandas row access."""
+        columns = {name: self.orders[name].tolist() for name in self.orders.columns}
+        columns.update({f"line_{name}": self._lines[name].tolist() for name in self._lines.columns})
+        return columns
+
+    def _render(self, row: int) -> dict:
+        c = self._columns
+        entity_id = c["entity_id"][row]
+        day = FIRST_DAY + timedelta(days=c["day"][row])
+        created = datetime.combine(day, datetime.min.time()) + timedelta(seconds=c["second"][row])
+        updated = datetime.combine(FIRST_DAY, datetime.min.time()) + timedelta(seconds=c["updated_second"][row])
+        store_id = c["store_id"][row]
+        customer_id = c["customer_id"][row]
+        company_id = c["company_id"][row]
+        items, qty_total, item_id = [], 0, entity_id * 100
+        for line in range(self._line_starts[row], self._line_starts[row + 1]):
+            name, sku, options, _ = CATALOG[c["line_product"][line]]
+            qty, row_total = c["line_qty"][line], c["line_row_total"][line]
+            item_id += 1
+            parent = {
+                "item_id": item_id,
+                "order_id": entity_id,
+                "sku": sku,
+                "name": name,
+                "product_type": "configurable" if options else "simple",
+                "qty_ordered": qty,
+                "price": row_total // qty / 100,
+                "row_total": row_total / 100,
+            }
+            items.append(parent)
+            qty_total += qty
+            if options:
+                option = options[c["line_option"][line] % len(options)]
+                item_id += 1
+                items.append(
+                    {
+                        "item_id": item_id,
+                        "order_id": entity_id,
+                        "parent_item_id": parent["item_id"],
+                        "sku": f"{sku}-{option.upper()}",
+                        "name": f"{name} - {option}",
+                        "product_type": "simple",
+                        "qty_ordered": qty,
+                        "price": 0,
+                        "row_total": 0,
+                    }
+                )
+        grand, subtotal = c["value_cents"][row] / 100, c["subtotal_cents"][row] / 100
+        discount, shipping, tax = (c[f"{k}_cents"][row] / 100 for k in ("discount", "shipping", "tax"))
+        order = {
+            "entity_id": entity_id,
+            "increment_id": f"{store_id}{entity_id:08d}",
+            "created_at": created.strftime("%Y-%m-%d %H:%M:%S"),
+            "updated_at": updated.strftime("%Y-%m-%d %H:%M:%S"),
+            "state": c["state"][row],
+            "status": c["status"][row],
+            "store_id": store_id,
+            "store_name": STORE_VIEWS[store_id]["name"],
+            "customer_group_id": c["customer_group_id"][row],
+            "customer_is_guest": int(customer_id == 0),
+            "customer_email": (
+                f"buyer{customer_id}@company{company_id}.example.com"
+                if company_id
+                else f"shopper{customer_id or entity_id}@example.net"
+            ),
+            "base_currency_code": "USD",
+            "global_currency_code": "USD",
+            "order_currency_code": "USD",
+            "store_currency_code": "USD",
+            "base_to_global_rate": 1,
+            "base_to_order_rate": 1,
+            "base_subtotal": subtotal,
+            "subtotal": subtotal,
+            "base_discount_amount": discount,
+            "discount_amount": discount,
+            "base_shipping_amount": shipping,
+            "shipping_amount": shipping,
+            "base_tax_amount": tax,
+            "tax_amount": tax,
+            "base_grand_total": grand,
+            "grand_total": grand,
+            "total_item_count": len(items),
+            "total_qty_ordered": qty_total,
+            "items": items,
+            "payment": {"method": "companycredit" if c["on_account"][row] else "braintree"},
+        }
+        if customer_id:
+            order["customer_id"] = customer_id
+        if company_id:
+            order["extension_attributes"] = {
+                "company_order_attributes": {
+                    "order_id": entity_id,
+                    "company_id": company_id,
+                    "company_name": self._company_names[company_id],
+                }
+            }
+        return order
+
+
+@lru_cache(maxsize=1)
+def sample_merchant() -> SampleMerchant:
+    """The one sample merchant of this process (generation takes about a second)."""
+    return SampleMerchant()
