@@ -1,0 +1,99 @@
+"""The raw-order lake: one Parquet file per UTC day, each order's JSON exactly as the source sent it.
+
+Keeping the source's bytes makes every downstream table replayable without the API, and makes a
+parsing fix a re-materialization instead of a re-sync. Files are written to a temporary name and
+renamed into place, so a crashed run never leaves a half-written day.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA = pa.schema(
+    [
+        ("entity_id", pa.int64()),
+        ("created_at", pa.string()),
+        ("updated_at", pa.string()),
+        ("payload", pa.string()),
+    ]
+)
+
+
+class _Keys(msgspec.Struct):
+    entity_id: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+_KEYS = msgspec.json.Decoder(_Keys, strict=False)
+
+
+def _keys(payload: bytes) -> _Keys:
+    """Key columns for browsing the lake; a malformed order keeps nulls here and is judged downstream."""
+    try:
+        return _KEYS.decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return _Keys()
+
+
+class RawOrderLake:
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+
+    def path_for(self, day: date) -> Path:
+        return self.root / f"{day.isoformat()}.parquet"
+
+    def has_day(self, day: date) -> bool:
+        return self.path_for(day).exists()
+
+    def write_day(self, day: date, payloads: Sequence[bytes], source: str) -> int:
+        """Replace the day's file with these orders (raw JSON bytes); returns the order count."""
+        keys = [_keys(payload) for payload in payloads]
+        table = pa.table(
+            {
+                "entity_id": pa.array([k.entity_id for k in keys], pa.int64()),
+                "created_at": pa.array([k.created_at for k in keys], pa.string()),
+                "updated_at": pa.array([k.updated_at for k in keys], pa.string()),
+                "payload": pa.array(payloads, pa.binary()).cast(pa.string()),
+            },
+            schema=SCHEMA.with_metadata(
+                {"source": source, "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            ),
+        )
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.path_for(day)
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        pq.write_table(table, temporary, compression="zstd")
+        os.replace(temporary, target)
+        return len(payloads)
+
+    def read_day(self, day: date) -> list[bytes]:
+        """The day's raw orders; a day that was never fetched is an error, not an empty day."""
+        path = self.path_for(day)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"raw_orders has no partition {day} (no {path}); materialize raw_orders for that day first"
+            )
+        column = pq.read_table(path, columns=["payload"]).column("payload")
+        return column.cast(pa.binary()).to_pylist()
+
+    def order_count(self, day: date) -> int | None:
+        """Orders stored for the day, from the Parquet footer; None if the day was never fetched."""
+        path = self.path_for(day)
+        return pq.read_metadata(path).num_rows if path.exists() else None
+
+    def fetched_at(self, day: date) -> datetime | None:
+        path = self.path_for(day)
+        if not path.exists():
+            return None
+        metadata = pq.read_schema(path).metadata or {}
+        value = metadata.get(b"fetched_at")
+        return datetime.fromisoformat(value.decode()) if value else None

@@ -1,0 +1,310 @@
+"""The warehouse: SQLAlchemy Core tables, partition-replacing writes and exact reads.
+
+Portable constructs only (SQLite by default, PostgreSQL too). Money is NUMERIC in the schema;
+sums are always computed as integer cents (`ROUND(x * 100)` cast to BIGINT, exact on both
+backends), so no float ever enters a total.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+metadata = sa.MetaData()
+
+
+class ExactDecimal(sa.types.TypeDecorator):
+    """NUMERIC(p, s) as Decimal in Python on every backend.
+
+    SQLite has no decimal type and keeps REAL, which holds any value of up to 15 significant digits
+    exactly; values are sent as text and read back quantized to the column's scale.
+    """
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int):
+        super().__init__(precision=precision, scale=scale)
+        self.quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Numeric(self.impl.precision, self.impl.scale, asdecimal=False))
+        return dialect.type_descriptor(sa.Numeric(self.impl.precision, self.impl.scale))
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        return str(value) if dialect.name == "sqlite" else Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(self.quantum, ROUND_HALF_UP)
+
+
+def Money() -> ExactDecimal:  # noqa: N802 - reads like a type in the table definitions
+    return ExactDecimal(20, 2)
+
+
+def Amount() -> ExactDecimal:  # noqa: N802 - Magento keeps order amounts as decimal(20,4)
+    return ExactDecimal(20, 4)
+
+
+def Percent() -> ExactDecimal:  # noqa: N802
+    return ExactDecimal(12, 4)
+
+
+classified_orders = sa.Table(
+    "classified_orders",
+    metadata,
+    sa.Column("entity_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("increment_id", sa.String(50)),
+    sa.Column("order_date", sa.Date, nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32)),
+    sa.Column("segment", sa.String(3), nullable=False),
+    sa.Column("segment_reason", sa.String(16), nullable=False),
+    sa.Column("company_id", sa.BigInteger),
+    sa.Column("customer_id", sa.BigInteger),
+    sa.Column("customer_group_id", sa.Integer),
+    sa.Column("store_id", sa.Integer),
+    sa.Column("base_currency_code", sa.String(3)),
+    sa.Column("order_currency_code", sa.String(3)),
+    sa.Column("base_to_global_rate", Amount(), nullable=False),
+    sa.Column("base_grand_total", Amount(), nullable=False),
+    sa.Column("grand_total", Amount(), nullable=False),
+    sa.Column("base_subtotal", Amount(), nullable=False),
+    sa.Column("order_value", Money(), nullable=False),
+    sa.Column("line_items", sa.Integer, nullable=False),
+    sa.Column("counted", sa.Boolean, nullable=False),
+)
+
+rejected_orders = sa.Table(
+    "rejected_orders",
+    metadata,
+    sa.Column("order_date", sa.Date, primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("entity_id", sa.BigInteger),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
+daily_aov = sa.Table(
+    "daily_aov",
+    metadata,
+    sa.Column("order_date", sa.Date, primary_key=True),
+    sa.Column("segment", sa.String(3), primary_key=True),
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("revenue", Money(), nullable=False),
+    sa.Column("line_items", sa.Integer, nullable=False),
+)
+
+aov_30d = sa.Table(
+    "aov_30d",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("segment", sa.String(3), primary_key=True),
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("revenue", Money(), nullable=False),
+    sa.Column("aov", Money()),
+    sa.Column("prior_orders", sa.Integer, nullable=False),
+    sa.Column("prior_revenue", Money(), nullable=False),
+    sa.Column("prior_aov", Money()),
+    sa.Column("aov_change_pct", Percent()),
+    sa.Column("orders_change_pct", Percent()),
+    sa.Column("revenue_change_pct", Percent()),
+    sa.Column("multiplier", Percent()),
+    sa.Column("alert", sa.Boolean, nullable=False),
+    sa.Column("verdict", sa.String(20), nullable=False),
+    sa.Column("line_items", sa.Integer, nullable=False),
+    sa.Column("prior_line_items", sa.Integer, nullable=False),
+    sa.Column("days", sa.Integer, nullable=False),
+    sa.Column("prior_days", sa.Integer, nullable=False),
+)
+
+aov_ttm = sa.Table(
+    "aov_ttm",
+    metadata,
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("segment", sa.String(3), primary_key=True),
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("revenue", Money(), nullable=False),
+    sa.Column("aov", Money()),
+    sa.Column("line_items", sa.Integer, nullable=False),
+    sa.Column("multiplier", Percent()),
+    sa.Column("days", sa.Integer, nullable=False),
+)
+
+PARTITION_COLUMN = {
+    "classified_orders": "order_date",
+    "rejected_orders": "order_date",
+    "daily_aov": "order_date",
+    "aov_30d": "as_of",
+    "aov_ttm": "month",
+}
+
+
+def cents(column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """Exact integer cents of a money column, computed in the database."""
+    return sa.cast(sa.func.round(column * 100), sa.BigInteger)
+
+
+def create_engine(url: str) -> Engine:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Warehouse:
+    def __init__(self, url: str):
+        self.engine = create_engine(url)
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ----------------------------------------------------------------- writes
+
+    @contextmanager
+    def replacing(self, tables: Iterable[sa.Table], first: Any, last: Any) -> Iterator[Writer]:
+        """One transaction that first deletes partitions first..last of `tables`, then takes new rows.
+
+        Re-running a partition therefore replaces exactly its rows, and a failure anywhere rolls
+        the whole range back (nothing partial, nothing doubled).
+        """
+        with self.engine.begin() as connection:
+            for table in tables:
+                key = table.c[PARTITION_COLUMN[table.name]]
+                connection.execute(table.delete().where(key.between(first, last)))
+            yield Writer(connection, first, last)
+
+    # ----------------------------------------------------------------- reads
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
+            yield connection
+
+    def daily_sums_from_orders(self, first: date, last: date) -> pd.DataFrame:
+        """Counted orders per day and segment, summed exactly in the database."""
+        t = classified_orders
+        query = (
+            sa.select(
+                t.c.order_date,
+                t.c.segment,
+                sa.func.count().label("orders"),
+                sa.func.sum(cents(t.c.order_value)).label("revenue_cents"),
+                sa.func.sum(t.c.line_items).label("line_items"),
+            )
+            .where(t.c.counted, t.c.order_date.between(first, last))
+            .group_by(t.c.order_date, t.c.segment)
+        )
+        return self._frame(query)
+
+    def orders_per_day(self, first: date, last: date) -> Counter[date]:
+        """Orders classified or rejected per day; next to the lake's counts it proves nothing was lost."""
+        counts: Counter[date] = Counter()
+        with self.connect() as connection:
+            for table in (classified_orders, rejected_orders):
+                key = table.c.order_date
+                query = sa.select(key, sa.func.count()).where(key.between(first, last)).group_by(key)
+                for day, orders in connection.execute(query):
+                    counts[day] += orders
+        return counts
+
+    def read_daily(self, first: date, last: date) -> pd.DataFrame:
+        t = daily_aov
+        query = sa.select(
+            t.c.order_date, t.c.segment, t.c.orders, cents(t.c.revenue).label("revenue_cents"), t.c.line_items
+        ).where(t.c.order_date.between(first, last))
+        return self._frame(query)
+
+    def read_card(self, as_of: date) -> pd.DataFrame:
+        return self._frame(sa.select(aov_30d).where(aov_30d.c.as_of == as_of))
+
+    def latest_as_of(self) -> date | None:
+        with self.connect() as connection:
+            return connection.scalar(sa.select(sa.func.max(aov_30d.c.as_of)))
+
+    def company_windows(self, as_of: date, window_days: int) -> pd.DataFrame:
+        """Per B2B Company: lifetime value up to `as_of`, and orders/revenue in the two windows."""
+        t = classified_orders
+        current_start = as_of - timedelta(days=window_days - 1)
+        prior_start = as_of - timedelta(days=2 * window_days - 1)
+        value = cents(t.c.order_value)
+
+        def within(first: date, last: date) -> sa.ColumnElement[bool]:
+            return t.c.order_date.between(first, last)
+
+        prior_end = current_start - timedelta(days=1)
+        query = (
+            sa.select(
+                t.c.company_id,
+                sa.func.sum(value).label("lifetime_cents"),
+                sa.func.sum(sa.case((within(current_start, as_of), 1), else_=0)).label("orders"),
+                sa.func.sum(sa.case((within(current_start, as_of), value), else_=0)).label("revenue_cents"),
+                sa.func.sum(sa.case((within(prior_start, prior_end), 1), else_=0)).label("prior_orders"),
+                sa.func.sum(sa.case((within(prior_start, prior_end), value), else_=0)).label("prior_revenue_cents"),
+            )
+            .where(t.c.counted, t.c.segment == "b2b", t.c.company_id.is_not(None), t.c.order_date <= as_of)
+            .group_by(t.c.company_id)
+        )
+        return self._frame(query)
+
+    def _frame(self, query: sa.Select[Any]) -> pd.DataFrame:
+        with self.connect() as connection:
+            result = connection.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+class Writer:
+    """Inserts rows into partitions that `Warehouse.replacing` has cleared, refusing any outside them."""
+
+    def __init__(self, connection: Connection, first: Any, last: Any):
+        self.connection, self.first, self.last = connection, first, last
+        self.rows: dict[str, int] = {}
+
+    def __call__(self, table: sa.Table, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        key = frame[PARTITION_COLUMN[table.name]]
+        if not key.between(self.first, self.last).all():
+            raise ValueError(f"{table.name}: rows outside partitions {self.first}..{self.last}")
+        self.connection.execute(table.insert(), _records(frame))
+        self.rows[table.name] = self.rows.get(table.name, 0) + len(frame)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as plain Python values, with every kind of missing value as None."""
+    columns = []
+    for _, column in frame.items():
+        values = column.tolist()
+        if column.isna().any():
+            values = [None if missing else value for value, missing in zip(values, column.isna().tolist())]
+        columns.append(values)
+    names = list(frame.columns)
+    return [dict(zip(names, row)) for row in zip(*columns)]

@@ -1,0 +1,66 @@
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from aov_assets.warehouse import Warehouse, daily_aov
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Warehouse:
+    return Warehouse(f"sqlite:///{tmp_path / 'nested' / 'warehouse.db'}")
+
+
+def day_rows(day: date, revenue: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"order_date": day, "segment": "b2b", "orders": 3, "revenue": Decimal(revenue), "line_items": 9},
+            {"order_date": day, "segment": "b2c", "orders": 1, "revenue": Decimal("0.10"), "line_items": 1},
+        ]
+    )
+
+
+def test_money_round_trips_exactly_and_sums_in_integer_cents(warehouse):
+    days = [date(2026, 5, d) for d in range(1, 11)]
+    with warehouse.replacing([daily_aov], days[0], days[-1]) as write:
+        for day in days:
+            write(daily_aov, day_rows(day, "1234567890.99"))
+    with warehouse.connect() as connection:
+        stored = connection.execute(sa.select(daily_aov.c.revenue).where(daily_aov.c.segment == "b2b")).scalars().all()
+    assert stored == [Decimal("1234567890.99")] * 10
+    daily = warehouse.read_daily(days[0], days[-1])
+    assert daily.loc[daily.segment == "b2c", "revenue_cents"].sum() == 100  # ten times 0.10, not 0.9999999
+    assert daily.loc[daily.segment == "b2b", "revenue_cents"].sum() == 1234567890_99 * 10
+
+
+def test_replacing_touches_exactly_the_given_partitions(warehouse):
+    days = [date(2026, 5, d) for d in range(1, 6)]
+    with warehouse.replacing([daily_aov], days[0], days[-1]) as write:
+        for day in days:
+            write(daily_aov, day_rows(day, "1.00"))
+    with warehouse.replacing([daily_aov], days[1], days[2]) as write:
+        for day in days[1:3]:
+            write(daily_aov, day_rows(day, "2.00"))
+    daily = warehouse.read_daily(days[0], days[-1])
+    b2b = daily[daily.segment == "b2b"].set_index("order_date")["revenue_cents"].to_dict()
+    assert b2b == {days[0]: 100, days[1]: 200, days[2]: 200, days[3]: 100, days[4]: 100}
+    assert len(daily) == 10
+
+
+def test_a_failure_rolls_the_whole_range_back(warehouse):
+    day = date(2026, 5, 1)
+    with warehouse.replacing([daily_aov], day, day) as write:
+        write(daily_aov, day_rows(day, "1.00"))
+    with pytest.raises(RuntimeError), warehouse.replacing([daily_aov], day, day) as write:
+        write(daily_aov, day_rows(day, "5.00"))
+        raise RuntimeError("crash mid-write")
+    assert warehouse.read_daily(day, day).set_index("segment").at["b2b", "revenue_cents"] == 100
+
+
+def test_rows_outside_the_partitions_are_refused(warehouse):
+    with pytest.raises(ValueError, match="rows outside partitions"):
+        with warehouse.replacing([daily_aov], date(2026, 5, 1), date(2026, 5, 1)) as write:
+            write(daily_aov, day_rows(date(2026, 5, 2), "1.00"))
+    assert warehouse.read_daily(date(2026, 5, 1), date(2026, 5, 2)).empty
