@@ -1,0 +1,301 @@
+"""The AOV asset graph: raw_orders -> classified_orders -> daily_aov -> aov_30d and aov_ttm.
+
+Every partitioned asset runs a whole partition range in one run (`BackfillPolicy.single_run()`),
+writes its own rows (delete the range, insert, one transaction) and returns `MaterializeResult`
+with per-partition metadata, so range backfills work and can be repeated without duplicates.
+"""
+
+
+import time
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+
+from . import warehouse as tables
+from .card import Card
+from .manifest import Manifest
+from .partitions import DAILY, MONTHLY, day_key, days_of, month_key, months_of
+from .resources import AdobeCommerceResource, LakeResource, ManifestResource, WarehouseResource
+from .rules import (
+    WINDOW_DAYS,
+    AlertRule,
+    add_months,
+    card_rows,
+    cents_to_money,
+    classify_orders,
+    daily_rows,
+    ttm_rows,
+    window_sums,
+)
+from .sources import segment_rule
+
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+GROUP = "aov"
+CONTRACTION_CHECK = "b2b_aov_contraction"
+CLASSIFY_BATCH_DAYS = 31  # enough rows to amortize pandas overhead, few enough to bound memory
+
+
+class Progress:
+    """Logs how far a long range has come, about every tenth of the way and at the end."""
+
+    def __init__(self, log: dg.DagsterLogManager, what: str, days: int):
+        self.log, self.what, self.days = log, what, days
+        self.done = self.orders = 0
+        self.every = max(days // 10, 1)
+        self.started = time.monotonic()
+
+    def step(self, day: date, orders: int = 0) -> None:
+        self.done += 1
+        self.orders += orders
+        if self.days > 1 and (self.done % self.every == 0 or self.done == self.days):
+            elapsed = time.monotonic() - self.started
+            self.log.info(
+                f"{self.what}: {self.done}/{self.days} days through {day}, {self.orders:,} orders "
+                f"in {elapsed:.1f}s ({self.orders / max(elapsed, 1e-9):,.0f} orders/s)"
+            )
+
+
+def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata the UI can plot: Decimals as floats, missing values left out."""
+    return {key: float(value) if hasattr(value, "as_tuple") else value for key, value in values.items() if value is not None}
+
+
+@dg.asset(partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"parquet"})
+def raw_orders(
+    context: dg.AssetExecutionContext,
+    manifest: ManifestResource,
+    lake: LakeResource,
+    adobe_commerce: AdobeCommerceResource,
+) -> dg.MaterializeResult:
+    """Every order created on the UTC day, exactly as the source returned it (Parquet lake)."""
+    config = manifest.load()
+    source = adobe_commerce.source(config)
+    store = lake.raw_orders()
+    days = days_of(context.partition_time_window)
+    progress = Progress(context.log, "raw_orders", len(days))
+    for day, payloads in source.iter_days(days):
+        count = store.write_day(day, payloads, source=source.name)
+        context.add_asset_metadata(
+            {"orders": count, "path": dg.MetadataValue.path(str(store.path_for(day)))}, partition_key=day_key(day)
+        )
+        progress.step(day, count)
+    return dg.MaterializeResult()
+
+
+@dg.asset(partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=GROUP, deps=[raw_orders], kinds={"sql"})
+def classified_orders(
+    context: dg.AssetExecutionContext,
+    manifest: ManifestResource,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    adobe_commerce: AdobeCommerceResource,
+) -> dg.MaterializeResult:
+    """One row per order with its B2B/B2C segment, decided by the order's own fields at order time.
+
+    Orders that cannot be read go to `rejected_orders` with the reason, never silently dropped.
+    """
+    config = manifest.load()
+    rule = segment_rule(config.segments, adobe_commerce.source(config))
+    store = lake.raw_orders()
+    days = days_of(context.partition_time_window)
+    progress = Progress(context.log, "classified_orders", len(days))
+    with warehouse.open().replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write:
+        for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
+            batch = days[start : start + CLASSIFY_BATCH_DAYS]
+            orders, rejected = classify_orders(((day, store.read_day(day)) for day in batch), config.metric.basis, rule)
+            write(tables.classified_orders, orders)
+            write(tables.rejected_orders, rejected)
+            per_day = orders.groupby(["order_date", "segment"]).size()
+            rejects_per_day = rejected["order_date"].value_counts()
+            for day in batch:
+                b2b, b2c = (int(per_day.get((day, segment), 0)) for segment in ("b2b", "b2c"))
+                metadata = {"orders": b2b + b2c, "b2b_orders": b2b, "b2c_orders": b2c}
+                context.add_asset_metadata(
+                    metadata | {"rejected": int(rejects_per_day.get(day, 0))}, partition_key=day_key(day)
+                )
+                progress.step(day, b2b + b2c)
+    return dg.MaterializeResult()
+
+
+@dg.asset(
+    partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=GROUP, deps=[classified_orders], kinds={"sql"}
+)
+def daily_aov(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per UTC day and segment: counted orders, revenue and line items (sums; averages are derived)."""
+    days = days_of(context.partition_time_window)
+    db = warehouse.open()
+    _require_every_raw_order_classified(days, lake, db)
+    daily = daily_rows(db.daily_sums_from_orders(days[0], days[-1]), days)
+    with db.replacing([tables.daily_aov], days[0], days[-1]) as write:
+        write(
+            tables.daily_aov,
+            daily.assign(revenue=daily["revenue_cents"].map(cents_to_money)).drop(columns="revenue_cents"),
+        )
+    for day, rows in daily.groupby("order_date"):
+        metadata: dict[str, Any] = {}
+        for row in rows.itertuples(index=False):
+            metadata[f"{row.segment}_orders"] = int(row.orders)
+            metadata[f"{row.segment}_revenue"] = float(cents_to_money(row.revenue_cents))
+        context.add_asset_metadata(metadata, partition_key=day_key(day))
+    return dg.MaterializeResult()
+
+
+def _require_every_raw_order_classified(days: list[date], lake: LakeResource, db: tables.Warehouse) -> None:
+    """Refuse to sum days whose raw orders are not all classified or rejected (nothing lost)."""
+    store = lake.raw_orders()
+    stored = db.orders_per_day(days[0], days[-1])
+    behind = [
+        f"{day} (raw_orders {'missing' if raw is None else raw}, classified+rejected {stored[day]})"
+        for day in days
+        if (raw := store.order_count(day)) != stored[day] or raw is None
+    ]
+    if behind:
+        raise dg.Failure(
+            f"classified_orders is not up to date with raw_orders for {len(behind)} day(s): "
+            f"{', '.join(behind[:5])}{' ...' if len(behind) > 5 else ''}. "
+            "Materialize raw_orders and classified_orders for those days first."
+        )
+
+
+def alert_rule(manifest: Manifest) -> AlertRule:
+    alert = manifest.alert
+    return AlertRule(drop_pct=alert.b2b_aov_drop_pct, direction=alert.direction, min_orders=alert.min_orders)
+
+
+def check_metadata(card: Card) -> dict[str, Any]:
+    """What a person needs to judge the alert, on the check evaluation (and in Slack)."""
+    b2b, b2c = card.segments["b2b"], card.segments["b2c"]
+    return _numbers(
+        {
+            "as_of": card.as_of.isoformat(),
+            "verdict": card.verdict,
+            "b2b_aov": b2b.aov,
+            "b2b_prior_aov": b2b.prior_aov,
+            "b2b_aov_change_pct": b2b.aov_change_pct,
+            "b2c_aov": b2c.aov,
+            "b2c_aov_change_pct": b2c.aov_change_pct,
+            "multiplier": card.multiplier,
+            "b2b_orders": b2b.orders,
+            "b2b_prior_orders": b2b.prior_orders,
+            "b2b_orders_change_pct": b2b.orders_change_pct,
+            "b2b_revenue_change_pct": b2b.revenue_change_pct,
+            "threshold_pct": card.rule.drop_pct,
+            "direction": card.rule.direction,
+            "min_orders": card.rule.min_orders,
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=DAILY,
+    backfill_policy=SINGLE_RUN,
+    group_name=GROUP,
+    kinds={"sql"},
+    deps=[
+        dg.AssetDep(
+            daily_aov,
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-(2 * WINDOW_DAYS - 1), allow_nonexistent_upstream_partitions=True
+            ),
+        )
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            CONTRACTION_CHECK,
+            asset="aov_30d",
+            description="B2B AOV must not fall by more than the manifest's threshold vs the prior 30 days "
+            "(judged on the run's latest as-of day; every day's verdict is in aov_30d.alert).",
+        )
+    ],
+)
+def aov_30d(
+    context: dg.AssetExecutionContext, manifest: ManifestResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per as-of day D: trailing 30 days (D-29..D) vs the prior 30 (D-59..D-30) per segment, the
+    B2B/B2C multiplier and the contraction verdict."""
+    days = days_of(context.partition_time_window)
+    config = manifest.load()
+    rule = alert_rule(config)
+    db = warehouse.open()
+    daily = db.read_daily(days[0] - timedelta(days=2 * WINDOW_DAYS - 1), days[-1])
+    rows = card_rows(window_sums(daily, days[0], days[-1]), rule)
+    with db.replacing([tables.aov_30d], days[0], days[-1]) as write:
+        write(tables.aov_30d, rows)
+    cards = {as_of: Card.from_rows(day_rows, rule) for as_of, day_rows in rows.groupby("as_of")}
+    for as_of, card in cards.items():
+        b2b = card.segments["b2b"]
+        context.add_asset_metadata(
+            _numbers(
+                {
+                    "b2b_aov": b2b.aov,
+                    "b2c_aov": card.segments["b2c"].aov,
+                    "multiplier": card.multiplier,
+                    "b2b_aov_change_pct": b2b.aov_change_pct,
+                    "b2b_orders": b2b.orders,
+                    "alert": card.alert,
+                    "verdict": card.verdict,
+                }
+            )
+            | {"card": dg.MetadataValue.md(card.markdown())},
+            partition_key=day_key(as_of),
+        )
+    latest = cards[days[-1]]
+    severity = dg.AssetCheckSeverity.ERROR if config.alert.severity == "error" else dg.AssetCheckSeverity.WARN
+    if len(days) > 1:
+        context.log.info(f"aov_30d: {sum(c.alert for c in cards.values())} of {len(days)} as-of days alert")
+    return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CONTRACTION_CHECK,
+                passed=not latest.alert,
+                severity=severity,
+                description=latest.headline,
+                metadata=check_metadata(latest),
+            )
+        ]
+    )
+
+
+@dg.asset(
+    partitions_def=MONTHLY,
+    backfill_policy=SINGLE_RUN,
+    group_name=GROUP,
+    kinds={"sql"},
+    deps=[
+        dg.AssetDep(
+            daily_aov,
+            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-11, allow_nonexistent_upstream_partitions=True),
+        )
+    ],
+)
+def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Trailing-twelve-month AOV per segment for each calendar month (the 12 months ending with it)."""
+    months = months_of(context.partition_time_window)
+    db = warehouse.open()
+    daily = db.read_daily(add_months(months[0], -11), add_months(months[-1], 1) - timedelta(days=1))
+    rows = ttm_rows(daily, months[0], months[-1])
+    first, last = (f"{m:%Y-%m}" for m in (months[0], months[-1]))
+    with db.replacing([tables.aov_ttm], first, last) as write:
+        write(tables.aov_ttm, rows)
+    for month in months:
+        by_segment = rows[rows["month"] == f"{month:%Y-%m}"].set_index("segment")
+        context.add_asset_metadata(
+            _numbers(
+                {
+                    "b2b_aov": by_segment.at["b2b", "aov"],
+                    "b2c_aov": by_segment.at["b2c", "aov"],
+                    "all_aov": by_segment.at["all", "aov"],
+                    "multiplier": by_segment.at["b2b", "multiplier"],
+                    "b2b_orders": int(by_segment.at["b2b", "orders"]),
+                    "b2c_orders": int(by_segment.at["b2c", "orders"]),
+                    "days": int(by_segment.at["b2b", "days"]),
+                }
+            ),
+            partition_key=month_key(month),
+        )
+    return dg.MaterializeResult()
+

@@ -1,0 +1,98 @@
+"""The `aov` command: the card from the warehouse, the demo, and the Dagster UI on the demo's instance."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import date
+
+from .manifest import ManifestError, load_manifest
+from .resources import DEFAULT_DATA_DIR, DEFAULT_WAREHOUSE_URL
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def _warehouse():
+    from .warehouse import Warehouse
+
+    return Warehouse(os.environ.get("AOV_WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL)
+
+
+def _data_dir() -> str:
+    return os.environ.get("AOV_DATA_DIR") or DEFAULT_DATA_DIR
+
+
+def card(as_of: date, as_json: bool) -> None:
+    from .assets import alert_rule
+    from .card import Card
+    from .rules import WINDOW_DAYS, company_cohorts
+
+    warehouse = _warehouse()
+    rows = warehouse.read_card(as_of)
+    if rows.empty:
+        latest = warehouse.latest_as_of()
+        hint = f"the latest as-of day there is {latest}" if latest else "aov_30d is empty (try: make demo)"
+        raise UsageError(
+            f"no aov_30d rows for {as_of} in the warehouse; {hint}. Materialize it with: dagster asset "
+            f"materialize -m aov_assets.definitions --select aov_30d --partition {as_of}"
+        )
+    cohorts = company_cohorts(warehouse.company_windows(as_of, WINDOW_DAYS))
+    result = Card.from_rows(rows, alert_rule(load_manifest()), cohorts)
+    print(json.dumps(result.as_json(), indent=2) if as_json else result.text())
+
+
+def demo() -> None:
+    from .demo import run_demo
+    from .instance import use_dagster_home
+
+    use_dagster_home(_data_dir())
+    manifest = load_manifest()
+    if manifest.source != "sample":
+        raise UsageError("the demo runs on the embedded sample merchant, but the manifest says source: adobe_commerce")
+    run_demo(manifest, _warehouse())
+
+
+def dev() -> None:
+    from .instance import use_dagster_home
+
+    home = use_dagster_home(_data_dir())
+    load_manifest()  # fail here, in one line, rather than inside the webserver
+    print(f"Dagster UI on http://127.0.0.1:3000 with the instance in {home}", flush=True)
+    os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000"])
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aov", description="B2B vs B2C average order value on Adobe Commerce.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    card_parser = commands.add_parser("card", help="print the B2B AOV vs B2C AOV card from the warehouse")
+    card_parser.add_argument("--as-of", required=True, type=_day, help="as-of day, YYYY-MM-DD (UTC)")
+    card_parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    commands.add_parser("demo", help="materialize everything on the sample merchant and print the card")
+    commands.add_parser("dev", help="the Dagster UI on the demo's instance (dagster dev)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "card":
+            card(args.as_of, args.json)
+        elif args.command == "demo":
+            demo()
+        elif args.command == "dev":
+            dev()
+    except (UsageError, ManifestError) as error:
+        print(f"aov: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

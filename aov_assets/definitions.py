@@ -1,0 +1,14 @@
+"""The one Definitions object: assets, checks, jobs, schedules, sensors and resources."""
+
+import dagster as dg
+
+from .assets import aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders
+from .resources import default_resources
+from .schedules import daily_job, daily_schedule, monthly_schedule, ttm_job
+
+defs = dg.Definitions(
+    assets=[raw_orders, classified_orders, daily_aov, aov_30d, aov_ttm],
+    jobs=[daily_job, ttm_job],
+    schedules=[daily_schedule, monthly_schedule],
+    resources=default_resources(),
+)

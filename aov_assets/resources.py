@@ -1,0 +1,87 @@
+"""Dagster resources: thin handles on the manifest, the lake, the warehouse and the store's API."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import dagster as dg
+
+from .lake import RawOrderLake
+from .manifest import DEFAULT_MANIFEST, Manifest, load_manifest
+from .sources import OrderSource
+from .sources.sample import sample_merchant
+from .warehouse import Warehouse
+
+DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
+DEFAULT_DATA_DIR = "data"
+
+
+class ManifestResource(dg.ConfigurableResource):
+    """The manifest (aov.yaml): source, B2B routing, metric basis and alert rule."""
+
+    path: str = DEFAULT_MANIFEST
+
+    def load(self) -> Manifest:
+        return load_manifest(self.path)
+
+
+class LakeResource(dg.ConfigurableResource):
+    """`$AOV_DATA_DIR`: the raw-order lake lives in its `lake/raw_orders/` folder."""
+
+    data_dir: str = DEFAULT_DATA_DIR
+
+    def raw_orders(self) -> RawOrderLake:
+        return RawOrderLake(Path(self.data_dir) / "lake" / "raw_orders")
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The SQLAlchemy warehouse (`$AOV_WAREHOUSE_URL`); may carry a password, so it comes from the env."""
+
+    url: str = DEFAULT_WAREHOUSE_URL
+
+    def open(self) -> Warehouse:
+        return _warehouse(self.url)
+
+
+@lru_cache(maxsize=4)
+def _warehouse(url: str) -> Warehouse:
+    return Warehouse(url)
+
+
+class AdobeCommerceResource(dg.ConfigurableResource):
+    """Adobe Commerce REST credentials; every value comes from the environment and is never logged."""
+
+    base_url: str | None = None
+    token: str | None = None
+    consumer_key: str | None = None
+    consumer_secret: str | None = None
+    access_token: str | None = None
+    access_token_secret: str | None = None
+
+    def source(self, manifest: Manifest) -> OrderSource:
+        if manifest.source == "sample":
+            return sample_merchant()
+        raise NotImplementedError("the adobe_commerce source is not built yet")
+
+
+def from_env(name: str, default: str | None = None) -> dg.EnvVar | str | None:
+    """`EnvVar(name)` when the variable is set (Dagster shows its name, never its value), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "manifest": ManifestResource(path=from_env("AOV_MANIFEST", DEFAULT_MANIFEST)),
+        "lake": LakeResource(data_dir=from_env("AOV_DATA_DIR", DEFAULT_DATA_DIR)),
+        "warehouse": WarehouseResource(url=from_env("AOV_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)),
+        "adobe_commerce": AdobeCommerceResource(
+            base_url=from_env("ADOBE_COMMERCE_BASE_URL"),
+            token=from_env("ADOBE_COMMERCE_TOKEN"),
+            consumer_key=from_env("ADOBE_COMMERCE_CONSUMER_KEY"),
+            consumer_secret=from_env("ADOBE_COMMERCE_CONSUMER_SECRET"),
+            access_token=from_env("ADOBE_COMMERCE_ACCESS_TOKEN"),
+            access_token_secret=from_env("ADOBE_COMMERCE_ACCESS_TOKEN_SECRET"),
+        ),
+    }

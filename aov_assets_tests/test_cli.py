@@ -1,0 +1,57 @@
+import json
+
+import pytest
+
+from aov_assets.cli import main
+
+from .conftest import REPO
+
+
+@pytest.fixture
+def example_env(example_pipeline, monkeypatch):
+    monkeypatch.setenv("AOV_WAREHOUSE_URL", example_pipeline.warehouse_url)
+    monkeypatch.setenv("AOV_MANIFEST", str(REPO / "aov.yaml"))
+
+
+def test_card_prints_the_worked_example(example_env, capsys):
+    assert main(["card", "--as-of", "2026-05-03"]) == 0
+    out = capsys.readouterr().out
+    assert "b2b             1,420    912,800.00  642.82         1,380   1,062,600.00     770.00  -16.5%" in out
+    assert "b2c             4,650    317,540.00   68.29         4,710     322,100.00      68.39   -0.1%" in out
+    assert "Multiplier (B2B AOV / B2C AOV): 9.4x" in out
+    assert "ALERT: B2B AOV 642.82 vs 770.00 in the prior 30 days (-16.5%); threshold: more than 15%" in out
+    assert "Companies gone quiet (ordered in the prior 30 days, not since): 8" in out
+
+
+def test_card_json_carries_the_numbers(example_env, capsys):
+    assert main(["card", "--as-of", "2026-05-03", "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["segments"]["b2b"]["aov"] == 642.82
+    assert card["segments"]["all"]["prior_revenue"] == 1384700.0
+    assert (card["alert"], card["verdict"], card["multiplier"]) == (True, "alert", 9.4133)
+    assert card["current_window"] == ["2026-04-04", "2026-05-03"]
+    assert [c["cohort"] for c in card["cohorts"]] == ["top 20%", "middle 60%", "bottom 20%"]
+
+
+def test_card_for_a_day_not_in_the_warehouse_says_what_to_do(example_env, capsys):
+    assert main(["card", "--as-of", "2026-05-04"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aov: no aov_30d rows for 2026-05-04 in the warehouse; the latest as-of day there is 2026-05-03")
+    assert "dagster asset materialize -m aov_assets.definitions --select aov_30d --partition 2026-05-04" in err
+
+
+def test_a_bad_date_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["card", "--as-of", "May 3"])
+    assert exit_info.value.code == 2
+    assert "'May 3' is not a date (expected YYYY-MM-DD)" in capsys.readouterr().err
+
+
+def test_an_invalid_manifest_is_one_line(example_env, monkeypatch, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("source: sample\nstart_date: '2024-05-01'\nalert: {direction: sideways}\n")
+    monkeypatch.setenv("AOV_MANIFEST", str(bad))
+    assert main(["card", "--as-of", "2026-05-03"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "alert.direction: 'sideways' is not allowed (allowed: contraction, expansion, both)"
+    )

@@ -1,0 +1,70 @@
+"""The real CLIs in subprocesses: Dagster's `asset materialize` and the whole `aov demo`."""
+
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from aov_assets import warehouse as tables
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def counts(pipeline) -> dict[str, int]:
+    with pipeline.warehouse().connect() as connection:
+        return {t.name: connection.scalar(sa.select(sa.func.count()).select_from(t)) for t in tables.metadata.sorted_tables}
+
+
+def test_dagster_asset_materialize_partition_range_is_one_run_and_repeatable(pipeline):
+    materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "aov_assets.definitions"]
+    chain = [*materialize, "--select", "raw_orders,classified_orders,daily_aov", "--partition-range", "2026-04-26...2026-05-03"]
+    run(chain, pipeline.env())
+    first = counts(pipeline)
+    run(chain, pipeline.env())
+    assert counts(pipeline) == first
+    assert first["daily_aov"] == 8 * 2
+    run([*materialize, "--select", "aov_30d", "--partition", "2026-05-03"], pipeline.env())
+    card = pipeline.warehouse().read_card(date(2026, 5, 3)).set_index("segment")
+    assert card.at["b2b", "days"] == 8 and card.at["b2b", "verdict"] == "incomplete_window"
+
+
+def test_make_demo_end_to_end(tmp_path):
+    env = {
+        "PATH": f"{BIN}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AOV_MANIFEST": str(REPO / "aov.yaml"),
+        "AOV_DATA_DIR": str(tmp_path / "data"),
+        "AOV_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}",
+    }
+    out = run([str(BIN / "aov"), "demo"], env, cwd=tmp_path).stdout
+    assert "b2b             1,420    912,800.00  642.82         1,380   1,062,600.00     770.00  -16.5%" in out
+    assert "Multiplier (B2B AOV / B2C AOV): 9.4x" in out
+    assert "B2B AOV down 16.5% vs the prior 30 days (as of 2026-05-03)" in out
+    assert (tmp_path / "data" / "dagster_home" / "dagster.yaml").exists()
+
+    warehouse = tables.Warehouse(env["AOV_WAREHOUSE_URL"])
+    with warehouse.connect() as connection:
+        result = connection.execute(sa.select(tables.aov_30d).where(tables.aov_30d.c.segment == "b2b"))
+        b2b = pd.DataFrame(result.fetchall(), columns=list(result.keys())).set_index("as_of")
+        ttm = connection.scalar(sa.select(sa.func.count()).select_from(tables.aov_ttm))
+    assert len(b2b) == 733 and ttm == 24 * 3
+    assert b2b.at[date(2026, 5, 3), "aov"] == Decimal("642.82")
+    alerts = b2b.index[b2b["alert"]]
+    assert len(alerts) > 0 and alerts.min() > date(2026, 4, 4), "ordinary history must not alert"
+    judged = b2b[b2b["verdict"] != "incomplete_window"]
+    assert judged.index.min() == date(2024, 6, 29)  # the first day with 60 days of history
+    assert judged["multiplier"].between(2, 20).all()
