@@ -1,0 +1,99 @@
+"""Times the demo pipeline: each stage's own code, then the whole Dagster run on two event logs.
+
+Part A runs the stages over the sample's full range on an in-memory Dagster instance, so step
+times are essentially our code: orders per second per stage. Part B runs what `make demo` runs (the daily chain
+and the TTM rollup as single-run backfills) twice, side by side in this one process: on Dagster's
+stock SQLite event log and on aov_assets.instance.PooledSqliteEventLogStorage, and prints the ratio.
+Absolute times drift on a shared machine; compare the numbers printed by one run.
+
+    .venv/bin/python bench/pipeline.py [--skip-dagster]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("AOV_MANIFEST", str(REPO / "aov.yaml"))
+
+import dagster as dg  # noqa: E402
+
+from aov_assets.assets import aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders  # noqa: E402
+from aov_assets.demo import QUIET_LOGS, range_tags  # noqa: E402
+from aov_assets.instance import INSTANCE_YAML  # noqa: E402
+from aov_assets.partitions import DAILY, MONTHLY  # noqa: E402
+from aov_assets.resources import AdobeCommerceResource, LakeResource, ManifestResource, WarehouseResource  # noqa: E402
+from aov_assets.sources.sample import sample_merchant  # noqa: E402
+
+
+def resources(root: Path) -> dict:
+    return {
+        "manifest": ManifestResource(path=os.environ["AOV_MANIFEST"]),
+        "lake": LakeResource(data_dir=str(root)),
+        "warehouse": WarehouseResource(url=f"sqlite:///{root / 'warehouse.db'}"),
+        "adobe_commerce": AdobeCommerceResource(),
+    }
+
+
+def stages(root: Path) -> None:
+    days, months = DAILY.get_partition_keys(), MONTHLY.get_partition_keys()
+    started = time.perf_counter()
+    orders = len(sample_merchant().orders)
+    print(f"sample merchant generated in {time.perf_counter() - started:.2f}s: {orders:,} orders, {len(days)} days")
+    print(f"{'stage':<18}{'seconds':>9}{'orders/s':>12}")
+    with dg.DagsterInstance.ephemeral() as instance:  # in-memory event log: the steps' own time
+        for assets, keys in (([raw_orders, classified_orders, daily_aov, aov_30d], days), ([aov_ttm], months)):
+            result = dg.materialize(
+                assets, resources=resources(root), instance=instance, tags=range_tags(keys[0], keys[-1]),
+                run_config=QUIET_LOGS,
+            )
+            for event in result.get_step_success_events():
+                seconds = event.event_specific_data.duration_ms / 1000
+                print(f"{event.step_key:<18}{seconds:>9.2f}{orders / seconds:>12,.0f}")
+
+
+def demo_runs(root: Path, pooled: bool) -> float:
+    home = root / "dagster_home"
+    home.mkdir(parents=True)
+    yaml = INSTANCE_YAML.format(base_dir=home / "history" / "runs") if pooled else "telemetry:\n  enabled: false\n"
+    (home / "dagster.yaml").write_text(yaml)
+    os.environ["DAGSTER_HOME"] = str(home)
+    from aov_assets.definitions import defs
+
+    days, months = DAILY.get_partition_keys(), MONTHLY.get_partition_keys()
+    jobs = [("aov_daily", days), ("aov_ttm_monthly", months)]
+    with dg.DagsterInstance.get() as instance:
+        started = time.perf_counter()
+        for name, keys in jobs:
+            job = defs.resolve_job_def(name)
+            result = job.execute_in_process(
+                instance=instance, tags=range_tags(keys[0], keys[-1]), run_config=QUIET_LOGS, resources=resources(root)
+            )
+            assert result.success
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-dagster", action="store_true", help="only part A (the stages' own code)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print("A. each stage over the full sample range (in-memory event log: the steps' own time)")
+        stages(Path(tmp) / "stages")
+        if args.skip_dagster:
+            return
+        print("\nB. the demo's Dagster runs (daily chain + TTM), same process, two event-log storages")
+        stock = demo_runs(Path(tmp) / "stock", pooled=False)
+        pooled = demo_runs(Path(tmp) / "pooled", pooled=True)
+        print(f"stock SqliteEventLogStorage         {stock:7.1f}s")
+        print(f"PooledSqliteEventLogStorage         {pooled:7.1f}s")
+        print(f"ratio stock / pooled                {stock / pooled:7.2f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
