@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from . import warehouse as tables
 from .card import Card
@@ -34,6 +35,7 @@ from .sources import segment_rule
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 GROUP = "aov"
 CONTRACTION_CHECK = "b2b_aov_contraction"
+REJECTED_CHECK = "no_rejected_orders"
 CLASSIFY_BATCH_DAYS = 31  # enough rows to amortize pandas overhead, few enough to bound memory
 
 
@@ -71,20 +73,33 @@ def raw_orders(
 ) -> dg.MaterializeResult:
     """Every order created on the UTC day, exactly as the source returned it (Parquet lake)."""
     config = manifest.load()
-    source = adobe_commerce.source(config)
     store = lake.raw_orders()
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "raw_orders", len(days))
-    for day, payloads in source.iter_days(days):
-        count = store.write_day(day, payloads, source=source.name)
-        context.add_asset_metadata(
-            {"orders": count, "path": dg.MetadataValue.path(str(store.path_for(day)))}, partition_key=day_key(day)
-        )
-        progress.step(day, count)
+    with adobe_commerce.open_source(config) as source:
+        for day, payloads in source.iter_days(days):
+            count = store.write_day(day, payloads, source=source.name)
+            context.add_asset_metadata(
+                {"orders": count, "path": dg.MetadataValue.path(str(store.path_for(day)))}, partition_key=day_key(day)
+            )
+            progress.step(day, count)
     return dg.MaterializeResult()
 
 
-@dg.asset(partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=GROUP, deps=[raw_orders], kinds={"sql"})
+@dg.asset(
+    partitions_def=DAILY,
+    backfill_policy=SINGLE_RUN,
+    group_name=GROUP,
+    deps=[raw_orders],
+    kinds={"sql"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            REJECTED_CHECK,
+            asset="classified_orders",
+            description="Every raw order of the run's days could be read (unreadable ones are in rejected_orders).",
+        )
+    ],
+)
 def classified_orders(
     context: dg.AssetExecutionContext,
     manifest: ManifestResource,
@@ -97,16 +112,19 @@ def classified_orders(
     Orders that cannot be read go to `rejected_orders` with the reason, never silently dropped.
     """
     config = manifest.load()
-    rule = segment_rule(config.segments, adobe_commerce.source(config))
+    with adobe_commerce.open_source(config) as source:
+        rule = segment_rule(config.segments, source)
     store = lake.raw_orders()
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "classified_orders", len(days))
+    rejects = []
     with warehouse.open().replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write:
         for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
             batch = days[start : start + CLASSIFY_BATCH_DAYS]
             orders, rejected = classify_orders(((day, store.read_day(day)) for day in batch), config.metric.basis, rule)
             write(tables.classified_orders, orders)
             write(tables.rejected_orders, rejected)
+            rejects.append(rejected.drop(columns="payload"))
             per_day = orders.groupby(["order_date", "segment"]).size()
             rejects_per_day = rejected["order_date"].value_counts()
             for day in batch:
@@ -116,7 +134,27 @@ def classified_orders(
                     metadata | {"rejected": int(rejects_per_day.get(day, 0))}, partition_key=day_key(day)
                 )
                 progress.step(day, b2b + b2c)
-    return dg.MaterializeResult()
+    return dg.MaterializeResult(check_results=[rejected_check(pd.concat(rejects, ignore_index=True))])
+
+
+def rejected_check(rejected: pd.DataFrame) -> dg.AssetCheckResult:
+    """How many orders of the run could not be read, which ones, and why (first few of each)."""
+    if rejected.empty:
+        return dg.AssetCheckResult(check_name=REJECTED_CHECK, passed=True, metadata={"rejected": 0})
+    ids = [str(i) for i in rejected["entity_id"].dropna().astype(int).tolist()]
+    reasons = rejected["reason"].value_counts().head(5)
+    return dg.AssetCheckResult(
+        check_name=REJECTED_CHECK,
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(rejected)} order(s) could not be read and are not counted; see rejected_orders",
+        metadata={
+            "rejected": len(rejected),
+            "entity_ids": ", ".join(ids[:50]) + (" ..." if len(ids) > 50 else "") or "(none readable)",
+            "days": ", ".join(sorted({str(d) for d in rejected["order_date"]})[:20]),
+            "reasons": dg.MetadataValue.md("\n".join(f"- {n} x {reason}" for reason, n in reasons.items())),
+        },
+    )
 
 
 @dg.asset(

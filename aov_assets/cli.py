@@ -65,6 +65,12 @@ def dev() -> None:
     os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000"])
 
 
+def doctor() -> bool:
+    from .doctor import run
+
+    return run()
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -80,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     card_parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     commands.add_parser("demo", help="materialize everything on the sample merchant and print the card")
     commands.add_parser("dev", help="the Dagster UI on the demo's instance (dagster dev)")
+    commands.add_parser("doctor", help="check the manifest, warehouse, lake and store connection")
     args = parser.parse_args(argv)
     try:
         if args.command == "card":
@@ -88,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             demo()
         elif args.command == "dev":
             dev()
+        elif args.command == "doctor":
+            return 0 if doctor() else 1
     except (UsageError, ManifestError) as error:
         print(f"aov: {error}", file=sys.stderr)
         return 2

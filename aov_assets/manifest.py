@@ -51,9 +51,11 @@ class Alert(_Section):
 
 
 class AdobeCommerce(_Section):
-    store_code: str | None = None
+    store_code: str | None = Field(None, pattern=r"^[a-z0-9_]+$")
     page_size: int = Field(300, ge=1, le=300)
     concurrency: int = Field(4, ge=1, le=32)
+    timeout_seconds: float = Field(30, gt=0)
+    retry_seconds: float = Field(120, ge=0)
 
 
 class Manifest(_Section):

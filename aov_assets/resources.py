@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import dagster as dg
 from .lake import RawOrderLake
 from .manifest import DEFAULT_MANIFEST, Manifest, load_manifest
 from .sources import OrderSource
+from .sources.adobe_commerce import BASE_URL_VARIABLE, CREDENTIAL_VARIABLES, Credentials, client_for
 from .sources.sample import sample_merchant
 from .warehouse import Warehouse
 
@@ -60,10 +63,15 @@ class AdobeCommerceResource(dg.ConfigurableResource):
     access_token: str | None = None
     access_token_secret: str | None = None
 
-    def source(self, manifest: Manifest) -> OrderSource:
+    @contextmanager
+    def open_source(self, manifest: Manifest) -> Iterator[OrderSource]:
+        """The manifest's source: the sample merchant, or a client of the store (closed afterwards)."""
         if manifest.source == "sample":
-            return sample_merchant()
-        raise NotImplementedError("the adobe_commerce source is not built yet")
+            yield sample_merchant()
+            return
+        credentials = Credentials(**{name: getattr(self, name) for name in CREDENTIAL_VARIABLES})
+        with client_for(manifest.adobe_commerce, self.base_url, credentials) as client:
+            yield client
 
 
 def from_env(name: str, default: str | None = None) -> dg.EnvVar | str | None:
@@ -77,11 +85,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "lake": LakeResource(data_dir=from_env("AOV_DATA_DIR", DEFAULT_DATA_DIR)),
         "warehouse": WarehouseResource(url=from_env("AOV_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)),
         "adobe_commerce": AdobeCommerceResource(
-            base_url=from_env("ADOBE_COMMERCE_BASE_URL"),
-            token=from_env("ADOBE_COMMERCE_TOKEN"),
-            consumer_key=from_env("ADOBE_COMMERCE_CONSUMER_KEY"),
-            consumer_secret=from_env("ADOBE_COMMERCE_CONSUMER_SECRET"),
-            access_token=from_env("ADOBE_COMMERCE_ACCESS_TOKEN"),
-            access_token_secret=from_env("ADOBE_COMMERCE_ACCESS_TOKEN_SECRET"),
+            base_url=from_env(BASE_URL_VARIABLE),
+            **{name: from_env(variable) for name, variable in CREDENTIAL_VARIABLES.items()},
         ),
     }

@@ -128,6 +128,21 @@ class OrderFields(msgspec.Struct):
 _ORDER_DECODER = msgspec.json.Decoder(OrderFields, strict=False)
 
 
+class _Identity(msgspec.Struct):
+    entity_id: int | None = None
+
+
+_IDENTITY_DECODER = msgspec.json.Decoder(_Identity, strict=False)
+
+
+def entity_id_of(payload: bytes | str) -> int | None:
+    """The order's entity_id if it can be read at all (also from an order that is otherwise broken)."""
+    try:
+        return _IDENTITY_DECODER.decode(payload).entity_id
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
 def parse_order(payload: bytes | str, day: date, basis: Literal["grand_total", "subtotal"]) -> dict:
     """One order's REST JSON -> one flat `classified_orders` row (without the segment).
 
@@ -502,7 +517,7 @@ def classify_orders(
                 rows.append(parse_order(payload, day, basis) | {"position": position})
                 payloads[(day, position)] = payload
             except RejectedOrder as reason:
-                rejects.append(_reject(day, position, None, str(reason), payload))
+                rejects.append(_reject(day, position, entity_id_of(payload), str(reason), payload))
     orders = pd.DataFrame(rows, columns=[*ORDER_COLUMNS, "position"], dtype=object)
     newest_first = orders.assign(_updated=pd.to_datetime(orders["updated_at"])).sort_values(
         ["_updated", "order_date", "position"], ascending=False, na_position="last"

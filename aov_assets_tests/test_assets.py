@@ -10,12 +10,17 @@ import pytest
 import sqlalchemy as sa
 
 from aov_assets import warehouse as tables
-from aov_assets.assets import CONTRACTION_CHECK, aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders
+from aov_assets.assets import CONTRACTION_CHECK, REJECTED_CHECK, aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders
 from aov_assets.lake import RawOrderLake
 
 from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, write_manifest
 
 DAILY_CHAIN = [raw_orders, classified_orders, daily_aov]
+
+
+def check_evaluation(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEvaluation:
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
+    return evaluation
 
 
 def table_rows(pipeline, table: sa.Table) -> pd.DataFrame:
@@ -41,8 +46,8 @@ def test_the_worked_example_is_in_the_warehouse_to_the_cent(example_pipeline):
 
 
 def test_the_contraction_check_fails_on_the_latest_day_with_the_numbers_a_person_needs(example_pipeline):
-    [evaluation] = example_pipeline.result.get_asset_check_evaluations()
-    assert evaluation.check_name == CONTRACTION_CHECK and not evaluation.passed
+    evaluation = check_evaluation(example_pipeline.result, CONTRACTION_CHECK)
+    assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     metadata = {key: value.value for key, value in evaluation.metadata.items()}
     assert metadata["as_of"] == "2026-05-03"
@@ -110,6 +115,16 @@ def test_unreadable_orders_land_in_rejected_orders_and_the_good_ones_still_count
     assert len(table_rows(pipeline, tables.classified_orders)) == len(good)  # the original of the broken copy counts
     [event] = result.asset_materializations_for_node("classified_orders")
     assert event.metadata["rejected"].value == 2
+    check = check_evaluation(result, REJECTED_CHECK)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["rejected"].value == 2
+    assert check.metadata["entity_ids"].value == str(json.loads(good[0])["entity_id"])
+    assert "Invalid decimal string" in check.metadata["reasons"].value
+
+
+def test_the_rejected_orders_check_passes_on_clean_days(example_pipeline):
+    check = check_evaluation(example_pipeline.result, REJECTED_CHECK)
+    assert check.passed and check.metadata["rejected"].value == 0
 
 
 def test_daily_aov_refuses_days_whose_raw_orders_are_not_all_classified(pipeline):
@@ -127,7 +142,7 @@ def test_check_severity_and_min_orders_come_from_the_manifest(pipeline, tmp_path
     )
     with dg.instance_for_test() as instance:
         result = pipeline.materialize([*DAILY_CHAIN, aov_30d], str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY), instance)
-    [evaluation] = result.get_asset_check_evaluations()
+    evaluation = check_evaluation(result, CONTRACTION_CHECK)
     assert evaluation.passed  # 1,420 B2B orders < 2,000: no verdict, so no alert
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert evaluation.metadata["verdict"].value == "too_few_orders"
