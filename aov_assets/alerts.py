@@ -1,11 +1,45 @@
-"""The contraction alert as a Slack message: Block Kit blocks plus a plain-text fallback."""
+"""Alerts that reach people: failed ERROR checks -> a delivery ledger -> Slack (or the outbox), once.
+
+Open-source Dagster has no sensor for failed asset checks, so `deliver_alerts` (run by
+`aov_alert_slack_sensor`) reads new failed evaluations of this project's checks, records one alert
+per (check, as-of day) in the warehouse's `alert_deliveries` ledger, then sends what is pending:
+
+- exactly once per check and as-of day: re-materializing or backfilling the same day finds the
+  ledger row and sends nothing; a sender claims a row before posting, so two ticks never both send;
+- nothing lost: a failed post (5xx, timeout, refused) leaves the row pending for the next tick;
+- no flood: an alert for a day older than the warehouse's latest as-of day is recorded as history;
+- no webhook: the message is logged and written as JSON to `$AOV_DATA_DIR/outbox/`.
+
+The one window left is a crash between Slack accepting a post and the ledger recording it; the
+alert is then sent again after the claim goes stale (10 minutes): at least once, never lost.
+The webhook URL is a secret: it is never logged, stored, or put into an error message.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import dagster as dg
+import httpx
+import sqlalchemy as sa
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
 from .card import Card, money_text, pct_text, times_text
+from .rules import AlertRule
+from .warehouse import Warehouse, alert_deliveries
+
+CONTRACTION = "aov_30d:b2b_aov_contraction"
+STALE_CLAIM = timedelta(minutes=10)
+PAGE = 50
 
 
 def asset_url(dagster_url: str, asset: str, partition: str | None = None) -> str:
@@ -14,7 +48,7 @@ def asset_url(dagster_url: str, asset: str, partition: str | None = None) -> str
 
 
 def alert_message(card: Card, dagster_url: str) -> dict[str, Any]:
-    """Slack `chat.postMessage`-style payload for the card's alert (webhook-compatible)."""
+    """The contraction alert: Block Kit blocks plus a plain-text fallback (`text`)."""
     b2b, b2c = card.segments["b2b"], card.segments["b2c"]
     link = asset_url(dagster_url, "aov_30d", card.as_of.isoformat())
     direction = "down" if (b2b.aov_change_pct or 0) < 0 else "up"
@@ -27,18 +61,250 @@ def alert_message(card: Card, dagster_url: str) -> dict[str, Any]:
         f"({pct_text(b2b.revenue_change_pct)})",
     ]
     rule = f"Rule: alert when B2B AOV moves more than {card.rule.drop_pct}% ({card.rule.direction})."
-    text = f"{title}. " + "; ".join(fact.replace("*", "") for fact in facts) + f". {rule} {link}"
+    return _message(title, facts, rule, link, "Open aov_30d in Dagster")
+
+
+def check_message(check_key: str, as_of: date, description: str, metadata: Mapping[str, Any], dagster_url: str) -> dict:
+    """Any other failed ERROR check: its description and metadata, with a link to the asset."""
+    asset, check = check_key.split(":", 1)
+    facts = [f"*{name}* {value}" for name, value in metadata.items() if name != "as_of"][:10]
+    title = f"{asset} check {check} failed (as of {as_of})"
+    return _message(title, facts or [description], description, asset_url(dagster_url, asset), f"Open {asset} in Dagster")
+
+
+def _message(title: str, facts: Sequence[str], note: str, link: str, button: str) -> dict[str, Any]:
+    text = f"{title}. " + "; ".join(fact.replace("*", "") for fact in facts) + f". {note} {link}"
     return {
         "text": text,
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": title}},
+            {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
             {"type": "section", "fields": [{"type": "mrkdwn", "text": fact} for fact in facts]},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": rule}]},
-            {
-                "type": "actions",
-                "elements": [
-                    {"type": "button", "text": {"type": "plain_text", "text": "Open aov_30d in Dagster"}, "url": link}
-                ],
-            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]},
+            {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": button}, "url": link}]},
         ],
     }
+
+
+class DeliveryError(RuntimeError):
+    """A post that did not go through; the message never contains the webhook URL."""
+
+
+class Notifier:
+    """Where alerts go: the Slack incoming webhook, or, without one, JSON files in the outbox."""
+
+    def __init__(self, webhook_url: str | None, outbox: Path, timeout_seconds: float = 10.0):
+        self._webhook_url = webhook_url or None
+        self.outbox = outbox
+        self.timeout_seconds = timeout_seconds
+
+    @property
+    def channel(self) -> str:
+        return "slack" if self._webhook_url else "outbox"
+
+    def send(self, check_key: str, as_of: date, message: Mapping[str, Any]) -> Path | None:
+        """Deliver one message: to Slack (returns None) or, without a webhook, to an outbox file (its path)."""
+        if self._webhook_url is None:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            target = self.outbox / f"{as_of}_{check_key.replace(':', '.')}.json"
+            temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            temporary.write_text(json.dumps(message, indent=2))
+            os.replace(temporary, target)
+            return target
+        try:
+            response = httpx.post(self._webhook_url, json=message, timeout=self.timeout_seconds)
+        except httpx.HTTPError as error:
+            raise DeliveryError(f"Slack webhook unreachable ({type(error).__name__})") from None
+        if response.status_code >= 300:
+            raise DeliveryError(f"Slack webhook answered HTTP {response.status_code}: {response.text[:100]}")
+        return None
+
+
+@dataclass(frozen=True)
+class Alert:
+    check_key: str
+    as_of: date
+    headline: str
+    message: dict[str, Any]
+    run_id: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What one pass of `deliver_alerts` did, for the sensor's tick message and the demo."""
+
+    cursor: int
+    recorded: list[str] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)
+    delivered: list[str] = field(default_factory=list)
+    outbox: list[Path] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        parts = []
+        if self.delivered:
+            parts.append(f"delivered to Slack: {', '.join(self.delivered)}")
+        if self.outbox:
+            parts.append(f"written to the outbox (SLACK_WEBHOOK_URL is not set): {', '.join(map(str, self.outbox))}")
+        if self.failed:
+            parts.append(f"still pending, retried on the next tick: {'; '.join(self.failed)}")
+        if self.history:
+            parts.append(f"recorded as history, not sent (older than the latest as-of day): {len(self.history)}")
+        return "; ".join(parts) or "no new alerts"
+
+
+class AlertLedger:
+    """The `alert_deliveries` table: one row per (check, as-of day), whatever happens to the runs."""
+
+    def __init__(self, warehouse: Warehouse):
+        self.engine = warehouse.engine
+
+    def record(self, alert: Alert, status: str) -> bool:
+        """Insert the alert unless it is already there; True when it is new."""
+        with self.engine.begin() as connection:
+            exists = connection.scalar(
+                sa.select(sa.func.count()).where(
+                    alert_deliveries.c.check_key == alert.check_key, alert_deliveries.c.as_of == alert.as_of
+                )
+            )
+            if exists:
+                return False
+            try:
+                connection.execute(
+                    alert_deliveries.insert().values(
+                        check_key=alert.check_key,
+                        as_of=alert.as_of,
+                        status=status,
+                        headline=alert.headline,
+                        message=json.dumps(alert.message),
+                        run_id=alert.run_id,
+                        recorded_at=_now(),
+                        attempts=0,
+                    )
+                )
+            except sa.exc.IntegrityError:  # another tick recorded it first
+                return False
+        return True
+
+    def claim_pending(self) -> Iterator[Alert]:
+        """Pending alerts, each claimed (status 'sending') by this caller alone."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(alert_deliveries).where(alert_deliveries.c.status.in_(("pending", "sending")))
+            ).fetchall()
+        for row in rows:
+            claimable = (alert_deliveries.c.status == "pending") | (
+                (alert_deliveries.c.status == "sending") & (alert_deliveries.c.claimed_at < _now() - STALE_CLAIM)
+            )
+            with self.engine.begin() as connection:
+                claimed = connection.execute(
+                    alert_deliveries.update()
+                    .where(alert_deliveries.c.check_key == row.check_key, alert_deliveries.c.as_of == row.as_of, claimable)
+                    .values(status="sending", claimed_at=_now(), attempts=alert_deliveries.c.attempts + 1)
+                ).rowcount
+            if claimed == 1:
+                yield Alert(row.check_key, row.as_of, row.headline, json.loads(row.message), row.run_id)
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            result = connection.execute(sa.select(alert_deliveries).order_by(alert_deliveries.c.as_of))
+            return [dict(row._mapping) for row in result]
+
+    def finish(self, alert: Alert, status: str, error: str | None = None) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                alert_deliveries.update()
+                .where(alert_deliveries.c.check_key == alert.check_key, alert_deliveries.c.as_of == alert.as_of)
+                .values(
+                    status=status,
+                    last_error=error,
+                    claimed_at=None,
+                    delivered_at=_now() if status in ("delivered", "outbox") else None,
+                )
+            )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def failed_evaluations(
+    instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey], after: int
+) -> Iterator[tuple[int, str, dg.AssetCheckEvaluation]]:
+    """(record id, run id, evaluation) of failed evaluations newer than `after`, oldest first."""
+    found = []
+    for key in check_keys:
+        page_cursor = None
+        while True:
+            records = instance.event_log_storage.get_asset_check_execution_history(
+                key, limit=PAGE, cursor=page_cursor, status={AssetCheckExecutionRecordStatus.FAILED}
+            )
+            fresh = [r for r in records if r.id > after and r.event is not None]
+            found += [(r.id, r.run_id, r.event.dagster_event.event_specific_data) for r in fresh]
+            if len(records) < PAGE or len(fresh) < len(records):
+                break
+            page_cursor = records[-1].id
+    return iter(sorted(found, key=lambda item: item[0]))
+
+
+def _as_of(evaluation: dg.AssetCheckEvaluation) -> date | None:
+    value = evaluation.metadata.get("as_of")
+    return date.fromisoformat(value.value) if value is not None else None
+
+
+def _alert_for(evaluation: dg.AssetCheckEvaluation, run_id: str, warehouse: Warehouse, dagster_url: str) -> Alert:
+    check_key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+    as_of = _as_of(evaluation) or date.today()
+    metadata = {name: value.value for name, value in evaluation.metadata.items()}
+    rows = warehouse.read_card(as_of) if check_key == CONTRACTION else None
+    if rows is not None and not rows.empty:
+        rule = AlertRule(
+            drop_pct=Decimal(str(metadata["threshold_pct"])).normalize(),
+            direction=metadata["direction"],
+            min_orders=int(metadata["min_orders"]),
+        )
+        card = Card.from_rows(rows, rule)
+        return Alert(check_key, as_of, card.headline, alert_message(card, dagster_url), run_id)
+    description = evaluation.description or f"{check_key} failed"
+    return Alert(check_key, as_of, description, check_message(check_key, as_of, description, metadata, dagster_url), run_id)
+
+
+def deliver_alerts(
+    instance: dg.DagsterInstance,
+    warehouse: Warehouse,
+    notifier: Notifier,
+    check_keys: Sequence[dg.AssetCheckKey],
+    cursor: int,
+    dagster_url: str,
+    log: Callable[[str], None] = lambda _: None,
+) -> Outcome:
+    """Record new failed ERROR evaluations in the ledger, then send every pending alert once."""
+    outcome = Outcome(cursor)
+    ledger = AlertLedger(warehouse)
+    latest = warehouse.latest_as_of()
+    for record_id, run_id, evaluation in failed_evaluations(instance, check_keys, cursor):
+        outcome.cursor = max(outcome.cursor, record_id)
+        if evaluation.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        alert = _alert_for(evaluation, run_id, warehouse, dagster_url)
+        status = "history" if latest is not None and alert.as_of < latest else "pending"
+        if ledger.record(alert, status):
+            (outcome.history if status == "history" else outcome.recorded).append(f"{alert.check_key} {alert.as_of}")
+    for alert in ledger.claim_pending():
+        label = f"{alert.check_key} {alert.as_of}"
+        try:
+            outbox_file = notifier.send(alert.check_key, alert.as_of, alert.message)
+        except DeliveryError as error:
+            ledger.finish(alert, "pending", str(error))
+            outcome.failed.append(f"{label} ({error})")
+            log(f"alert {label} not delivered: {error}; it stays pending")
+            continue
+        if outbox_file is not None:
+            ledger.finish(alert, "outbox")
+            outcome.outbox.append(outbox_file)
+            log(f"alert {label} (no SLACK_WEBHOOK_URL): {alert.message['text']}")
+        else:
+            ledger.finish(alert, "delivered")
+            outcome.delivered.append(label)
+            log(f"alert {label} delivered to Slack")
+    return outcome

@@ -134,13 +134,15 @@ def classified_orders(
                     metadata | {"rejected": int(rejects_per_day.get(day, 0))}, partition_key=day_key(day)
                 )
                 progress.step(day, b2b + b2c)
-    return dg.MaterializeResult(check_results=[rejected_check(pd.concat(rejects, ignore_index=True))])
+    return dg.MaterializeResult(check_results=[rejected_check(pd.concat(rejects, ignore_index=True), days[-1])])
 
 
-def rejected_check(rejected: pd.DataFrame) -> dg.AssetCheckResult:
+def rejected_check(rejected: pd.DataFrame, as_of: date) -> dg.AssetCheckResult:
     """How many orders of the run could not be read, which ones, and why (first few of each)."""
     if rejected.empty:
-        return dg.AssetCheckResult(check_name=REJECTED_CHECK, passed=True, metadata={"rejected": 0})
+        return dg.AssetCheckResult(
+            check_name=REJECTED_CHECK, passed=True, metadata={"as_of": as_of.isoformat(), "rejected": 0}
+        )
     ids = [str(i) for i in rejected["entity_id"].dropna().astype(int).tolist()]
     reasons = rejected["reason"].value_counts().head(5)
     return dg.AssetCheckResult(
@@ -149,6 +151,7 @@ def rejected_check(rejected: pd.DataFrame) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"{len(rejected)} order(s) could not be read and are not counted; see rejected_orders",
         metadata={
+            "as_of": as_of.isoformat(),
             "rejected": len(rejected),
             "entity_ids": ", ".join(ids[:50]) + (" ..." if len(ids) > 50 else "") or "(none readable)",
             "days": ", ".join(sorted({str(d) for d in rejected["order_date"]})[:20]),
@@ -185,7 +188,7 @@ def daily_aov(
 def _require_every_raw_order_classified(days: list[date], lake: LakeResource, db: tables.Warehouse) -> None:
     """Refuse to sum days whose raw orders are not all classified or rejected (nothing lost)."""
     store = lake.raw_orders()
-    stored = db.orders_per_day(days[0], days[-1])
+    stored = db.stored_orders_per_day(days[0], days[-1])
     behind = [
         f"{day} (raw_orders {'missing' if raw is None else raw}, classified+rejected {stored[day]})"
         for day in days

@@ -3,12 +3,16 @@
 import dagster as dg
 
 from .assets import aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders
+from .health import HEALTH_CHECKS
 from .resources import default_resources
 from .schedules import daily_job, daily_schedule, monthly_schedule, ttm_job
+from .sensors import aov_alert_slack_sensor
 
 defs = dg.Definitions(
     assets=[raw_orders, classified_orders, daily_aov, aov_30d, aov_ttm],
+    asset_checks=HEALTH_CHECKS,
     jobs=[daily_job, ttm_job],
     schedules=[daily_schedule, monthly_schedule],
+    sensors=[aov_alert_slack_sensor],
     resources=default_resources(),
 )

@@ -85,6 +85,16 @@ class RawOrderLake:
         column = pq.read_table(path, columns=["payload"]).column("payload")
         return column.cast(pa.binary()).to_pylist()
 
+    def days(self) -> list[date]:
+        """Every day the lake holds, oldest first."""
+        if not self.root.exists():
+            return []
+        return sorted(date.fromisoformat(path.stem) for path in self.root.glob("????-??-??.parquet"))
+
+    def column(self, day: date, name: str) -> list:
+        """One key column of a day (entity_id, created_at or updated_at) without reading payloads."""
+        return pq.read_table(self.path_for(day), columns=[name]).column(name).to_pylist()
+
     def order_count(self, day: date) -> int | None:
         """Orders stored for the day, from the Parquet footer; None if the day was never fetched."""
         path = self.path_for(day)

@@ -58,6 +58,20 @@ class AdobeCommerce(_Section):
     retry_seconds: float = Field(120, ge=0)
 
 
+class Health(_Section):
+    freshness_days: int = Field(1, ge=0)  # raw_orders may trail the last daily partition by this many days
+    gap_median_orders: int = Field(5, ge=1)  # a day without orders is a gap if the trailing 28-day median is this high
+    multiplier_band: tuple[Decimal, Decimal] = (Decimal(2), Decimal(20))  # B2B AOV / B2C AOV outside: misclassified?
+    pending_payment_days: int = Field(45, ge=1)  # B2B orders waiting in pending_payment longer than this
+
+    @model_validator(mode="after")
+    def _band_low_before_high(self) -> Health:
+        low, high = self.multiplier_band
+        if not 0 < low < high:
+            raise ValueError(f"health.multiplier_band: expected [low, high] with 0 < low < high (got [{low}, {high}])")
+        return self
+
+
 class Manifest(_Section):
     source: Literal["sample", "adobe_commerce"]
     start_date: date
@@ -66,6 +80,7 @@ class Manifest(_Section):
     metric: Metric = Metric()
     alert: Alert = Alert()
     adobe_commerce: AdobeCommerce = AdobeCommerce()
+    health: Health = Health()
 
     @model_validator(mode="after")
     def _end_not_before_start(self) -> Manifest:

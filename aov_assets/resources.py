@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from .alerts import Notifier
 from .lake import RawOrderLake
 from .manifest import DEFAULT_MANIFEST, Manifest, load_manifest
 from .sources import OrderSource
@@ -19,6 +20,7 @@ from .warehouse import Warehouse
 
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 DEFAULT_DATA_DIR = "data"
+DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 
 
 class ManifestResource(dg.ConfigurableResource):
@@ -74,6 +76,18 @@ class AdobeCommerceResource(dg.ConfigurableResource):
             yield client
 
 
+class SlackResource(dg.ConfigurableResource):
+    """Where alerts go: `$SLACK_WEBHOOK_URL` (a secret), else JSON files in `$AOV_DATA_DIR/outbox/`."""
+
+    webhook_url: str | None = None
+    data_dir: str = DEFAULT_DATA_DIR
+    dagster_url: str = DEFAULT_DAGSTER_URL
+    timeout_seconds: float = 10.0
+
+    def notifier(self) -> Notifier:
+        return Notifier(self.webhook_url, Path(self.data_dir) / "outbox", self.timeout_seconds)
+
+
 def from_env(name: str, default: str | None = None) -> dg.EnvVar | str | None:
     """`EnvVar(name)` when the variable is set (Dagster shows its name, never its value), else the default."""
     return dg.EnvVar(name) if os.environ.get(name) else default
@@ -84,6 +98,11 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "manifest": ManifestResource(path=from_env("AOV_MANIFEST", DEFAULT_MANIFEST)),
         "lake": LakeResource(data_dir=from_env("AOV_DATA_DIR", DEFAULT_DATA_DIR)),
         "warehouse": WarehouseResource(url=from_env("AOV_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)),
+        "slack": SlackResource(
+            webhook_url=from_env("SLACK_WEBHOOK_URL"),
+            data_dir=from_env("AOV_DATA_DIR", DEFAULT_DATA_DIR),
+            dagster_url=from_env("DAGSTER_WEBSERVER_URL", DEFAULT_DAGSTER_URL),
+        ),
         "adobe_commerce": AdobeCommerceResource(
             base_url=from_env(BASE_URL_VARIABLE),
             **{name: from_env(variable) for name, variable in CREDENTIAL_VARIABLES.items()},

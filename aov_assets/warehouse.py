@@ -147,6 +147,22 @@ aov_ttm = sa.Table(
     sa.Column("days", sa.Integer, nullable=False),
 )
 
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("check_key", sa.String(200), primary_key=True),  # e.g. aov_30d:b2b_aov_contraction
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("status", sa.String(12), nullable=False),  # pending | sending | delivered | outbox | history
+    sa.Column("headline", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),  # the Slack payload, JSON
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.Column("claimed_at", sa.DateTime),
+    sa.Column("delivered_at", sa.DateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+)
+
 PARTITION_COLUMN = {
     "classified_orders": "order_date",
     "rejected_orders": "order_date",
@@ -225,7 +241,7 @@ class Warehouse:
         )
         return self._frame(query)
 
-    def orders_per_day(self, first: date, last: date) -> Counter[date]:
+    def stored_orders_per_day(self, first: date, last: date) -> Counter[date]:
         """Orders classified or rejected per day; next to the lake's counts it proves nothing was lost."""
         counts: Counter[date] = Counter()
         with self.connect() as connection:
@@ -249,6 +265,30 @@ class Warehouse:
     def latest_as_of(self) -> date | None:
         with self.connect() as connection:
             return connection.scalar(sa.select(sa.func.max(aov_30d.c.as_of)))
+
+    def latest_order_day(self, table: sa.Table = daily_aov) -> date | None:
+        with self.connect() as connection:
+            return connection.scalar(sa.select(sa.func.max(table.c.order_date)))
+
+    def counted_orders_per_day(self, first: date, last: date) -> pd.Series:
+        """Counted orders per calendar day first..last (both segments), NaN where daily_aov has no row."""
+        t = daily_aov
+        query = (
+            sa.select(t.c.order_date, sa.func.sum(t.c.orders).label("orders"))
+            .where(t.c.order_date.between(first, last))
+            .group_by(t.c.order_date)
+        )
+        frame = self._frame(query)
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        return frame.set_index("order_date")["orders"].astype(float).reindex(days)
+
+    def stale_pending_b2b(self, created_before: date) -> pd.DataFrame:
+        """B2B orders still in pending_payment that were created before the given day."""
+        t = classified_orders
+        query = sa.select(t.c.entity_id, t.c.order_date, t.c.company_id).where(
+            t.c.segment == "b2b", t.c.state == "pending_payment", t.c.order_date < created_before
+        )
+        return self._frame(query.order_by(t.c.order_date))
 
     def company_windows(self, as_of: date, window_days: int) -> pd.DataFrame:
         """Per B2B Company: lifetime value up to `as_of`, and orders/revenue in the two windows."""

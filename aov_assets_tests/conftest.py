@@ -96,6 +96,17 @@ def example_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipel
         yield pipeline
 
 
+def copy_of(example: Pipeline, root: Path) -> Pipeline:
+    """A new pipeline whose warehouse starts as a copy of the example's (SQLite's backup API:
+    consistent even while the source's last writes are still in its WAL file)."""
+    import sqlite3
+
+    root.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(example.root / "warehouse.db") as source, sqlite3.connect(root / "warehouse.db") as target:
+        source.backup(target)
+    return Pipeline(root, example.manifest_path)
+
+
 def write_manifest(path: Path, **overrides: str) -> Path:
     """The repo's manifest with some top-level YAML blocks replaced (key -> YAML text)."""
     import yaml

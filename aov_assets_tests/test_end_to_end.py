@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from aov_assets import warehouse as tables
 
 from .conftest import REPO
+from .slack_receiver import SlackReceiver
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -42,18 +43,32 @@ def test_dagster_asset_materialize_partition_range_is_one_run_and_repeatable(pip
     assert card.at["b2b", "days"] == 8 and card.at["b2b", "verdict"] == "incomplete_window"
 
 
-def test_make_demo_end_to_end(tmp_path):
+def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
+    receiver = SlackReceiver()
+    receiver.statuses = [500]  # the first post fails: the alert stays pending until the next tick
     env = {
         "PATH": f"{BIN}:/usr/bin:/bin",
         "HOME": str(tmp_path),
         "AOV_MANIFEST": str(REPO / "aov.yaml"),
         "AOV_DATA_DIR": str(tmp_path / "data"),
         "AOV_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}",
+        "SLACK_WEBHOOK_URL": receiver.url,
     }
-    out = run([str(BIN / "aov"), "demo"], env, cwd=tmp_path).stdout
+    try:
+        first = run([str(BIN / "aov"), "demo"], env, cwd=tmp_path)
+        second = run([str(BIN / "aov"), "demo"], env, cwd=tmp_path)
+    finally:
+        receiver.close()
+    out = first.stdout
     assert "b2b             1,420    912,800.00  642.82         1,380   1,062,600.00     770.00  -16.5%" in out
     assert "Multiplier (B2B AOV / B2C AOV): 9.4x" in out
-    assert "B2B AOV down 16.5% vs the prior 30 days (as of 2026-05-03)" in out
+    assert "aov_30d.b2b_aov_contraction: FAILED (ERROR)" in out
+    assert "still pending, retried on the next tick" in out and "Slack webhook answered HTTP 500" in out
+    assert "delivered to Slack: aov_30d:b2b_aov_contraction 2026-05-03" in second.stdout
+    [alert] = receiver.accepted
+    assert "642.82" in alert["text"] and "16.5" in alert["text"]
+    for result in (first, second):
+        assert "sekrit" not in result.stdout + result.stderr
     assert (tmp_path / "data" / "dagster_home" / "dagster.yaml").exists()
 
     warehouse = tables.Warehouse(env["AOV_WAREHOUSE_URL"])

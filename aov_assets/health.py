@@ -1,0 +1,155 @@
+"""Data-health checks on the assets: is the data fresh, complete and plausible?
+
+They judge the latest data in the lake and the warehouse (not a run's range), so they mean the
+same thing after a daily run, a backfill or a click in the UI, and they WARN: the numbers may be
+off, nothing was lost. (Rejected orders, where data is lost, is an ERROR check on classified_orders.)
+"""
+
+from collections import Counter
+from datetime import date, timedelta
+
+import dagster as dg
+
+from .assets import aov_30d, classified_orders, daily_aov, raw_orders
+from .partitions import DAILY
+from .resources import LakeResource, ManifestResource, WarehouseResource
+from .rules import GAP_WINDOW_DAYS, gap_days
+from .warehouse import classified_orders as classified_orders_table
+
+DUPLICATE_SCAN_DAYS = 35
+GAP_SCAN_DAYS = 60
+WARN = dg.AssetCheckSeverity.WARN
+
+
+def _result(passed: bool, description: str, **metadata) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=WARN,
+        description=description,
+        metadata={key: value for key, value in metadata.items() if value is not None},
+    )
+
+
+def _listing(values: list, limit: int = 20) -> str:
+    return ", ".join(str(v) for v in values[:limit]) + (f" ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+@dg.asset_check(asset=raw_orders, description="The newest raw_orders partition keeps up with the daily schedule.")
+def raw_orders_fresh(manifest: ManifestResource, lake: LakeResource) -> dg.AssetCheckResult:
+    expected = date.fromisoformat(DAILY.get_last_partition_key())
+    allowed = manifest.load().health.freshness_days
+    days = lake.raw_orders().days()
+    if not days:
+        return _result(False, f"raw_orders has no partition yet; the last partition is {expected}", as_of=str(expected))
+    newest = days[-1]
+    created = [c for c in lake.raw_orders().column(newest, "created_at") if c]
+    lag = (expected - newest).days
+    description = (
+        f"newest partition {newest} is {lag} day(s) behind the last partition {expected} (allowed: {allowed})"
+        if lag > allowed
+        else f"newest partition {newest}; last partition {expected}"
+    )
+    return _result(
+        lag <= allowed,
+        description,
+        as_of=str(expected),
+        newest_partition=str(newest),
+        newest_order_at=max(created) if created else None,
+        lag_days=lag,
+    )
+
+
+@dg.asset_check(asset=raw_orders, description="No entity_id appears twice in the lake's latest 35 days.")
+def raw_orders_unique_entity_ids(lake: LakeResource) -> dg.AssetCheckResult:
+    store = lake.raw_orders()
+    days = store.days()[-DUPLICATE_SCAN_DAYS:]
+    seen: Counter[int] = Counter()
+    where: dict[int, set[date]] = {}
+    for day in days:
+        for entity_id in store.column(day, "entity_id"):
+            if entity_id is not None:
+                seen[entity_id] += 1
+                where.setdefault(entity_id, set()).add(day)
+    duplicates = sorted(entity_id for entity_id, count in seen.items() if count > 1)
+    return _result(
+        not duplicates,
+        f"{len(duplicates)} entity_id(s) appear more than once; classified_orders keeps the most recently "
+        "updated copy and rejects the others"
+        if duplicates
+        else f"no duplicate entity_ids in {len(days)} day(s)",
+        as_of=str(days[-1]) if days else None,
+        duplicates=len(duplicates),
+        entity_ids=_listing(duplicates) or None,
+        days=_listing(sorted({str(d) for e in duplicates for d in where[e]})) or None,
+    )
+
+
+@dg.asset_check(asset=daily_aov, description="No day is missing or empty where the trailing 28-day median says orders.")
+def daily_aov_no_gaps(manifest: ManifestResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    db = warehouse.open()
+    latest = db.latest_order_day()
+    if latest is None:
+        return _result(True, "daily_aov is empty: nothing to judge yet")
+    first = max(latest - timedelta(days=GAP_SCAN_DAYS - 1), manifest.load().start_date)
+    series = db.counted_orders_per_day(first - timedelta(days=GAP_WINDOW_DAYS), latest)
+    gaps = [gap for gap in gap_days(series, manifest.load().health.gap_median_orders) if gap[0] >= first]
+    return _result(
+        not gaps,
+        f"{len(gaps)} day(s) look like sync gaps; backfill them (see README, 'Backfills')"
+        if gaps
+        else f"no gaps {first}..{latest}",
+        as_of=str(latest),
+        gap_days=_listing([f"{day} ({kind}, median {median:g})" for day, median, kind in gaps]) or None,
+    )
+
+
+@dg.asset_check(asset=aov_30d, description="B2B AOV / B2C AOV stays inside the manifest's band.")
+def multiplier_in_band(manifest: ManifestResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    db = warehouse.open()
+    as_of = db.latest_as_of()
+    low, high = manifest.load().health.multiplier_band
+    rows = db.read_card(as_of) if as_of else None
+    multiplier = rows.set_index("segment").at["b2b", "multiplier"] if rows is not None and len(rows) else None
+    if multiplier is None:
+        return _result(True, "no multiplier to judge (no B2B or B2C orders in the window)", as_of=str(as_of))
+    inside = low <= multiplier <= high
+    return _result(
+        inside,
+        f"multiplier {multiplier:.1f}x is inside {low}..{high}x"
+        if inside
+        else f"multiplier {multiplier:.1f}x is outside {low}..{high}x: possible misclassification "
+        "(check segments.b2b_customer_groups / b2b_store_views)",
+        as_of=str(as_of),
+        multiplier=float(multiplier),
+        band=f"{low}..{high}",
+    )
+
+
+@dg.asset_check(asset=classified_orders, description="No B2B order waits in pending_payment for too long.")
+def b2b_pending_payment_age(manifest: ManifestResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    db = warehouse.open()
+    latest = db.latest_order_day(classified_orders_table)
+    if latest is None:
+        return _result(True, "no orders classified yet")
+    limit = manifest.load().health.pending_payment_days
+    stale = db.stale_pending_b2b(latest - timedelta(days=limit))
+    return _result(
+        stale.empty,
+        f"{len(stale)} B2B order(s) in pending_payment for more than {limit} days: is the AP / ERP integration "
+        "posting payments?"
+        if len(stale)
+        else f"no B2B order in pending_payment for more than {limit} days",
+        as_of=str(latest),
+        stale_orders=len(stale),
+        oldest=str(stale["order_date"].min()) if len(stale) else None,
+        entity_ids=_listing(stale["entity_id"].tolist()) or None,
+    )
+
+
+HEALTH_CHECKS = [
+    raw_orders_fresh,
+    raw_orders_unique_entity_ids,
+    daily_aov_no_gaps,
+    multiplier_in_band,
+    b2b_pending_payment_age,
+]
