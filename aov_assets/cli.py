@@ -65,6 +65,33 @@ def dev() -> None:
     os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000"])
 
 
+def backfill(first: date, last: date) -> None:
+    import dagster as dg
+
+    from .backfill import BackfillFailed, run_backfill
+    from .demo import QUIET_LOGS
+    from .instance import use_dagster_home
+    from .partitions import DAILY
+
+    home = use_dagster_home(_data_dir())
+    first_key, last_key = DAILY.get_first_partition_key(), DAILY.get_last_partition_key()
+    if first > last:
+        raise UsageError(f"--from {first} is after --to {last}")
+    if first < date.fromisoformat(first_key) or last > date.fromisoformat(last_key):
+        raise UsageError(f"{first}..{last} is outside the daily partitions {first_key}..{last_key} (see the manifest)")
+    from .definitions import defs
+
+    warehouse = _warehouse()
+    print(f"Dagster instance {home}; the runs show in the UI (make dev)")
+    with dg.DagsterInstance.get() as instance:
+        try:
+            run_backfill(
+                first, last, defs, instance, warehouse.latest_as_of(), warehouse.latest_ttm_month(), QUIET_LOGS
+            )
+        except BackfillFailed as error:
+            raise UsageError(str(error)) from None
+
+
 def doctor() -> bool:
     from .doctor import run
 
@@ -87,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="materialize everything on the sample merchant and print the card")
     commands.add_parser("dev", help="the Dagster UI on the demo's instance (dagster dev)")
     commands.add_parser("doctor", help="check the manifest, warehouse, lake and store connection")
+    backfill_parser = commands.add_parser(
+        "backfill", help="re-materialize days D1..D2 and every window and TTM month that includes them"
+    )
+    backfill_parser.add_argument("--from", dest="first", required=True, type=_day, help="first day, YYYY-MM-DD (UTC)")
+    backfill_parser.add_argument("--to", dest="last", required=True, type=_day, help="last day, YYYY-MM-DD (UTC)")
     args = parser.parse_args(argv)
     try:
         if args.command == "card":
@@ -97,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             dev()
         elif args.command == "doctor":
             return 0 if doctor() else 1
+        elif args.command == "backfill":
+            backfill(args.first, args.last)
     except (UsageError, ManifestError) as error:
         print(f"aov: {error}", file=sys.stderr)
         return 2

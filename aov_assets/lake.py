@@ -70,6 +70,8 @@ class RawOrderLake:
         )
         self.root.mkdir(parents=True, exist_ok=True)
         target = self.path_for(day)
+        for leftover in self.root.glob(f".{target.name}.*.tmp"):  # from a run that was killed mid-write
+            leftover.unlink(missing_ok=True)
         temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         pq.write_table(table, temporary, compression="zstd")
         os.replace(temporary, target)

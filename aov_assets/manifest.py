@@ -58,6 +58,11 @@ class AdobeCommerce(_Section):
     retry_seconds: float = Field(120, ge=0)
 
 
+class Sync(_Section):
+    lookback_days: int = Field(3, ge=0, le=27)  # the daily run re-syncs this many days before yesterday
+    heal_days: int = Field(14, ge=1, le=366)  # aov_auto_heal_sensor looks this far back for missing days
+
+
 class Health(_Section):
     freshness_days: int = Field(1, ge=0)  # raw_orders may trail the last daily partition by this many days
     gap_median_orders: int = Field(5, ge=1)  # a day without orders is a gap if the trailing 28-day median is this high
@@ -81,6 +86,7 @@ class Manifest(_Section):
     alert: Alert = Alert()
     adobe_commerce: AdobeCommerce = AdobeCommerce()
     health: Health = Health()
+    sync: Sync = Sync()
 
     @model_validator(mode="after")
     def _end_not_before_start(self) -> Manifest:

@@ -1,27 +1,65 @@
-"""Jobs and schedules: the daily chain for yesterday's UTC day, and the monthly TTM rollup."""
+"""Jobs and schedules.
 
-from __future__ import annotations
+Every day at 01:00 UTC the daily chain runs for yesterday and, in the same run, re-syncs the
+`sync.lookback_days` days before it, so late changes (cancellations, pending_payment -> complete)
+reach the tables and their 30-day windows. The monthly TTM rollup runs once those re-syncs have
+settled the previous month (on day `lookback_days + 1`).
+"""
+
+from datetime import timedelta
 
 import dagster as dg
 
 from .assets import aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders
+from .backfill import DAILY_JOB, TTM_JOB, WINDOWS_JOB
+from .partitions import MANIFEST
 
 daily_job = dg.define_asset_job(
-    "aov_daily",
+    DAILY_JOB,
     selection=dg.AssetSelection.assets(raw_orders, classified_orders, daily_aov, aov_30d),
-    description="Pull a UTC day of orders, classify them, sum the day and refresh the 30-day card.",
+    description="Pull UTC days of orders, classify them, sum the days and refresh their 30-day cards.",
+)
+
+windows_job = dg.define_asset_job(
+    WINDOWS_JOB,
+    selection=dg.AssetSelection.assets(aov_30d),
+    description="Recompute 30-day cards (after a backfill changed days inside their windows).",
 )
 
 ttm_job = dg.define_asset_job(
-    "aov_ttm_monthly",
+    TTM_JOB,
     selection=dg.AssetSelection.assets(aov_ttm),
-    description="Roll the trailing twelve months up for a completed month.",
+    description="Roll the trailing twelve months up for completed months.",
 )
 
-daily_schedule = dg.build_schedule_from_partitioned_job(
-    daily_job, hour_of_day=1, default_status=dg.DefaultScheduleStatus.RUNNING
+
+@dg.schedule(
+    job=daily_job,
+    cron_schedule="0 1 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Yesterday's UTC day plus the lookback days before it, as one run.",
 )
+def aov_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    yesterday = context.scheduled_execution_time.date() - timedelta(days=1)
+    if MANIFEST.end_date is not None and yesterday > MANIFEST.end_date:
+        return dg.SkipReason(f"the manifest's end_date {MANIFEST.end_date} has passed: no new days to sync")
+    if yesterday < MANIFEST.start_date:
+        return dg.SkipReason(f"the first partition is {MANIFEST.start_date}")
+    first = max(yesterday - timedelta(days=MANIFEST.sync.lookback_days), MANIFEST.start_date)
+    return dg.RunRequest(
+        run_key=f"daily:{yesterday}",
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": yesterday.isoformat(),
+        },
+    )
+
 
 monthly_schedule = dg.build_schedule_from_partitioned_job(
-    ttm_job, hour_of_day=2, day_of_month=1, default_status=dg.DefaultScheduleStatus.RUNNING
+    ttm_job,
+    name="aov_ttm_monthly_schedule",
+    day_of_month=MANIFEST.sync.lookback_days + 1,
+    hour_of_day=2,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
 )

@@ -177,6 +177,11 @@ def cents(column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
     return sa.cast(sa.func.round(column * 100), sa.BigInteger)
 
 
+def _bigint(total: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """SUM of integers as an integer (PostgreSQL answers NUMERIC for a SUM of BIGINT)."""
+    return sa.cast(total, sa.BigInteger)
+
+
 def create_engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -214,6 +219,7 @@ class Warehouse:
         """
         with self.engine.begin() as connection:
             for table in tables:
+                _lock_for_writing(connection, table)
                 key = table.c[PARTITION_COLUMN[table.name]]
                 connection.execute(table.delete().where(key.between(first, last)))
             yield Writer(connection, first, last)
@@ -233,8 +239,8 @@ class Warehouse:
                 t.c.order_date,
                 t.c.segment,
                 sa.func.count().label("orders"),
-                sa.func.sum(cents(t.c.order_value)).label("revenue_cents"),
-                sa.func.sum(t.c.line_items).label("line_items"),
+                _bigint(sa.func.sum(cents(t.c.order_value))).label("revenue_cents"),
+                _bigint(sa.func.sum(t.c.line_items)).label("line_items"),
             )
             .where(t.c.counted, t.c.order_date.between(first, last))
             .group_by(t.c.order_date, t.c.segment)
@@ -266,6 +272,11 @@ class Warehouse:
         with self.connect() as connection:
             return connection.scalar(sa.select(sa.func.max(aov_30d.c.as_of)))
 
+    def latest_ttm_month(self) -> date | None:
+        with self.connect() as connection:
+            month = connection.scalar(sa.select(sa.func.max(aov_ttm.c.month)))
+        return date.fromisoformat(f"{month}-01") if month else None
+
     def latest_order_day(self, table: sa.Table = daily_aov) -> date | None:
         with self.connect() as connection:
             return connection.scalar(sa.select(sa.func.max(table.c.order_date)))
@@ -274,7 +285,7 @@ class Warehouse:
         """Counted orders per calendar day first..last (both segments), NaN where daily_aov has no row."""
         t = daily_aov
         query = (
-            sa.select(t.c.order_date, sa.func.sum(t.c.orders).label("orders"))
+            sa.select(t.c.order_date, _bigint(sa.func.sum(t.c.orders)).label("orders"))
             .where(t.c.order_date.between(first, last))
             .group_by(t.c.order_date)
         )
@@ -304,11 +315,13 @@ class Warehouse:
         query = (
             sa.select(
                 t.c.company_id,
-                sa.func.sum(value).label("lifetime_cents"),
-                sa.func.sum(sa.case((within(current_start, as_of), 1), else_=0)).label("orders"),
-                sa.func.sum(sa.case((within(current_start, as_of), value), else_=0)).label("revenue_cents"),
-                sa.func.sum(sa.case((within(prior_start, prior_end), 1), else_=0)).label("prior_orders"),
-                sa.func.sum(sa.case((within(prior_start, prior_end), value), else_=0)).label("prior_revenue_cents"),
+                _bigint(sa.func.sum(value)).label("lifetime_cents"),
+                _bigint(sa.func.sum(sa.case((within(current_start, as_of), 1), else_=0))).label("orders"),
+                _bigint(sa.func.sum(sa.case((within(current_start, as_of), value), else_=0))).label("revenue_cents"),
+                _bigint(sa.func.sum(sa.case((within(prior_start, prior_end), 1), else_=0))).label("prior_orders"),
+                _bigint(sa.func.sum(sa.case((within(prior_start, prior_end), value), else_=0))).label(
+                    "prior_revenue_cents"
+                ),
             )
             .where(t.c.counted, t.c.segment == "b2b", t.c.company_id.is_not(None), t.c.order_date <= as_of)
             .group_by(t.c.company_id)
@@ -319,6 +332,18 @@ class Warehouse:
         with self.connect() as connection:
             result = connection.execute(query)
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _lock_for_writing(connection: Connection, table: sa.Table) -> None:
+    """One writer per table at a time, until commit, so concurrent runs of the same partitions
+    replace each other instead of interleaving (no duplicates).
+
+    PostgreSQL: a transaction-scoped advisory lock (plain READ COMMITTED would let a second
+    transaction's DELETE miss the first one's fresh rows). SQLite: its DELETE already takes the
+    database write lock, and the other writer waits for it (busy timeout).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"aov_assets.{table.name}"})
 
 
 class Writer:

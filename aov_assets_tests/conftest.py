@@ -35,10 +35,11 @@ class Pipeline:
 
     root: Path
     manifest_path: Path
+    url: str | None = None  # the warehouse; SQLite in `root` unless given
 
     @property
     def warehouse_url(self) -> str:
-        return f"sqlite:///{self.root / 'warehouse.db'}"
+        return self.url or f"sqlite:///{self.root / 'warehouse.db'}"
 
     @property
     def resources(self) -> dict[str, dg.ConfigurableResource]:
@@ -54,7 +55,7 @@ class Pipeline:
 
     def env(self) -> dict[str, str]:
         """Environment for a subprocess (CLI) that must use this pipeline's files."""
-        (self.root / "dagster_home").mkdir(exist_ok=True)
+        (self.root / "dagster_home").mkdir(parents=True, exist_ok=True)
         return {
             **os.environ,
             "AOV_MANIFEST": str(self.manifest_path),
@@ -64,11 +65,18 @@ class Pipeline:
         }
 
     def materialize(
-        self, assets: list, first: str, last: str | None = None, instance: dg.DagsterInstance | None = None
+        self,
+        assets: list,
+        first: str,
+        last: str | None = None,
+        instance: dg.DagsterInstance | None = None,
+        raise_on_error: bool = True,
     ) -> dg.ExecuteInProcessResult:
         """One run over first..last (a single-run range backfill), like the CLI's --partition-range."""
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
-        return dg.materialize(assets, resources=self.resources, tags=tags, instance=instance)
+        return dg.materialize(
+            assets, resources=self.resources, tags=tags, instance=instance, raise_on_error=raise_on_error
+        )
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +115,28 @@ def copy_of(example: Pipeline, root: Path) -> Pipeline:
     return Pipeline(root, example.manifest_path)
 
 
+TABLE_KEYS = {
+    "classified_orders": ["entity_id"],
+    "rejected_orders": ["order_date", "position"],
+    "daily_aov": ["order_date", "segment"],
+    "aov_30d": ["as_of", "segment"],
+    "aov_ttm": ["month", "segment"],
+}
+
+
+def read_table(pipeline: Pipeline, name: str):
+    """A warehouse table as a DataFrame in key order (to compare runs and backends exactly)."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from aov_assets.warehouse import metadata
+
+    with pipeline.warehouse().connect() as connection:
+        result = connection.execute(sa.select(metadata.tables[name]))
+        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return frame.sort_values(TABLE_KEYS[name], ignore_index=True)
+
+
 def write_manifest(path: Path, **overrides: str) -> Path:
     """The repo's manifest with some top-level YAML blocks replaced (key -> YAML text)."""
     import yaml
@@ -116,3 +146,86 @@ def write_manifest(path: Path, **overrides: str) -> Path:
         data[key] = yaml.safe_load(value)
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+#
+# The warehouse tests run against a real PostgreSQL server too. `.ci/run` installs Debian's
+# `postgresql` package; this fixture starts a throwaway server from its binaries (as the `postgres`
+# system user when the tests run as root, which initdb refuses). AOV_TEST_POSTGRES_URL points the
+# tests at a server of your own instead. Without either, those tests are skipped and say why.
+
+POSTGRES_SKIP = (
+    "PostgreSQL server binaries not found (on Debian: apt-get install postgresql; or set "
+    "AOV_TEST_POSTGRES_URL): the PostgreSQL runs of the warehouse tests are skipped"
+)
+
+
+def _postgres_bin() -> Path | None:
+    import glob
+    import shutil
+
+    found = shutil.which("pg_ctl")
+    candidates = [found] if found else sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
+    return Path(candidates[0]).resolve().parent if candidates else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A server URL without a database name (`postgresql+psycopg://user@host:port`)."""
+    import pwd
+    import socket
+    import subprocess
+    import tempfile
+
+    if os.environ.get("AOV_TEST_POSTGRES_URL"):
+        yield os.environ["AOV_TEST_POSTGRES_URL"].rstrip("/")
+        return
+    binaries = _postgres_bin()
+    if binaries is None:
+        pytest.skip(POSTGRES_SKIP)
+    root = Path(tempfile.mkdtemp(prefix="aov-postgres-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres system user to run the server as")
+        os.chown(root, account.pw_uid, account.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = root / "data"
+    subprocess.run([*as_user, str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                    "-E", "UTF8"], check=True, capture_output=True)
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
+    subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"),
+                    "-w", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+
+
+def postgres_database(server: str) -> str:
+    """A fresh, empty database on the server; returns its URL."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"aov_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return f"{server}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request, tmp_path) -> str:
+    """The same test on SQLite and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    return postgres_database(request.getfixturevalue("postgres_server"))

@@ -57,6 +57,7 @@ class Faults:
     latency_seconds: float = 0.0  # every orders request
     slow_seconds: float = 0.0  # only the next `slow_requests` orders requests (to provoke timeouts)
     slow_requests: int = 0
+    down: bool = False  # every orders search answers 503 (an outage)
     down_days: set[date] = field(default_factory=set)  # 503 for searches touching these UTC days
     paging: str = "2.4"  # "2.3": past the last page, the last page again
     drop_total_count: bool = False  # answer without total_count even when `fields` asks for it
@@ -337,7 +338,7 @@ class FakeAdobeCommerce:
             return 400, {"message": "Maximum SearchCriteria pageSize is %1", "parameters": ["300"]}, {}
         groups = [_indexed(group.get("filters", {})) for group in _indexed(criteria.get("filter_groups", {}))]
         first, last = _created_days(groups)
-        if any(first <= day <= last for day in faults.down_days):
+        if faults.down or any(first <= day <= last for day in faults.down_days):
             return 503, {"message": "The store is under maintenance"}, {}
         orders = [
             order

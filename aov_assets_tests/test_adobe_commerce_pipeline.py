@@ -9,17 +9,15 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
-from aov_assets import warehouse as tables
 from aov_assets.assets import aov_30d, classified_orders, daily_aov, raw_orders
 from aov_assets.resources import AdobeCommerceResource
 
-from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, REPO, Pipeline, write_manifest
+from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, REPO, Pipeline, read_table, write_manifest
 from .fake_adobe_commerce import TOKEN, FakeAdobeCommerce
 
 CHAIN = [raw_orders, classified_orders, daily_aov, aov_30d]
-KEYS = {"classified_orders": ["entity_id"], "daily_aov": ["order_date", "segment"], "aov_30d": ["as_of", "segment"]}
+COMPARED = ("classified_orders", "daily_aov", "aov_30d")
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +43,12 @@ def store_pipeline(root: Path, store: FakeAdobeCommerce) -> StorePipeline:
     return pipeline
 
 
-def table(pipeline: Pipeline, name: str) -> pd.DataFrame:
-    with pipeline.warehouse().connect() as connection:
-        result = connection.execute(sa.select(tables.metadata.tables[name]))
-        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    return frame.sort_values(KEYS[name], ignore_index=True)
-
-
 def test_the_api_path_gives_the_same_tables_as_the_sample_path_to_the_cent(example_pipeline, store, tmp_path):
     pipeline = store_pipeline(tmp_path, store)
     with dg.instance_for_test() as instance:
         assert pipeline.materialize(CHAIN, str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY), instance).success
-    for name in KEYS:
-        pd.testing.assert_frame_equal(table(pipeline, name), table(example_pipeline, name), check_exact=True)
+    for name in COMPARED:
+        pd.testing.assert_frame_equal(read_table(pipeline, name), read_table(example_pipeline, name), check_exact=True)
     assert {r["auth"] for r in store.order_requests()} == {"bearer"}
 
 
@@ -66,17 +57,17 @@ def test_a_late_cancellation_upstream_is_reflected_with_no_duplicate_rows(store,
     day = str(EXAMPLE_DAY)
     with dg.instance_for_test() as instance:
         assert pipeline.materialize(CHAIN[:3], day, instance=instance).success
-        before = table(pipeline, "classified_orders")
+        before = read_table(pipeline, "classified_orders")
         b2b = before[(before["segment"] == "b2b") & before["counted"]]["entity_id"].head(3).tolist()
         store.orders.overrides.update({eid: {"state": "canceled", "status": "canceled"} for eid in b2b})
         try:
             assert pipeline.materialize(CHAIN[:3], day, instance=instance).success
         finally:
             store.orders.overrides.clear()
-    after = table(pipeline, "classified_orders")
+    after = read_table(pipeline, "classified_orders")
     assert len(after) == len(before) and after["entity_id"].is_unique
     assert not after.set_index("entity_id").loc[b2b, "counted"].any()
-    daily = table(pipeline, "daily_aov").set_index("segment")
+    daily = read_table(pipeline, "daily_aov").set_index("segment")
     counted_b2b = before[(before["segment"] == "b2b") & before["counted"]]
     assert daily.at["b2b", "orders"] == len(counted_b2b) - 3
 
@@ -112,7 +103,7 @@ def test_dagster_cli_partition_range_against_the_store(store, tmp_path):
         result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
         assert TOKEN not in result.stdout + result.stderr
-    daily = table(pipeline, "daily_aov")
+    daily = read_table(pipeline, "daily_aov")
     assert len(daily) == 6 * 2 and daily["orders"].sum() > 0
     assert {r["params"]["searchCriteria[filter_groups][0][filters][0][value]"] for r in store.order_requests()} >= {
         f"2026-04-{d} 00:00:00" for d in (28, 29, 30)

@@ -29,12 +29,22 @@ def test_partitions_follow_the_manifest():
     assert (monthly.get_first_partition_key(), monthly.get_last_partition_key()) == ("2024-05-01", "2026-04-01")
 
 
-def test_the_daily_schedule_runs_yesterdays_utc_partition_and_ttm_the_last_month():
+def test_the_daily_schedule_runs_yesterday_and_the_lookback_days_as_one_run():
     daily = defs.resolve_schedule_def("aov_daily_schedule")
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 4, 20, 1, tzinfo=timezone.utc))
     [request] = daily.evaluate_tick(context).run_requests
-    assert request.partition_key == "2026-04-19"
+    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
+        "2026-04-16",
+        "2026-04-19",
+    )
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 22, 1, tzinfo=timezone.utc))
+    [skip] = daily.evaluate_tick(context).skip_message.splitlines()
+    assert skip == "the manifest's end_date 2026-05-03 has passed: no new days to sync"
+
+
+def test_the_ttm_schedule_runs_once_the_lookback_has_settled_last_month():
     monthly = defs.resolve_schedule_def("aov_ttm_monthly_schedule")
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 4, 1, 2, tzinfo=timezone.utc))
+    assert monthly.cron_schedule == "0 2 4 * *"  # day lookback_days + 1
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 4, 4, 2, tzinfo=timezone.utc))
     [request] = monthly.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-03-01"

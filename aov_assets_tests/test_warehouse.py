@@ -1,6 +1,9 @@
 from datetime import date
 from decimal import Decimal
 
+import threading
+import time
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -9,8 +12,14 @@ from aov_assets.warehouse import Warehouse, daily_aov
 
 
 @pytest.fixture
-def warehouse(tmp_path) -> Warehouse:
-    return Warehouse(f"sqlite:///{tmp_path / 'nested' / 'warehouse.db'}")
+def warehouse(warehouse_url) -> Warehouse:
+    """SQLite and a real PostgreSQL server (see conftest.warehouse_url)."""
+    return Warehouse(warehouse_url)
+
+
+def test_sqlite_creates_the_folder_of_its_file(tmp_path):
+    Warehouse(f"sqlite:///{tmp_path / 'nested' / 'warehouse.db'}")
+    assert (tmp_path / "nested" / "warehouse.db").exists()
 
 
 def day_rows(day: date, revenue: str) -> pd.DataFrame:
@@ -64,3 +73,34 @@ def test_rows_outside_the_partitions_are_refused(warehouse):
         with warehouse.replacing([daily_aov], date(2026, 5, 1), date(2026, 5, 1)) as write:
             write(daily_aov, day_rows(date(2026, 5, 2), "1.00"))
     assert warehouse.read_daily(date(2026, 5, 1), date(2026, 5, 2)).empty
+
+
+def test_concurrent_writers_of_the_same_partitions_never_leave_duplicates(warehouse):
+    """The second writer starts while the first is mid-transaction; both succeed, one after the
+    other, and the table holds exactly one writer's rows for every day."""
+    days = [date(2026, 5, d) for d in range(1, 11)]
+    first_is_writing = threading.Event()
+    errors = []
+
+    def writer(revenue: str, signal: threading.Event | None) -> None:
+        try:
+            with warehouse.replacing([daily_aov], days[0], days[-1]) as write:
+                for day in days:
+                    write(daily_aov, day_rows(day, revenue))
+                    if signal is not None:
+                        signal.set()
+                    time.sleep(0.02)
+        except Exception as error:  # noqa: BLE001 - asserted below
+            errors.append(error)
+
+    first = threading.Thread(target=writer, args=("1.00", first_is_writing))
+    first.start()
+    first_is_writing.wait(timeout=10)
+    second = threading.Thread(target=writer, args=("2.00", None))
+    second.start()
+    first.join()
+    second.join()
+    assert errors == []
+    daily = warehouse.read_daily(days[0], days[-1])
+    assert len(daily) == len(days) * 2
+    assert set(daily.loc[daily.segment == "b2b", "revenue_cents"]) == {200}  # the later writer, whole
