@@ -202,6 +202,13 @@ def _require_every_raw_order_classified(days: list[date], lake: LakeResource, db
         )
 
 
+def trailing_daily_aov(partitions: int) -> dg.AssetDep:
+    """daily_aov over the last `partitions` partitions of the downstream asset (60 days, 12 months),
+    clipped at the first partition rather than failing on days before it."""
+    mapping = dg.TimeWindowPartitionMapping(start_offset=1 - partitions, allow_nonexistent_upstream_partitions=True)
+    return dg.AssetDep(daily_aov, partition_mapping=mapping)
+
+
 def alert_rule(manifest: Manifest) -> AlertRule:
     alert = manifest.alert
     return AlertRule(drop_pct=alert.b2b_aov_drop_pct, direction=alert.direction, min_orders=alert.min_orders)
@@ -236,14 +243,7 @@ def check_metadata(card: Card) -> dict[str, Any]:
     backfill_policy=SINGLE_RUN,
     group_name=GROUP,
     kinds={"sql"},
-    deps=[
-        dg.AssetDep(
-            daily_aov,
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-(2 * WINDOW_DAYS - 1), allow_nonexistent_upstream_partitions=True
-            ),
-        )
-    ],
+    deps=[trailing_daily_aov(2 * WINDOW_DAYS)],
     check_specs=[
         dg.AssetCheckSpec(
             CONTRACTION_CHECK,
@@ -306,12 +306,7 @@ def aov_30d(
     backfill_policy=SINGLE_RUN,
     group_name=GROUP,
     kinds={"sql"},
-    deps=[
-        dg.AssetDep(
-            daily_aov,
-            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-11, allow_nonexistent_upstream_partitions=True),
-        )
-    ],
+    deps=[trailing_daily_aov(12)],
 )
 def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Trailing-twelve-month AOV per segment for each calendar month (the 12 months ending with it)."""

@@ -1,9 +1,7 @@
 """The asset graph over HTTP: the sample merchant served by the fake store, through the connector."""
 
-import os
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
