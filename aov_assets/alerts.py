@@ -69,7 +69,9 @@ def check_message(check_key: str, as_of: date, description: str, metadata: Mappi
     asset, check = check_key.split(":", 1)
     facts = [f"*{name}* {value}" for name, value in metadata.items() if name != "as_of"][:10]
     title = f"{asset} check {check} failed (as of {as_of})"
-    return _message(title, facts or [description], description, asset_url(dagster_url, asset), f"Open {asset} in Dagster")
+    return _message(
+        title, facts or [description], description, asset_url(dagster_url, asset), f"Open {asset} in Dagster"
+    )
 
 
 def _message(title: str, facts: Sequence[str], note: str, link: str, button: str) -> dict[str, Any]:
@@ -80,7 +82,10 @@ def _message(title: str, facts: Sequence[str], note: str, link: str, button: str
             {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
             {"type": "section", "fields": [{"type": "mrkdwn", "text": fact} for fact in facts]},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]},
-            {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": button}, "url": link}]},
+            {
+                "type": "actions",
+                "elements": [{"type": "button", "text": {"type": "plain_text", "text": button}, "url": link}],
+            },
         ],
     }
 
@@ -199,7 +204,9 @@ class AlertLedger:
             with self.engine.begin() as connection:
                 claimed = connection.execute(
                     alert_deliveries.update()
-                    .where(alert_deliveries.c.check_key == row.check_key, alert_deliveries.c.as_of == row.as_of, claimable)
+                    .where(
+                        alert_deliveries.c.check_key == row.check_key, alert_deliveries.c.as_of == row.as_of, claimable
+                    )
                     .values(status="sending", claimed_at=_now(), attempts=alert_deliveries.c.attempts + 1)
                 ).rowcount
             if claimed == 1:
@@ -266,7 +273,9 @@ def _alert_for(evaluation: dg.AssetCheckEvaluation, run_id: str, warehouse: Ware
         card = Card.from_rows(rows, rule)
         return Alert(check_key, as_of, card.headline, alert_message(card, dagster_url), run_id)
     description = evaluation.description or f"{check_key} failed"
-    return Alert(check_key, as_of, description, check_message(check_key, as_of, description, metadata, dagster_url), run_id)
+    return Alert(
+        check_key, as_of, description, check_message(check_key, as_of, description, metadata, dagster_url), run_id
+    )
 
 
 def deliver_alerts(

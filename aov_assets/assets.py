@@ -5,8 +5,8 @@ writes its own rows (delete the range, insert, one transaction) and returns `Mat
 with per-partition metadata, so range backfills work and can be repeated without duplicates.
 """
 
-
 import time
+import warnings
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -31,6 +31,12 @@ from .rules import (
     window_sums,
 )
 from .sources import segment_rule
+
+# Single-run backfills and clipped partition mappings are deliberate choices; without this their
+# beta notices repeat on every load of the code location and bury the daemon's own log lines.
+warnings.filterwarnings(
+    "ignore", r"Parameter `(backfill_policy|allow_nonexistent_upstream_partitions)`", dg.BetaWarning
+)
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 GROUP = "aov"
@@ -61,7 +67,9 @@ class Progress:
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata the UI can plot: Decimals as floats, missing values left out."""
-    return {key: float(value) if hasattr(value, "as_tuple") else value for key, value in values.items() if value is not None}
+    return {
+        key: float(value) if hasattr(value, "as_tuple") else value for key, value in values.items() if value is not None
+    }
 
 
 @dg.asset(partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"parquet"})
@@ -160,9 +168,7 @@ def rejected_check(rejected: pd.DataFrame, as_of: date) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(
-    partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=GROUP, deps=[classified_orders], kinds={"sql"}
-)
+@dg.asset(partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=GROUP, deps=[classified_orders], kinds={"sql"})
 def daily_aov(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -334,4 +340,3 @@ def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
             partition_key=month_key(month),
         )
     return dg.MaterializeResult()
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -86,7 +87,9 @@ class Card:
         fields = SegmentLine.__dataclass_fields__
         return cls(
             as_of=b2b["as_of"],
-            segments={s: SegmentLine(**{k: v for k, v in by_segment[s].items() if k in fields}) for s in WINDOW_SEGMENTS},
+            segments={
+                s: SegmentLine(**{k: v for k, v in by_segment[s].items() if k in fields}) for s in WINDOW_SEGMENTS
+            },
             multiplier=b2b["multiplier"],
             alert=bool(b2b["alert"]),
             verdict=b2b["verdict"],
@@ -117,7 +120,8 @@ class Card:
     def headline(self) -> str:
         """One sentence: the verdict and the B2B AOV move behind it."""
         b2b = self.segments["b2b"]
-        move = f"B2B AOV {money_text(b2b.aov)} vs {money_text(b2b.prior_aov)} in the prior 30 days ({pct_text(b2b.aov_change_pct)})"
+        change = pct_text(b2b.aov_change_pct)
+        move = f"B2B AOV {money_text(b2b.aov)} vs {money_text(b2b.prior_aov)} in the prior 30 days ({change})"
         threshold = f"threshold: {'more than ' if self.rule.direction != 'both' else ''}{self.rule.drop_pct}%"
         return f"{VERDICT_TEXT.get(self.verdict, self.verdict)}: {move}; {threshold}"
 
@@ -139,22 +143,24 @@ class Card:
             )
             for s in self.segments.values()
         ]
-        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         lines = [
             f"B2B AOV vs B2C AOV as of {self.as_of} (UTC days; current {c0}..{c1}, prior {p0}..{p1})",
             "",
-            *("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in table),
+            *_aligned(table),
             "",
             *self._facts(),
         ]
         if self.cohorts:
             lines += ["", "Inside B2B, by Company lifetime value:"]
             cohort_table = [("cohort", "companies", "AOV (30D)", "prior AOV", "change")] + [
-                (c.cohort, str(c.companies), money_text(c.aov), money_text(c.prior_aov), pct_text(c.aov_change_pct)) for c in self.cohorts
+                (c.cohort, str(c.companies), money_text(c.aov), money_text(c.prior_aov), pct_text(c.aov_change_pct))
+                for c in self.cohorts
             ]
-            widths = [max(len(row[i]) for row in cohort_table) for i in range(5)]
-            lines += ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in cohort_table]
-            lines.append(f"Companies gone quiet (ordered in the prior 30 days, not since): {sum(c.quiet for c in self.cohorts)}")
+            quiet = sum(c.quiet for c in self.cohorts)
+            lines += [
+                *_aligned(cohort_table),
+                f"Companies gone quiet (ordered in the prior 30 days, not since): {quiet}",
+            ]
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -166,7 +172,9 @@ class Card:
             f"{money_text(s.prior_revenue)} | {money_text(s.prior_aov)} | {pct_text(s.aov_change_pct)} |"
             for s in self.segments.values()
         ]
-        return "\n".join([f"**B2B AOV vs B2C AOV as of {self.as_of}**", "", *rows, "", *(f"- {fact}" for fact in self._facts())])
+        return "\n".join(
+            [f"**B2B AOV vs B2C AOV as of {self.as_of}**", "", *rows, "", *(f"- {fact}" for fact in self._facts())]
+        )
 
     def as_json(self) -> dict[str, Any]:
         (c0, c1), (p0, p1) = self.current_window, self.prior_window
@@ -188,12 +196,22 @@ class Card:
 
     def _facts(self) -> list[str]:
         b2b = self.segments["b2b"]
+        multiplier, prior_multiplier = times_text(self.multiplier), times_text(self.prior_multiplier)
         return [
-            f"Multiplier (B2B AOV / B2C AOV): {times_text(self.multiplier)} (prior {times_text(self.prior_multiplier)})",
+            f"Multiplier (B2B AOV / B2C AOV): {multiplier} (prior {prior_multiplier})",
             f"B2B orders {pct_text(b2b.orders_change_pct)}, revenue {pct_text(b2b.revenue_change_pct)}; "
             f"lines per order {plain_text(b2b.lines_per_order)} (prior {plain_text(b2b.prior_lines_per_order)})",
             self.headline,
         ]
+
+
+def _aligned(table: Sequence[Sequence[str]]) -> list[str]:
+    """A plain-text table: the first column left-aligned, the numbers right-aligned."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        for row in table
+    ]
 
 
 def _cohort_lines(cohorts: pd.DataFrame) -> list[CohortLine]:

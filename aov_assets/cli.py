@@ -62,7 +62,10 @@ def dev() -> None:
     home = use_dagster_home(_data_dir())
     load_manifest()  # fail here, in one line, rather than inside the webserver
     print(f"Dagster UI on http://127.0.0.1:3000 with the instance in {home}", flush=True)
-    os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000"])
+    os.execv(
+        sys.executable,
+        [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000"],
+    )
 
 
 def backfill(first: date, last: date) -> None:

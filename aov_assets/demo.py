@@ -57,7 +57,8 @@ def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None
     say(f"\nOne tick of aov_alert_slack_sensor: {tick.skip_message}")
     for row in AlertLedger(warehouse).rows():
         if (row["check_key"], row["as_of"]) == (CONTRACTION, last):
-            say(f"\nThe alert ({row['status']} in alert_deliveries), as Slack receives it:\n{json.loads(row['message'])['text']}")
+            text = json.loads(row["message"])["text"]
+            say(f"\nThe alert ({row['status']} in alert_deliveries), as Slack receives it:\n{text}")
     say("\nOpen the Dagster UI on these materializations with: make dev  (http://127.0.0.1:3000)")
     return card
 
@@ -75,7 +76,9 @@ def check_lines(instance: dg.DagsterInstance) -> list[str]:
             continue
         evaluation = record.event.dagster_event.event_specific_data
         verdict = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
-        lines.append(f"{key.asset_key.to_user_string()}.{key.name}: {verdict} - {evaluation.description or ''}".rstrip(" -"))
+        lines.append(
+            f"{key.asset_key.to_user_string()}.{key.name}: {verdict} - {evaluation.description or ''}".rstrip(" -")
+        )
     return lines
 
 
@@ -83,4 +86,3 @@ def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str
     result = job.execute_in_process(instance=instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=True)
     if not result.success:  # pragma: no cover - raise_on_error raises first
         raise RuntimeError(f"run {result.run_id} failed")
-

@@ -99,7 +99,9 @@ def _store(manifest: Manifest, environ: Mapping[str, str], today: date) -> Itera
         except AdobeCommerceError as error:
             yield Finding(False, _unreachable(client, error))
             return
-        yield Finding(True, f"store {client.base_url}{client.prefix} reachable, {credentials.kind} credentials accepted")
+        yield Finding(
+            True, f"store {client.base_url}{client.prefix} reachable, {credentials.kind} credentials accepted"
+        )
         yield from _lookups(manifest, client)
         yield _currencies(client)
         last = min(today - timedelta(days=1), manifest.end_date or today)

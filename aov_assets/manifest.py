@@ -105,9 +105,7 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
     try:
         stat = resolved.stat()
     except FileNotFoundError:
-        raise ManifestError(
-            f"manifest not found: {resolved.resolve()} (set AOV_MANIFEST or create aov.yaml)"
-        ) from None
+        raise ManifestError(f"manifest not found: {resolved.resolve()} (set AOV_MANIFEST or create aov.yaml)") from None
     return _load_cached(str(resolved.resolve()), stat.st_mtime_ns)
 
 

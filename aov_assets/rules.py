@@ -45,9 +45,7 @@ def ratio_to_money(numerator_cents: int, denominator: int) -> Decimal | None:
     """numerator_cents / denominator as money, rounded half-up to the cent (AOV)."""
     if denominator == 0:
         return None
-    return (Decimal(int(numerator_cents)) / Decimal(int(denominator)) / 100).quantize(
-        CENT, ROUND_HALF_UP
-    )
+    return (Decimal(int(numerator_cents)) / Decimal(int(denominator)) / 100).quantize(CENT, ROUND_HALF_UP)
 
 
 def fraction_to_decimal(value: Fraction | None, places: Decimal = PCT) -> Decimal | None:
@@ -395,9 +393,7 @@ def card_rows(sums: pd.DataFrame, rule: AlertRule) -> pd.DataFrame:
         verdict = b2b_verdict(current["b2b"], prior["b2b"], rule, complete=complete)
         b2c_aov = current["b2c"].aov
         multiplier = (
-            fraction_to_decimal(current["b2b"].aov / b2c_aov)
-            if current["b2b"].aov is not None and b2c_aov
-            else None
+            fraction_to_decimal(current["b2b"].aov / b2c_aov) if current["b2b"].aov is not None and b2c_aov else None
         )
         for segment in WINDOW_SEGMENTS:
             now, before, row = current[segment], prior[segment], by_segment[segment]
@@ -448,7 +444,9 @@ def ttm_rows(daily: pd.DataFrame, first_month: date, last_month: date) -> pd.Dat
 
     def trailing(values: np.ndarray) -> np.ndarray:
         per_month = pd.DataFrame(values).groupby(month_of_day).sum().reindex(months, fill_value=0)
-        cumulative = np.concatenate([np.zeros((1,) + per_month.shape[1:], dtype=np.int64), np.cumsum(per_month.to_numpy(), axis=0)])
+        cumulative = np.concatenate(
+            [np.zeros((1,) + per_month.shape[1:], dtype=np.int64), np.cumsum(per_month.to_numpy(), axis=0)]
+        )
         return cumulative[ends] - cumulative[ends - 12]
 
     days = trailing(present)[:, 0]
@@ -525,7 +523,9 @@ def classify_orders(
     duplicate = newest_first.duplicated("entity_id")
     for row in newest_first[duplicate].itertuples(index=False):
         reason = f"duplicate entity_id {row.entity_id}; kept the most recently updated copy"
-        rejects.append(_reject(row.order_date, row.position, row.entity_id, reason, payloads[(row.order_date, row.position)]))
+        rejects.append(
+            _reject(row.order_date, row.position, row.entity_id, reason, payloads[(row.order_date, row.position)])
+        )
     kept = newest_first[~duplicate].sort_values(["order_date", "position"]).drop(columns=["_updated", "position"])
     rejected = pd.DataFrame(rejects, columns=["order_date", "position", "entity_id", "reason", "payload"], dtype=object)
     return classify(kept, rule).reset_index(drop=True), rejected

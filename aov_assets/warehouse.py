@@ -343,7 +343,9 @@ def _lock_for_writing(connection: Connection, table: sa.Table) -> None:
     database write lock, and the other writer waits for it (busy timeout).
     """
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"aov_assets.{table.name}"})
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"aov_assets.{table.name}"}
+        )
 
 
 class Writer:

@@ -276,8 +276,14 @@ class FakeAdobeCommerce:
         with self._lock:
             self.requests.append({"path": url.path, "params": dict(params), "auth": auth})
         if auth is None:
-            return 401, {"message": "The consumer isn't authorized to access %resources.",
-                         "parameters": {"resources": "Magento_Sales::actions_view"}}, {}
+            return (
+                401,
+                {
+                    "message": "The consumer isn't authorized to access %resources.",
+                    "parameters": {"resources": "Magento_Sales::actions_view"},
+                },
+                {},
+            )
         route = re.sub(r"^/rest(/[a-z0-9_]+)?/V1/", "", url.path)
         if route == "orders":
             with self._lock:
@@ -346,7 +352,9 @@ class FakeAdobeCommerce:
             if all(any(_matches(order, spec) for spec in filters) for filters in groups)
         ]
         for sort in reversed(_indexed(criteria.get("sortOrders", {}))):
-            orders.sort(key=lambda o: _comparable(o.get(sort["field"])), reverse=sort.get("direction", "ASC").upper() == "DESC")
+            orders.sort(
+                key=lambda o: _comparable(o.get(sort["field"])), reverse=sort.get("direction", "ASC").upper() == "DESC"
+            )
         orders = [_corrupt(order, faults.malformed.get(order["entity_id"])) for order in orders]
         total = len(orders) + faults.total_count_offset
         if page_size:

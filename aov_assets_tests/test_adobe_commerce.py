@@ -134,7 +134,9 @@ def test_a_day_that_stays_down_fails_with_day_endpoint_status_and_message(store)
         with pytest.raises(AdobeCommerceError) as error:
             next(days)
     message = str(error.value)
-    assert message.startswith("Adobe Commerce GET /rest/V1/orders failed for orders created on 2026-04-02 (page 1): HTTP 503")
+    assert message.startswith(
+        "Adobe Commerce GET /rest/V1/orders failed for orders created on 2026-04-02 (page 1): HTTP 503"
+    )
     assert "The store is under maintenance" in message and "gave up after" in message
 
 
@@ -203,15 +205,21 @@ def test_store_code_goes_into_the_path(store):
 
 def test_group_and_store_view_codes_resolve_through_the_api(store):
     with client(store) as api:
-        manifest = parse_manifest("source: adobe_commerce\nstart_date: '2024-05-01'\n"
-                                  "segments: {b2b_customer_groups: [wholesale, 4]}\n")
+        manifest = parse_manifest(
+            "source: adobe_commerce\nstart_date: '2024-05-01'\nsegments: {b2b_customer_groups: [wholesale, 4]}\n"
+        )
         assert segment_rule(manifest.segments, api).b2b_group_ids == frozenset({2, 4})
-        manifest = parse_manifest("source: adobe_commerce\nstart_date: '2024-05-01'\n"
-                                  "segments: {routing: store_view, b2b_store_views: [trade]}\n")
+        manifest = parse_manifest(
+            "source: adobe_commerce\nstart_date: '2024-05-01'\n"
+            "segments: {routing: store_view, b2b_store_views: [trade]}\n"
+        )
         assert segment_rule(manifest.segments, api).b2b_store_ids == frozenset({2})
-        manifest = parse_manifest("source: adobe_commerce\nstart_date: '2024-05-01'\n"
-                                  "segments: {b2b_customer_groups: [Trade Accounts]}\n")
-        with pytest.raises(ValueError, match=r"unknown customer group 'Trade Accounts'; the store has: .*Wholesale \(2\)"):
+        manifest = parse_manifest(
+            "source: adobe_commerce\nstart_date: '2024-05-01'\nsegments: {b2b_customer_groups: [Trade Accounts]}\n"
+        )
+        with pytest.raises(
+            ValueError, match=r"unknown customer group 'Trade Accounts'; the store has: .*Wholesale \(2\)"
+        ):
             segment_rule(manifest.segments, api)
 
 
@@ -230,15 +238,17 @@ def test_money_is_kept_exactly_as_the_store_wrote_it(store):
         [(_, payloads)] = api.iter_days([DAY])
     served = httpx.get(
         f"{store.base_url}/rest/V1/orders",
-        params={"searchCriteria[filter_groups][0][filters][0][field]": "created_at",
-                "searchCriteria[filter_groups][0][filters][0][value]": "2026-04-02 00:00:00",
-                "searchCriteria[filter_groups][0][filters][0][condition_type]": "from",
-                "searchCriteria[filter_groups][1][filters][0][field]": "created_at",
-                "searchCriteria[filter_groups][1][filters][0][value]": "2026-04-02 23:59:59",
-                "searchCriteria[filter_groups][1][filters][0][condition_type]": "to",
-                "searchCriteria[filter_groups][2][filters][0][field]": "entity_id",
-                "searchCriteria[filter_groups][2][filters][0][value]": f"1,{ids(payloads)[0]}",
-                "searchCriteria[filter_groups][2][filters][0][condition_type]": "in"},
+        params={
+            "searchCriteria[filter_groups][0][filters][0][field]": "created_at",
+            "searchCriteria[filter_groups][0][filters][0][value]": "2026-04-02 00:00:00",
+            "searchCriteria[filter_groups][0][filters][0][condition_type]": "from",
+            "searchCriteria[filter_groups][1][filters][0][field]": "created_at",
+            "searchCriteria[filter_groups][1][filters][0][value]": "2026-04-02 23:59:59",
+            "searchCriteria[filter_groups][1][filters][0][condition_type]": "to",
+            "searchCriteria[filter_groups][2][filters][0][field]": "entity_id",
+            "searchCriteria[filter_groups][2][filters][0][value]": f"1,{ids(payloads)[0]}",
+            "searchCriteria[filter_groups][2][filters][0][condition_type]": "in",
+        },
         headers={"Authorization": f"Bearer {TOKEN}"},
     ).json()["items"][0]
     assert msgspec.json.decode(payloads[0])["base_grand_total"] == served["base_grand_total"]

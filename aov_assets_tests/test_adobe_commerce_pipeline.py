@@ -32,7 +32,9 @@ class StorePipeline(Pipeline):
 
     @property
     def resources(self):
-        return super().resources | {"adobe_commerce": AdobeCommerceResource(base_url=self.store.base_url, token=self.token)}
+        return super().resources | {
+            "adobe_commerce": AdobeCommerceResource(base_url=self.store.base_url, token=self.token)
+        }
 
 
 def store_pipeline(root: Path, store: FakeAdobeCommerce) -> StorePipeline:
@@ -94,8 +96,15 @@ def test_dagster_cli_partition_range_against_the_store(store, tmp_path):
     pipeline = store_pipeline(tmp_path, store)
     env = pipeline.env() | {"ADOBE_COMMERCE_BASE_URL": store.base_url, "ADOBE_COMMERCE_TOKEN": TOKEN}
     command = [
-        str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "aov_assets.definitions",
-        "--select", "raw_orders,classified_orders,daily_aov", "--partition-range", "2026-04-28...2026-05-03",
+        str(Path(sys.executable).parent / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "aov_assets.definitions",
+        "--select",
+        "raw_orders,classified_orders,daily_aov",
+        "--partition-range",
+        "2026-04-28...2026-05-03",
     ]
     for _ in range(2):  # repeatable
         result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)

@@ -38,7 +38,9 @@ def alerting(example_pipeline, tmp_path):
 
 def tick(pipeline, webhook: str | None = None, cursor: str | None = None, timeout: float = 10.0) -> tuple[str, str]:
     """One sensor tick: (the tick's message, the cursor it leaves)."""
-    slack = SlackResource(webhook_url=webhook, data_dir=str(pipeline.root), dagster_url=DAGSTER_URL, timeout_seconds=timeout)
+    slack = SlackResource(
+        webhook_url=webhook, data_dir=str(pipeline.root), dagster_url=DAGSTER_URL, timeout_seconds=timeout
+    )
     context = dg.build_sensor_context(
         instance=pipeline.instance,
         cursor=cursor,
@@ -72,8 +74,10 @@ def test_the_contraction_alert_reaches_slack_once(alerting, receiver):
 def test_a_500_leaves_the_alert_pending_and_the_next_tick_delivers_it(alerting, receiver):
     receiver.statuses = [500]
     message, cursor = tick(alerting, receiver.url)
-    assert message.startswith("still pending, retried on the next tick: aov_30d:b2b_aov_contraction 2026-05-03 "
-                              "(Slack webhook answered HTTP 500")
+    assert message.startswith(
+        "still pending, retried on the next tick: aov_30d:b2b_aov_contraction 2026-05-03 "
+        "(Slack webhook answered HTTP 500"
+    )
     assert ledger(alerting)[("aov_30d:b2b_aov_contraction", EXAMPLE_DAY)]["status"] == "pending"
     assert tick(alerting, receiver.url, cursor)[0] == "delivered to Slack: aov_30d:b2b_aov_contraction 2026-05-03"
     assert [post["status"] for post in receiver.posts] == [500, 200]

@@ -10,7 +10,15 @@ import pytest
 import sqlalchemy as sa
 
 from aov_assets import warehouse as tables
-from aov_assets.assets import CONTRACTION_CHECK, REJECTED_CHECK, aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders
+from aov_assets.assets import (
+    CONTRACTION_CHECK,
+    REJECTED_CHECK,
+    aov_30d,
+    aov_ttm,
+    classified_orders,
+    daily_aov,
+    raw_orders,
+)
 from aov_assets.lake import RawOrderLake
 
 from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, write_manifest
@@ -32,13 +40,24 @@ def table_rows(pipeline, table: sa.Table) -> pd.DataFrame:
 def test_the_worked_example_is_in_the_warehouse_to_the_cent(example_pipeline):
     card = example_pipeline.warehouse().read_card(EXAMPLE_DAY).set_index("segment")
     assert card.loc["b2b", ["orders", "revenue", "aov", "prior_orders", "prior_revenue", "prior_aov"]].tolist() == [
-        1420, Decimal("912800.00"), Decimal("642.82"), 1380, Decimal("1062600.00"), Decimal("770.00"),
+        1420,
+        Decimal("912800.00"),
+        Decimal("642.82"),
+        1380,
+        Decimal("1062600.00"),
+        Decimal("770.00"),
     ]
     assert card.loc["b2c", ["orders", "revenue", "aov", "prior_aov"]].tolist() == [
-        4650, Decimal("317540.00"), Decimal("68.29"), Decimal("68.39"),
+        4650,
+        Decimal("317540.00"),
+        Decimal("68.29"),
+        Decimal("68.39"),
     ]
     assert card.loc["all", ["orders", "revenue", "aov", "prior_aov"]].tolist() == [
-        6070, Decimal("1230340.00"), Decimal("202.69"), Decimal("227.37"),
+        6070,
+        Decimal("1230340.00"),
+        Decimal("202.69"),
+        Decimal("227.37"),
     ]
     assert card.loc["b2b", "aov_change_pct"] == Decimal("-16.5173")
     assert card["multiplier"].tolist() == [Decimal("9.4133")] * 3
@@ -63,7 +82,10 @@ def test_each_day_gets_its_own_metadata_for_the_ui_plots(example_pipeline):
     assert events["2026-05-03"]["b2b_aov"].value == 642.82
     assert "| b2b | 1,420 | 912,800.00 | 642.82 |" in events["2026-05-03"]["card"].value
     assert events["2026-03-05"]["verdict"].value == "incomplete_window"  # its prior window predates the run
-    raw = {m.partition: m.metadata["orders"].value for m in example_pipeline.result.asset_materializations_for_node("raw_orders")}
+    raw = {
+        m.partition: m.metadata["orders"].value
+        for m in example_pipeline.result.asset_materializations_for_node("raw_orders")
+    }
     lake = RawOrderLake(example_pipeline.root / "lake" / "raw_orders")
     assert raw == {day: lake.order_count(date.fromisoformat(day)) for day in raw}
 
@@ -80,10 +102,16 @@ def test_every_raw_order_is_classified_once(example_pipeline):
 def test_rematerializing_replaces_exactly_its_partitions(pipeline):
     with dg.instance_for_test() as instance:
         assert pipeline.materialize(DAILY_CHAIN, "2026-04-28", "2026-04-30", instance).success
-        before = {name: table_rows(pipeline, table) for name, table in (("orders", tables.classified_orders), ("daily", tables.daily_aov))}
+        before = {
+            name: table_rows(pipeline, table)
+            for name, table in (("orders", tables.classified_orders), ("daily", tables.daily_aov))
+        }
         assert pipeline.materialize(DAILY_CHAIN, "2026-04-29", instance=instance).success  # one day again
         assert pipeline.materialize(DAILY_CHAIN, "2026-04-28", "2026-04-30", instance).success  # the range again
-    after = {name: table_rows(pipeline, table) for name, table in (("orders", tables.classified_orders), ("daily", tables.daily_aov))}
+    after = {
+        name: table_rows(pipeline, table)
+        for name, table in (("orders", tables.classified_orders), ("daily", tables.daily_aov))
+    }
     for name in before:
         pd.testing.assert_frame_equal(
             before[name].sort_values(list(before[name].columns[:2]), ignore_index=True),
@@ -110,7 +138,10 @@ def test_unreadable_orders_land_in_rejected_orders_and_the_good_ones_still_count
     result = dg.materialize([classified_orders, daily_aov], resources=pipeline.resources, partition_key=str(day))
     assert result.success
     rejected = table_rows(pipeline, tables.rejected_orders)
-    assert rejected["reason"].str.contains("Invalid decimal string - at `\\$.base_grand_total`").tolist() == [True, False]
+    assert rejected["reason"].str.contains("Invalid decimal string - at `\\$.base_grand_total`").tolist() == [
+        True,
+        False,
+    ]
     assert "missing required field `entity_id`" in rejected["reason"][1]
     assert len(table_rows(pipeline, tables.classified_orders)) == len(good)  # the original of the broken copy counts
     [event] = result.asset_materializations_for_node("classified_orders")
@@ -132,7 +163,9 @@ def test_daily_aov_refuses_days_whose_raw_orders_are_not_all_classified(pipeline
     assert dg.materialize([raw_orders, classified_orders], resources=pipeline.resources, partition_key=str(day)).success
     lake = RawOrderLake(pipeline.root / "lake" / "raw_orders")
     lake.write_day(day, lake.read_day(day)[:-1], source="test")  # raw_orders changed, classified_orders did not
-    with pytest.raises(dg.Failure, match=r"classified_orders is not up to date with raw_orders for 1 day\(s\): 2026-05-02"):
+    with pytest.raises(
+        dg.Failure, match=r"classified_orders is not up to date with raw_orders for 1 day\(s\): 2026-05-02"
+    ):
         dg.materialize([daily_aov], resources=pipeline.resources, partition_key=str(day))
 
 
@@ -156,15 +189,21 @@ def test_aov_ttm_rolls_up_twelve_months_of_daily_aov(pipeline):
         write(
             tables.daily_aov,
             pd.DataFrame(
-                [{"order_date": d, "segment": s, "orders": n, "revenue": Decimal(r), "line_items": n}
-                 for d in days for s, n, r in (("b2b", 2, "1500.00"), ("b2c", 10, "700.00"))]
+                [
+                    {"order_date": d, "segment": s, "orders": n, "revenue": Decimal(r), "line_items": n}
+                    for d in days
+                    for s, n, r in (("b2b", 2, "1500.00"), ("b2c", 10, "700.00"))
+                ]
             ),
         )
     result = pipeline.materialize([aov_ttm], "2026-02-01", "2026-04-01")
     assert result.success
     ttm = table_rows(pipeline, tables.aov_ttm).set_index(["month", "segment"])
     assert ttm.loc[("2026-04", "b2b"), ["orders", "revenue", "aov", "days"]].tolist() == [
-        365 * 2, Decimal(365 * 1500), Decimal("750.00"), 365,
+        365 * 2,
+        Decimal(365 * 1500),
+        Decimal("750.00"),
+        365,
     ]
     assert ttm.loc[("2026-02", "b2b"), "days"] == 365 - 31  # its window starts in March 2025, before the data
     events = {m.partition: m.metadata for m in result.asset_materializations_for_node("aov_ttm")}

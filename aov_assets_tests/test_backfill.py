@@ -78,7 +78,9 @@ def test_a_day_that_cannot_be_fetched_fails_its_run_and_leaves_nothing_partial(s
             result = pipeline.materialize(CHAIN, "2026-04-10", "2026-04-14", instance, raise_on_error=False)
             assert not result.success
             assert status(instance, raw_orders, "2026-04-12") == dg.AssetPartitionStatus.FAILED
-            assert status(instance, daily_aov, "2026-04-12") == dg.AssetPartitionStatus.FAILED  # shown as failed in the UI
+            assert (
+                status(instance, daily_aov, "2026-04-12") == dg.AssetPartitionStatus.FAILED
+            )  # shown as failed in the UI
     finally:
         store.faults.down_days = set()
     assert failure_message(result).startswith(
@@ -134,15 +136,19 @@ def test_auto_heal_backfills_a_gap_then_its_windows_and_months(tmp_path):
         [heal] = first.run_requests
         assert heal.job_name == "aov_daily"
         assert (heal.tags["dagster/asset_partition_range_start"], heal.tags["dagster/asset_partition_range_end"]) == (
-            "2026-04-25", "2026-04-26",
+            "2026-04-25",
+            "2026-04-26",
         )
         assert tick(first.cursor).run_requests == []  # already requested: not again while it runs
-        result = dg.materialize(CHAIN, resources=pipeline.resources, instance=instance,
-                                tags=heal.tags | {"dagster/run_key": heal.run_key})
+        result = dg.materialize(
+            CHAIN, resources=pipeline.resources, instance=instance, tags=heal.tags | {"dagster/run_key": heal.run_key}
+        )
         assert result.success
         follow_ups = tick(first.cursor)
-        ranges = {r.job_name: (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
-                  for r in follow_ups.run_requests}
+        ranges = {
+            r.job_name: (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+            for r in follow_ups.run_requests
+        }
         assert ranges == {"aov_windows": ("2026-04-27", "2026-05-03"), "aov_ttm_monthly": ("2026-04-01", "2026-04-01")}
         assert json.loads(follow_ups.cursor) == []
         assert tick(follow_ups.cursor).skip_message == "no missing or failed days in the last 14 day(s)"
@@ -195,8 +201,15 @@ def test_sigkill_in_the_middle_of_a_range_backfill_then_a_rerun_equals_a_clean_r
 
     killed = Pipeline(tmp_path / "killed", REPO / "aov.yaml")
     command = [
-        str(BIN / "dagster"), "asset", "materialize", "-m", "aov_assets.definitions",
-        "--select", "raw_orders,classified_orders,daily_aov,aov_30d", "--partition-range", f"{first}...{last}",
+        str(BIN / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "aov_assets.definitions",
+        "--select",
+        "raw_orders,classified_orders,daily_aov,aov_30d",
+        "--partition-range",
+        f"{first}...{last}",
     ]
     env = killed.env() | {"PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -36,7 +36,9 @@ def test_card_json_carries_the_numbers(example_env, capsys):
 def test_card_for_a_day_not_in_the_warehouse_says_what_to_do(example_env, capsys):
     assert main(["card", "--as-of", "2026-05-04"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("aov: no aov_30d rows for 2026-05-04 in the warehouse; the latest as-of day there is 2026-05-03")
+    assert err.startswith(
+        "aov: no aov_30d rows for 2026-05-04 in the warehouse; the latest as-of day there is 2026-05-03"
+    )
     assert "dagster asset materialize -m aov_assets.definitions --select aov_30d --partition 2026-05-04" in err
 
 
@@ -52,6 +54,8 @@ def test_an_invalid_manifest_is_one_line(example_env, monkeypatch, tmp_path, cap
     bad.write_text("source: sample\nstart_date: '2024-05-01'\nalert: {direction: sideways}\n")
     monkeypatch.setenv("AOV_MANIFEST", str(bad))
     assert main(["card", "--as-of", "2026-05-03"]) == 2
-    assert capsys.readouterr().err.strip().endswith(
-        "alert.direction: 'sideways' is not allowed (allowed: contraction, expansion, both)"
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("alert.direction: 'sideways' is not allowed (allowed: contraction, expansion, both)")
     )

@@ -92,5 +92,7 @@ def test_the_sample_and_a_broken_manifest(env, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("source: shopify\nstart_date: '2024-05-01'\n")
     env["AOV_MANIFEST"] = str(bad)
-    assert lines(env) == [f"FAIL  {bad}: source: 'shopify' is not allowed (allowed: sample, adobe_commerce). "
-                          "Fix the manifest (see README.md, 'Configuration')."]
+    assert lines(env) == [
+        f"FAIL  {bad}: source: 'shopify' is not allowed (allowed: sample, adobe_commerce). "
+        "Fix the manifest (see README.md, 'Configuration')."
+    ]

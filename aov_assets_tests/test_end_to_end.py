@@ -27,12 +27,20 @@ def run(args: list[str], env: dict[str, str], cwd: Path = REPO) -> subprocess.Co
 
 def counts(pipeline) -> dict[str, int]:
     with pipeline.warehouse().connect() as connection:
-        return {t.name: connection.scalar(sa.select(sa.func.count()).select_from(t)) for t in tables.metadata.sorted_tables}
+        return {
+            t.name: connection.scalar(sa.select(sa.func.count()).select_from(t)) for t in tables.metadata.sorted_tables
+        }
 
 
 def test_dagster_asset_materialize_partition_range_is_one_run_and_repeatable(pipeline):
     materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "aov_assets.definitions"]
-    chain = [*materialize, "--select", "raw_orders,classified_orders,daily_aov", "--partition-range", "2026-04-26...2026-05-03"]
+    chain = [
+        *materialize,
+        "--select",
+        "raw_orders,classified_orders,daily_aov",
+        "--partition-range",
+        "2026-04-26...2026-05-03",
+    ]
     run(chain, pipeline.env())
     first = counts(pipeline)
     run(chain, pipeline.env())

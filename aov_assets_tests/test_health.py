@@ -61,7 +61,10 @@ def test_freshness_fails_when_the_lake_falls_behind_or_is_empty(pipeline):
     lake(pipeline).write_day(date(2026, 4, 29), [], "test")
     result = run(raw_orders_fresh, pipeline)
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
-    assert result.description == "newest partition 2026-04-29 is 4 day(s) behind the last partition 2026-05-03 (allowed: 1)"
+    assert (
+        result.description
+        == "newest partition 2026-04-29 is 4 day(s) behind the last partition 2026-05-03 (allowed: 1)"
+    )
 
 
 def test_duplicate_entity_ids_within_and_across_days(pipeline):
@@ -79,8 +82,13 @@ def test_duplicate_entity_ids_within_and_across_days(pipeline):
 def write_daily(pipeline, orders_per_day: dict[date, int]) -> None:
     days = sorted(orders_per_day)
     rows = [
-        {"order_date": day, "segment": segment, "orders": count if segment == "b2c" else 0,
-         "revenue": Decimal(count * 50), "line_items": count}
+        {
+            "order_date": day,
+            "segment": segment,
+            "orders": count if segment == "b2c" else 0,
+            "revenue": Decimal(count * 50),
+            "line_items": count,
+        }
         for day, count in orders_per_day.items()
         for segment in ("b2b", "b2c")
     ]
@@ -127,7 +135,9 @@ def test_the_multiplier_band(example_pipeline, tmp_path):
 
 
 def write_classified(pipeline, payloads_by_day: dict[date, list[bytes]]) -> None:
-    orders, rejected = classify_orders(payloads_by_day.items(), "grand_total", SegmentRule("company_or_group", frozenset({2})))
+    orders, rejected = classify_orders(
+        payloads_by_day.items(), "grand_total", SegmentRule("company_or_group", frozenset({2}))
+    )
     assert rejected.empty
     days = sorted(payloads_by_day)
     with pipeline.warehouse().replacing([tables.classified_orders], days[0], days[-1]) as write:

@@ -42,8 +42,14 @@ def test_defaults_fill_everything_but_source_and_start_date():
             "alert.direction: 'down' is not allowed (allowed: contraction, expansion, both)",
         ),
         (MINIMAL + "alert: {treshold: 10}\n", "unknown key 'alert.treshold' (allowed keys here: b2b_aov_drop_pct,"),
-        (MINIMAL + "adobe_commerce: {page_size: 500}\n", "adobe_commerce.page_size: Input should be less than or equal to 300"),
-        ("source: magento\nstart_date: '2024-05-01'\n", "source: 'magento' is not allowed (allowed: sample, adobe_commerce)"),
+        (
+            MINIMAL + "adobe_commerce: {page_size: 500}\n",
+            "adobe_commerce.page_size: Input should be less than or equal to 300",
+        ),
+        (
+            "source: magento\nstart_date: '2024-05-01'\n",
+            "source: 'magento' is not allowed (allowed: sample, adobe_commerce)",
+        ),
         ("source: sample\nstart_date: May 1st\n", "start_date: 'May 1st' is not a date (expected YYYY-MM-DD)"),
         ("source: sample\n", "start_date: required"),
         (MINIMAL + "end_date: '2024-04-01'\n", "end_date 2024-04-01 is before start_date 2024-05-01"),

@@ -31,5 +31,7 @@ def test_the_worked_example_on_postgresql(example_pipeline, postgres_server, tmp
     assert str(card["aov"]) == "642.82" and card["alert"]
     [delivery] = AlertLedger(pipeline.warehouse()).rows()
     assert (delivery["check_key"], delivery["as_of"], delivery["status"]) == (
-        "aov_30d:b2b_aov_contraction", EXAMPLE_DAY, "outbox"
+        "aov_30d:b2b_aov_contraction",
+        EXAMPLE_DAY,
+        "outbox",
     )

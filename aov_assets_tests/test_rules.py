@@ -149,7 +149,9 @@ def test_classification_uses_the_group_on_the_order_not_the_customer_today():
     # Customer 7 bought as General, then was moved to Wholesale: only the later order is B2B.
     before = rest_order(entity_id=1, customer_id=7, customer_group_id=1, created_at="2026-05-03 09:00:00")
     after = rest_order(entity_id=2, customer_id=7, customer_group_id=2, created_at="2026-05-03 17:00:00")
-    orders, _ = classify_orders([(DAY, [before, after])], "grand_total", SegmentRule("company_or_group", frozenset({2})))
+    orders, _ = classify_orders(
+        [(DAY, [before, after])], "grand_total", SegmentRule("company_or_group", frozenset({2}))
+    )
     assert orders.set_index("entity_id")["segment"].to_dict() == {1: "b2c", 2: "b2b"}
 
 
@@ -172,7 +174,9 @@ def test_classify_orders_keeps_every_payload_in_exactly_one_table():
 
 def test_codes_resolve_case_insensitively_and_numeric_ids_are_checked():
     assert resolve_ids(["wholesale", 1], GROUPS, "customer group") == frozenset({2, 1})
-    with pytest.raises(ValueError, match=r"unknown customer group 'Trade'; the store has: NOT LOGGED IN \(0\), General"):
+    with pytest.raises(
+        ValueError, match=r"unknown customer group 'Trade'; the store has: NOT LOGGED IN \(0\), General"
+    ):
         resolve_ids(["Trade"], GROUPS, "customer group")
     with pytest.raises(ValueError, match="unknown customer group 9"):
         resolve_ids([9], GROUPS, "customer group")

@@ -7,9 +7,9 @@ import msgspec
 import pandas as pd
 import pytest
 
+from aov_assets.manifest import load_manifest
 from aov_assets.rules import AlertRule, SegmentRule, card_rows, classify_orders, company_cohorts, window_sums
 from aov_assets.sources import segment_rule
-from aov_assets.manifest import load_manifest
 
 from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, REPO
 
@@ -58,15 +58,20 @@ def test_cohorts_by_company_lifetime_value_match_the_story(sample, example_order
     value = b2b.assign(cents=b2b["order_value"].map(lambda v: int(v * 100)))
     current = value[value["order_date"] >= EXAMPLE_DAY - timedelta(days=29)].groupby("company_id")["cents"]
     prior = value[value["order_date"] < EXAMPLE_DAY - timedelta(days=29)].groupby("company_id")["cents"]
-    companies = pd.DataFrame(
-        {
-            "lifetime_cents": lifetime,
-            "orders": current.size(),
-            "revenue_cents": current.sum(),
-            "prior_orders": prior.size(),
-            "prior_revenue_cents": prior.sum(),
-        }
-    ).fillna(0).rename_axis("company_id").reset_index()
+    companies = (
+        pd.DataFrame(
+            {
+                "lifetime_cents": lifetime,
+                "orders": current.size(),
+                "revenue_cents": current.sum(),
+                "prior_orders": prior.size(),
+                "prior_revenue_cents": prior.sum(),
+            }
+        )
+        .fillna(0)
+        .rename_axis("company_id")
+        .reset_index()
+    )
     cohorts = company_cohorts(companies).set_index("cohort")
     assert cohorts["companies"].to_dict() == {"top 20%": 36, "middle 60%": 108, "bottom 20%": 36}
     for cohort, (aov, prior_aov) in COHORTS.items():
@@ -89,11 +94,18 @@ def test_orders_come_in_the_rest_shape_with_the_edge_cases_a_real_store_has(samp
     assert {"canceled", "pending_payment", "complete"} <= states
     assert any(o["customer_group_id"] == 0 and "customer_id" not in o for o in orders), "guest orders"
     company = next(o for o in orders if "extension_attributes" in o)
-    assert set(company["extension_attributes"]["company_order_attributes"]) == {"order_id", "company_id", "company_name"}
+    assert set(company["extension_attributes"]["company_order_attributes"]) == {
+        "order_id",
+        "company_id",
+        "company_name",
+    }
     assert any("parent_item_id" in item for o in orders for item in o["items"]), "configurable children"
     for order in orders:
         assert order["created_at"].startswith("2026-04-30 ")
-        total = (Decimal(str(order[k])) for k in ("base_subtotal", "base_discount_amount", "base_shipping_amount", "base_tax_amount"))
+        total = (
+            Decimal(str(order[k]))
+            for k in ("base_subtotal", "base_discount_amount", "base_shipping_amount", "base_tax_amount")
+        )
         assert sum(total) == Decimal(str(order["base_grand_total"])), order["entity_id"]
         lines = sum(Decimal(str(i["row_total"])) for i in order["items"])
         assert lines == Decimal(str(order["base_subtotal"])), order["entity_id"]

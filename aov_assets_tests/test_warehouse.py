@@ -1,8 +1,7 @@
-from datetime import date
-from decimal import Decimal
-
 import threading
 import time
+from datetime import date
+from decimal import Decimal
 
 import pandas as pd
 import pytest

@@ -53,8 +53,16 @@ def main() -> None:
     days = [LAST_DAY - timedelta(days=i) for i in reversed(range(args.days))]
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "aov_assets_tests.fake_adobe_commerce", "--port", str(port),
-         "--latency", str(args.latency), "--cache"],
+        [
+            sys.executable,
+            "-m",
+            "aov_assets_tests.fake_adobe_commerce",
+            "--port",
+            str(port),
+            "--latency",
+            str(args.latency),
+            "--cache",
+        ],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -62,7 +70,9 @@ def main() -> None:
     try:
         server.stdout.readline()  # "fake Adobe Commerce on ..." once it listens
         base_url = f"http://127.0.0.1:{port}"
-        httpx.get(f"{base_url}/rest/V1/store/storeViews", headers={"Authorization": f"Bearer {TOKEN}"}).raise_for_status()
+        httpx.get(
+            f"{base_url}/rest/V1/store/storeViews", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).raise_for_status()
         fetch(base_url, days, 8)  # warm-up: fills the store's response cache
         sequential, orders = fetch(base_url, days, 1)
         concurrent, same = fetch(base_url, days, args.concurrency)
@@ -74,8 +84,10 @@ def main() -> None:
     bound = pages * args.latency / args.concurrency
     print(f"{args.days} days, {orders:,} orders, {pages} pages of up to 300, {args.latency * 1000:.0f} ms per page")
     print(f"sequential (concurrency 1)       {sequential:7.2f}s   bound {pages * args.latency:6.2f}s")
-    print(f"concurrent (concurrency {args.concurrency})       {concurrent:7.2f}s   bound {bound:6.2f}s "
-          f"({(concurrent / bound - 1) * 100:+.1f}% vs bound)")
+    print(
+        f"concurrent (concurrency {args.concurrency})       {concurrent:7.2f}s   bound {bound:6.2f}s "
+        f"({(concurrent / bound - 1) * 100:+.1f}% vs bound)"
+    )
     print(f"speed-up                         {sequential / concurrent:7.2f}x")
 
 

@@ -49,7 +49,10 @@ def stages(root: Path) -> None:
     with dg.DagsterInstance.ephemeral() as instance:  # in-memory event log: the steps' own time
         for assets, keys in (([raw_orders, classified_orders, daily_aov, aov_30d], days), ([aov_ttm], months)):
             result = dg.materialize(
-                assets, resources=resources(root), instance=instance, tags=range_tags(keys[0], keys[-1]),
+                assets,
+                resources=resources(root),
+                instance=instance,
+                tags=range_tags(keys[0], keys[-1]),
                 run_config=QUIET_LOGS,
             )
             for event in result.get_step_success_events():

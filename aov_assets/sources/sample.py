@@ -132,10 +132,37 @@ CATALOG = (
 _FIRST_NAMES = ("Ava", "Ben", "Chloe", "Dan", "Ella", "Finn", "Grace", "Hugo", "Iris", "Jack", "Kate", "Liam")
 _LAST_NAMES = ("Adams", "Baker", "Chen", "Diaz", "Evans", "Foster", "Garcia", "Hughes", "Ito", "Jones", "Khan", "Lopez")
 _COMPANY_WORDS = (
-    ("Harbor", "Summit", "Prairie", "Lakeside", "Granite", "Cedar", "Metro", "Riverbend", "Northgate", "Bluebird",
-     "Ironwood", "Pioneer", "Keystone", "Sunrise", "Westfield"),
-    ("Facilities", "Property", "Schools", "Medical", "Hospitality", "Office Parks", "Logistics", "Fitness",
-     "Senior Living", "Dental", "Restaurants", "Municipal"),
+    (
+        "Harbor",
+        "Summit",
+        "Prairie",
+        "Lakeside",
+        "Granite",
+        "Cedar",
+        "Metro",
+        "Riverbend",
+        "Northgate",
+        "Bluebird",
+        "Ironwood",
+        "Pioneer",
+        "Keystone",
+        "Sunrise",
+        "Westfield",
+    ),
+    (
+        "Facilities",
+        "Property",
+        "Schools",
+        "Medical",
+        "Hospitality",
+        "Office Parks",
+        "Logistics",
+        "Fitness",
+        "Senior Living",
+        "Dental",
+        "Restaurants",
+        "Municipal",
+    ),
     ("Group", "Services", "Management", "Partners", "LLC", "Inc", "Co", "District"),
 )
 
@@ -152,8 +179,11 @@ def _month_curve(days: pd.DatetimeIndex, by_month: tuple[float, ...]) -> np.ndar
     """Smooth yearly curve through mid-month anchors (no step at month boundaries)."""
     position = (days.day_of_year.to_numpy() - 0.5) / 365.25 * 12  # months since Jan 1
     anchors = np.arange(12) + 0.5
-    return np.interp(position, np.concatenate([[anchors[-1] - 12], anchors, [anchors[0] + 12]]),
-                     np.concatenate([[by_month[-1]], by_month, [by_month[0]]]))
+    return np.interp(
+        position,
+        np.concatenate([[anchors[-1] - 12], anchors, [anchors[0] + 12]]),
+        np.concatenate([[by_month[-1]], by_month, [by_month[0]]]),
+    )
 
 
 def _split_exact(total: int, raw: np.ndarray) -> np.ndarray:
@@ -306,8 +336,11 @@ class SampleMerchant:
         """UTC second of the day: B2B buyers order in US business hours, consumers in the evening too."""
         rng = self._rng
         business = rng.normal(17.5 * 3600, 2.6 * 3600, len(is_b2b))
-        evening = np.where(rng.random(len(is_b2b)) < 0.45, rng.normal(1.5 * 3600, 2.0 * 3600, len(is_b2b)),
-                           rng.normal(18 * 3600, 3.5 * 3600, len(is_b2b)))
+        evening = np.where(
+            rng.random(len(is_b2b)) < 0.45,
+            rng.normal(1.5 * 3600, 2.0 * 3600, len(is_b2b)),
+            rng.normal(18 * 3600, 3.5 * 3600, len(is_b2b)),
+        )
         return (np.where(is_b2b, business, evening) % 86_400).astype(np.int64)
 
     def _assign_customers(self, orders: pd.DataFrame) -> None:
