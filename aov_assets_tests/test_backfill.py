@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -193,6 +194,18 @@ def test_an_outage_then_one_backfill_command_matches_a_clean_run(store, tmp_path
 
 
 @pytest.mark.slow
+def _alive(group: int, seconds: float = 10) -> bool:
+    """Whether a process of the group still exists after `seconds` (SIGKILL is delivered, not instant)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_sigkill_in_the_middle_of_a_range_backfill_then_a_rerun_equals_a_clean_run(tmp_path):
     first, last = "2025-01-01", "2025-04-30"
     clean = Pipeline(tmp_path / "clean", REPO / "aov.yaml")
@@ -212,15 +225,20 @@ def test_sigkill_in_the_middle_of_a_range_backfill_then_a_rerun_equals_a_clean_r
         f"{first}...{last}",
     ]
     env = killed.env() | {"PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Its own session, so the kill takes the run's step worker too (the multiprocess executor runs each
+    # step in a child process): a crashed machine or container, not a parent that leaves an orphan writing.
+    process = subprocess.Popen(
+        command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     seen = []
     for line in process.stdout:
         seen.append(line)
         if "classified_orders: 48/120 days" in line:  # mid-transaction: some days inserted, not committed
-            os.kill(process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
             break
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL, "".join(seen[-20:])
+    assert not _alive(process.pid), "a process of the killed run is still running"
     assert read_table(killed, "classified_orders").empty  # the open transaction was rolled back
     run_cli(command, env)
     for name in ("classified_orders", "daily_aov", "aov_30d"):
