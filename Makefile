@@ -18,6 +18,8 @@ demo: install
 	$(BIN)/aov demo
 
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 dev: install

@@ -34,10 +34,10 @@ import sqlalchemy as sa
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from .card import Card, money_text, pct_text, times_text
+from .keys import CONTRACTION_KEY
 from .rules import AlertRule
 from .warehouse import Warehouse, alert_deliveries
 
-CONTRACTION = "aov_30d:b2b_aov_contraction"
 STALE_CLAIM = timedelta(minutes=10)
 PAGE = 50
 
@@ -263,7 +263,7 @@ def _alert_for(evaluation: dg.AssetCheckEvaluation, run_id: str, warehouse: Ware
     check_key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
     as_of = _as_of(evaluation) or date.today()
     metadata = {name: value.value for name, value in evaluation.metadata.items()}
-    rows = warehouse.read_card(as_of) if check_key == CONTRACTION else None
+    rows = warehouse.read_card(as_of) if check_key == CONTRACTION_KEY.to_user_string() else None
     if rows is not None and not rows.empty:
         rule = AlertRule(
             drop_pct=Decimal(str(metadata["threshold_pct"])).normalize(),

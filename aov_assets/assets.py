@@ -16,9 +16,10 @@ import pandas as pd
 
 from . import warehouse as tables
 from .card import Card
+from .keys import CONTRACTION_CHECK, REJECTED_CHECK
 from .manifest import Manifest
-from .partitions import DAILY, MONTHLY, day_key, days_of, month_key, months_of
-from .resources import AdobeCommerceResource, LakeResource, ManifestResource, WarehouseResource
+from .partitions import daily_partitions, day_key, days_of, month_key, monthly_partitions, months_of
+from .resources import AdobeCommerceResource, LakeResource, WarehouseResource
 from .rules import (
     WINDOW_DAYS,
     AlertRule,
@@ -40,8 +41,6 @@ warnings.filterwarnings(
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 GROUP = "aov"
-CONTRACTION_CHECK = "b2b_aov_contraction"
-REJECTED_CHECK = "no_rejected_orders"
 CLASSIFY_BATCH_DAYS = 31  # enough rows to amortize pandas overhead, few enough to bound memory
 
 
@@ -72,19 +71,17 @@ def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-@dg.asset(partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"parquet"})
 def raw_orders(
     context: dg.AssetExecutionContext,
-    manifest: ManifestResource,
+    manifest: dg.ResourceParam[Manifest],
     lake: LakeResource,
     adobe_commerce: AdobeCommerceResource,
 ) -> dg.MaterializeResult:
     """Every order created on the UTC day, exactly as the source returned it (Parquet lake)."""
-    config = manifest.load()
     store = lake.raw_orders()
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "raw_orders", len(days))
-    with adobe_commerce.open_source(config) as source:
+    with adobe_commerce.open_source(manifest) as source:
         for day, payloads in source.iter_days(days):
             count = store.write_day(day, payloads, source=source.name)
             context.add_asset_metadata(
@@ -94,23 +91,9 @@ def raw_orders(
     return dg.MaterializeResult()
 
 
-@dg.asset(
-    partitions_def=DAILY,
-    backfill_policy=SINGLE_RUN,
-    group_name=GROUP,
-    deps=[raw_orders],
-    kinds={"sql"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            REJECTED_CHECK,
-            asset="classified_orders",
-            description="Every raw order of the run's days could be read (unreadable ones are in rejected_orders).",
-        )
-    ],
-)
 def classified_orders(
     context: dg.AssetExecutionContext,
-    manifest: ManifestResource,
+    manifest: dg.ResourceParam[Manifest],
     lake: LakeResource,
     warehouse: WarehouseResource,
     adobe_commerce: AdobeCommerceResource,
@@ -119,9 +102,8 @@ def classified_orders(
 
     Orders that cannot be read go to `rejected_orders` with the reason, never silently dropped.
     """
-    config = manifest.load()
-    with adobe_commerce.open_source(config) as source:
-        rule = segment_rule(config.segments, source)
+    with adobe_commerce.open_source(manifest) as source:
+        rule = segment_rule(manifest.segments, source)
     store = lake.raw_orders()
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "classified_orders", len(days))
@@ -129,7 +111,9 @@ def classified_orders(
     with warehouse.open().replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write:
         for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
             batch = days[start : start + CLASSIFY_BATCH_DAYS]
-            orders, rejected = classify_orders(((day, store.read_day(day)) for day in batch), config.metric.basis, rule)
+            orders, rejected = classify_orders(
+                ((day, store.read_day(day)) for day in batch), manifest.metric.basis, rule
+            )
             write(tables.classified_orders, orders)
             write(tables.rejected_orders, rejected)
             rejects.append(rejected.drop(columns="payload"))
@@ -168,7 +152,6 @@ def rejected_check(rejected: pd.DataFrame, as_of: date) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=GROUP, deps=[classified_orders], kinds={"sql"})
 def daily_aov(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -212,7 +195,7 @@ def trailing_daily_aov(partitions: int) -> dg.AssetDep:
     """daily_aov over the last `partitions` partitions of the downstream asset (60 days, 12 months),
     clipped at the first partition rather than failing on days before it."""
     mapping = dg.TimeWindowPartitionMapping(start_offset=1 - partitions, allow_nonexistent_upstream_partitions=True)
-    return dg.AssetDep(daily_aov, partition_mapping=mapping)
+    return dg.AssetDep("daily_aov", partition_mapping=mapping)
 
 
 def alert_rule(manifest: Manifest) -> AlertRule:
@@ -244,29 +227,13 @@ def check_metadata(card: Card) -> dict[str, Any]:
     )
 
 
-@dg.asset(
-    partitions_def=DAILY,
-    backfill_policy=SINGLE_RUN,
-    group_name=GROUP,
-    kinds={"sql"},
-    deps=[trailing_daily_aov(2 * WINDOW_DAYS)],
-    check_specs=[
-        dg.AssetCheckSpec(
-            CONTRACTION_CHECK,
-            asset="aov_30d",
-            description="B2B AOV must not fall by more than the manifest's threshold vs the prior 30 days "
-            "(judged on the run's latest as-of day; every day's verdict is in aov_30d.alert).",
-        )
-    ],
-)
 def aov_30d(
-    context: dg.AssetExecutionContext, manifest: ManifestResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Per as-of day D: trailing 30 days (D-29..D) vs the prior 30 (D-59..D-30) per segment, the
     B2B/B2C multiplier and the contraction verdict."""
     days = days_of(context.partition_time_window)
-    config = manifest.load()
-    rule = alert_rule(config)
+    rule = alert_rule(manifest)
     db = warehouse.open()
     daily = db.read_daily(days[0] - timedelta(days=2 * WINDOW_DAYS - 1), days[-1])
     rows = card_rows(window_sums(daily, days[0], days[-1]), rule)
@@ -291,7 +258,7 @@ def aov_30d(
             partition_key=day_key(as_of),
         )
     latest = cards[days[-1]]
-    severity = dg.AssetCheckSeverity.ERROR if config.alert.severity == "error" else dg.AssetCheckSeverity.WARN
+    severity = dg.AssetCheckSeverity.ERROR if manifest.alert.severity == "error" else dg.AssetCheckSeverity.WARN
     if len(days) > 1:
         context.log.info(f"aov_30d: {sum(c.alert for c in cards.values())} of {len(days)} as-of days alert")
     return dg.MaterializeResult(
@@ -307,13 +274,6 @@ def aov_30d(
     )
 
 
-@dg.asset(
-    partitions_def=MONTHLY,
-    backfill_policy=SINGLE_RUN,
-    group_name=GROUP,
-    kinds={"sql"},
-    deps=[trailing_daily_aov(12)],
-)
 def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Trailing-twelve-month AOV per segment for each calendar month (the 12 months ending with it)."""
     months = months_of(context.partition_time_window)
@@ -340,3 +300,29 @@ def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
             partition_key=month_key(month),
         )
     return dg.MaterializeResult()
+
+
+def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
+    """The asset graph on the manifest's daily and monthly partitions."""
+    daily = {"partitions_def": daily_partitions(manifest), "backfill_policy": SINGLE_RUN, "group_name": GROUP}
+    monthly = daily | {"partitions_def": monthly_partitions(manifest)}
+    rejected = dg.AssetCheckSpec(
+        REJECTED_CHECK,
+        asset="classified_orders",
+        description="Every raw order of the run's days could be read (unreadable ones are in rejected_orders).",
+    )
+    contraction = dg.AssetCheckSpec(
+        CONTRACTION_CHECK,
+        asset="aov_30d",
+        description="B2B AOV must not fall by more than the manifest's threshold vs the prior 30 days "
+        "(judged on the run's latest as-of day; every day's verdict is in aov_30d.alert).",
+    )
+    return [
+        dg.asset(kinds={"parquet"}, **daily)(raw_orders),
+        dg.asset(deps=["raw_orders"], kinds={"sql"}, check_specs=[rejected], **daily)(classified_orders),
+        dg.asset(deps=["classified_orders"], kinds={"sql"}, **daily)(daily_aov),
+        dg.asset(deps=[trailing_daily_aov(2 * WINDOW_DAYS)], kinds={"sql"}, check_specs=[contraction], **daily)(
+            aov_30d
+        ),
+        dg.asset(deps=[trailing_daily_aov(12)], kinds={"sql"}, **monthly)(aov_ttm),
+    ]

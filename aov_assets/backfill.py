@@ -21,9 +21,9 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from .keys import DAILY_JOB, TTM_JOB, WINDOWS_JOB, range_tags
 from .rules import WINDOW_DAYS, add_months, month_start
 
-DAILY_JOB, WINDOWS_JOB, TTM_JOB = "aov_daily", "aov_windows", "aov_ttm_monthly"
 BACKFILL_TAG = "aov/backfill"
 
 
@@ -36,7 +36,7 @@ class Step:
 
     @property
     def tags(self) -> dict[str, str]:
-        return {"dagster/asset_partition_range_start": self.first, "dagster/asset_partition_range_end": self.last}
+        return range_tags(self.first, self.last)
 
 
 def backfill_plan(first: date, last: date, latest_as_of: date | None, latest_month: date | None) -> list[Step]:

@@ -72,17 +72,20 @@ def backfill(first: date, last: date) -> None:
     import dagster as dg
 
     from .backfill import BackfillFailed, run_backfill
+    from .definitions import build_defs
     from .demo import QUIET_LOGS
     from .instance import use_dagster_home
-    from .partitions import DAILY
+    from .partitions import daily_partitions
 
     home = use_dagster_home(_data_dir())
-    first_key, last_key = DAILY.get_first_partition_key(), DAILY.get_last_partition_key()
+    manifest = load_manifest()
+    daily = daily_partitions(manifest)
+    first_key, last_key = daily.get_first_partition_key(), daily.get_last_partition_key()
     if first > last:
         raise UsageError(f"--from {first} is after --to {last}")
     if first < date.fromisoformat(first_key) or last > date.fromisoformat(last_key):
         raise UsageError(f"{first}..{last} is outside the daily partitions {first_key}..{last_key} (see the manifest)")
-    from .definitions import defs
+    defs = build_defs(manifest)
 
     warehouse = _warehouse()
     print(f"Dagster instance {home}; the runs show in the UI (make dev)")

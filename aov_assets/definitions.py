@@ -1,18 +1,32 @@
-"""The one Definitions object: assets, checks, jobs, schedules, sensors and resources."""
+"""The one Definitions object, built from the manifest loaded once when Dagster loads the code.
+
+Importing this module reads nothing: `defs` is a `@dg.definitions` function that Dagster calls,
+and `build_defs(manifest)` is the factory that tests and the CLI call with a manifest of their own.
+"""
 
 import dagster as dg
 
-from .assets import aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders
+from .assets import build_assets
 from .health import HEALTH_CHECKS
+from .manifest import Manifest, load_manifest
 from .resources import default_resources
-from .schedules import aov_daily_schedule, daily_job, monthly_schedule, ttm_job, windows_job
+from .schedules import JOBS, build_schedules
 from .sensors import aov_alert_slack_sensor, aov_auto_heal_sensor
 
-defs = dg.Definitions(
-    assets=[raw_orders, classified_orders, daily_aov, aov_30d, aov_ttm],
-    asset_checks=HEALTH_CHECKS,
-    jobs=[daily_job, windows_job, ttm_job],
-    schedules=[aov_daily_schedule, monthly_schedule],
-    sensors=[aov_alert_slack_sensor, aov_auto_heal_sensor],
-    resources=default_resources(),
-)
+
+def build_defs(manifest: Manifest) -> dg.Definitions:
+    """Assets, checks, jobs, schedules, sensors and resources, all from this one manifest."""
+    return dg.Definitions(
+        assets=build_assets(manifest),
+        asset_checks=HEALTH_CHECKS,
+        jobs=JOBS,
+        schedules=build_schedules(manifest),
+        sensors=[aov_alert_slack_sensor, aov_auto_heal_sensor],
+        resources=default_resources(manifest),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """`$AOV_MANIFEST` (else ./aov.yaml), read when Dagster loads the code location."""
+    return build_defs(load_manifest())

@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from .alerts import CONTRACTION, AlertLedger
+from .alerts import AlertLedger
 from .card import Card
+from .keys import CONTRACTION_KEY, DAILY_JOB, TTM_JOB, range_tags
 from .manifest import Manifest
 from .rules import WINDOW_DAYS, company_cohorts
 from .sources.sample import LAST_DAY
@@ -24,15 +25,13 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 PLANNED_EVENTS_SWITCH = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
-def range_tags(first: str, last: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-
-
 def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None] = print) -> Card:
     from .assets import alert_rule
-    from .definitions import defs
-    from .partitions import MONTHLY
+    from .definitions import build_defs
+    from .partitions import monthly_partitions
     from .sensors import aov_alert_slack_sensor
+
+    defs = build_defs(manifest)
 
     os.environ.setdefault(PLANNED_EVENTS_SWITCH, "true")
     instance = dg.DagsterInstance.get()
@@ -40,33 +39,31 @@ def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None
     started = time.monotonic()
     say(f"aov demo: sample merchant, {first}..{last}; Dagster instance {os.environ['DAGSTER_HOME']}")
     say("1/2 raw_orders -> classified_orders -> daily_aov -> aov_30d, all days in one run ...")
-    _execute(defs.resolve_job_def("aov_daily"), instance, range_tags(str(first), str(last)))
-    months = MONTHLY.get_partition_keys()
+    _execute(defs.resolve_job_def(DAILY_JOB), instance, range_tags(first, last))
+    months = monthly_partitions(manifest).get_partition_keys()
     say(f"2/2 aov_ttm for {len(months)} months in one run ...")
     if months:
-        _execute(defs.resolve_job_def("aov_ttm_monthly"), instance, range_tags(months[0], months[-1]))
+        _execute(defs.resolve_job_def(TTM_JOB), instance, range_tags(months[0], months[-1]))
     say(f"materialized in {time.monotonic() - started:.1f}s\n")
 
     cohorts = company_cohorts(warehouse.company_windows(last, WINDOW_DAYS))
     card = Card.from_rows(warehouse.read_card(last), alert_rule(manifest), cohorts)
     say(card.text())
     say("\nChecks of this run:")
-    for line in check_lines(instance):
+    for line in check_lines(defs, instance):
         say(f"  {line}")
     tick = aov_alert_slack_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
     say(f"\nOne tick of aov_alert_slack_sensor: {tick.skip_message}")
     for row in AlertLedger(warehouse).rows():
-        if (row["check_key"], row["as_of"]) == (CONTRACTION, last):
+        if (row["check_key"], row["as_of"]) == (CONTRACTION_KEY.to_user_string(), last):
             text = json.loads(row["message"])["text"]
             say(f"\nThe alert ({row['status']} in alert_deliveries), as Slack receives it:\n{text}")
     say("\nOpen the Dagster UI on these materializations with: make dev  (http://127.0.0.1:3000)")
     return card
 
 
-def check_lines(instance: dg.DagsterInstance) -> list[str]:
+def check_lines(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[str]:
     """The latest evaluation of every check of the project, one line each."""
-    from .definitions import defs
-
     keys = defs.resolve_asset_graph().asset_check_keys
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys))
     lines = []

@@ -10,9 +10,9 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from .assets import aov_30d, classified_orders, daily_aov, raw_orders
-from .partitions import DAILY
-from .resources import LakeResource, ManifestResource, WarehouseResource
+from .manifest import Manifest
+from .partitions import daily_partitions
+from .resources import LakeResource, WarehouseResource
 from .rules import GAP_WINDOW_DAYS, gap_days
 from .warehouse import classified_orders as classified_orders_table
 
@@ -34,10 +34,10 @@ def _listing(values: list, limit: int = 20) -> str:
     return ", ".join(str(v) for v in values[:limit]) + (f" ... ({len(values)} in all)" if len(values) > limit else "")
 
 
-@dg.asset_check(asset=raw_orders, description="The newest raw_orders partition keeps up with the daily schedule.")
-def raw_orders_fresh(manifest: ManifestResource, lake: LakeResource) -> dg.AssetCheckResult:
-    expected = date.fromisoformat(DAILY.get_last_partition_key())
-    allowed = manifest.load().health.freshness_days
+@dg.asset_check(asset="raw_orders", description="The newest raw_orders partition keeps up with the daily schedule.")
+def raw_orders_fresh(manifest: dg.ResourceParam[Manifest], lake: LakeResource) -> dg.AssetCheckResult:
+    expected = date.fromisoformat(daily_partitions(manifest).get_last_partition_key())
+    allowed = manifest.health.freshness_days
     days = lake.raw_orders().days()
     if not days:
         return _result(False, f"raw_orders has no partition yet; the last partition is {expected}", as_of=str(expected))
@@ -59,7 +59,7 @@ def raw_orders_fresh(manifest: ManifestResource, lake: LakeResource) -> dg.Asset
     )
 
 
-@dg.asset_check(asset=raw_orders, description="No entity_id appears twice in the lake's latest 35 days.")
+@dg.asset_check(asset="raw_orders", description="No entity_id appears twice in the lake's latest 35 days.")
 def raw_orders_unique_entity_ids(lake: LakeResource) -> dg.AssetCheckResult:
     store = lake.raw_orders()
     days = store.days()[-DUPLICATE_SCAN_DAYS:]
@@ -84,15 +84,17 @@ def raw_orders_unique_entity_ids(lake: LakeResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=daily_aov, description="No day is missing or empty where the trailing 28-day median says orders.")
-def daily_aov_no_gaps(manifest: ManifestResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset="daily_aov", description="No day is missing or empty where the trailing 28-day median says orders."
+)
+def daily_aov_no_gaps(manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource) -> dg.AssetCheckResult:
     db = warehouse.open()
     latest = db.latest_order_day()
     if latest is None:
         return _result(True, "daily_aov is empty: nothing to judge yet")
-    first = max(latest - timedelta(days=GAP_SCAN_DAYS - 1), manifest.load().start_date)
+    first = max(latest - timedelta(days=GAP_SCAN_DAYS - 1), manifest.start_date)
     series = db.counted_orders_per_day(first - timedelta(days=GAP_WINDOW_DAYS), latest)
-    gaps = [gap for gap in gap_days(series, manifest.load().health.gap_median_orders) if gap[0] >= first]
+    gaps = [gap for gap in gap_days(series, manifest.health.gap_median_orders) if gap[0] >= first]
     return _result(
         not gaps,
         f"{len(gaps)} day(s) look like sync gaps; backfill them (see README, 'Backfills')"
@@ -103,11 +105,11 @@ def daily_aov_no_gaps(manifest: ManifestResource, warehouse: WarehouseResource) 
     )
 
 
-@dg.asset_check(asset=aov_30d, description="B2B AOV / B2C AOV stays inside the manifest's band.")
-def multiplier_in_band(manifest: ManifestResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+@dg.asset_check(asset="aov_30d", description="B2B AOV / B2C AOV stays inside the manifest's band.")
+def multiplier_in_band(manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource) -> dg.AssetCheckResult:
     db = warehouse.open()
     as_of = db.latest_as_of()
-    low, high = manifest.load().health.multiplier_band
+    low, high = manifest.health.multiplier_band
     rows = db.read_card(as_of) if as_of else None
     multiplier = rows.set_index("segment").at["b2b", "multiplier"] if rows is not None and len(rows) else None
     if multiplier is None:
@@ -125,13 +127,13 @@ def multiplier_in_band(manifest: ManifestResource, warehouse: WarehouseResource)
     )
 
 
-@dg.asset_check(asset=classified_orders, description="No B2B order waits in pending_payment for too long.")
-def b2b_pending_payment_age(manifest: ManifestResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+@dg.asset_check(asset="classified_orders", description="No B2B order waits in pending_payment for too long.")
+def b2b_pending_payment_age(manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource) -> dg.AssetCheckResult:
     db = warehouse.open()
     latest = db.latest_order_day(classified_orders_table)
     if latest is None:
         return _result(True, "no orders classified yet")
-    limit = manifest.load().health.pending_payment_days
+    limit = manifest.health.pending_payment_days
     stale = db.stale_pending_b2b(latest - timedelta(days=limit))
     return _result(
         stale.empty,

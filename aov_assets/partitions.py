@@ -1,4 +1,7 @@
-"""Partitions follow the manifest's dates: daily UTC days and complete calendar months."""
+"""Partitions follow the manifest's dates: daily UTC days and complete calendar months.
+
+Built from a loaded manifest by the definitions factory; nothing here reads a file.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from .manifest import Manifest, load_manifest
+from .manifest import Manifest
 from .rules import add_months, month_start
 
 
@@ -47,8 +50,3 @@ def day_key(day: date | datetime) -> str:
 
 def month_key(month: date) -> str:
     return month.strftime("%Y-%m-%d")
-
-
-MANIFEST = load_manifest()
-DAILY = daily_partitions(MANIFEST)
-MONTHLY = monthly_partitions(MANIFEST)

@@ -1,4 +1,8 @@
-"""Dagster resources: thin handles on the manifest, the lake, the warehouse and the store's API."""
+"""Dagster resources: thin handles on the lake, the warehouse, Slack and the store's API.
+
+The manifest itself is a plain resource (`dg.ResourceParam[Manifest]`): the one object that the
+definitions factory also builds partitions, schedules and sensors from.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import dagster as dg
 
 from .alerts import Notifier
 from .lake import RawOrderLake
-from .manifest import DEFAULT_MANIFEST, Manifest, load_manifest
+from .manifest import Manifest
 from .sources import OrderSource
 from .sources.adobe_commerce import BASE_URL_VARIABLE, CREDENTIAL_VARIABLES, Credentials, client_for
 from .sources.sample import sample_merchant
@@ -21,15 +25,6 @@ from .warehouse import Warehouse
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 DEFAULT_DATA_DIR = "data"
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
-
-
-class ManifestResource(dg.ConfigurableResource):
-    """The manifest (aov.yaml): source, B2B routing, metric basis and alert rule."""
-
-    path: str = DEFAULT_MANIFEST
-
-    def load(self) -> Manifest:
-        return load_manifest(self.path)
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -93,9 +88,10 @@ def from_env(name: str, default: str | None = None) -> dg.EnvVar | str | None:
     return dg.EnvVar(name) if os.environ.get(name) else default
 
 
-def default_resources() -> dict[str, dg.ConfigurableResource]:
+def default_resources(manifest: Manifest) -> dict[str, object]:
+    """The resources of the code location; the manifest is the object the definitions were built from."""
     return {
-        "manifest": ManifestResource(path=from_env("AOV_MANIFEST", DEFAULT_MANIFEST)),
+        "manifest": manifest,
         "lake": LakeResource(data_dir=from_env("AOV_DATA_DIR", DEFAULT_DATA_DIR)),
         "warehouse": WarehouseResource(url=from_env("AOV_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)),
         "slack": SlackResource(

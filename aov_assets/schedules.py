@@ -10,27 +10,28 @@ from datetime import timedelta
 
 import dagster as dg
 
-from .assets import aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders
-from .backfill import DAILY_JOB, TTM_JOB, WINDOWS_JOB
-from .partitions import MANIFEST
+from .keys import DAILY_JOB, TTM_JOB, WINDOWS_JOB, range_tags
+from .manifest import Manifest
 
 daily_job = dg.define_asset_job(
     DAILY_JOB,
-    selection=dg.AssetSelection.assets(raw_orders, classified_orders, daily_aov, aov_30d),
+    selection=dg.AssetSelection.assets("raw_orders", "classified_orders", "daily_aov", "aov_30d"),
     description="Pull UTC days of orders, classify them, sum the days and refresh their 30-day cards.",
 )
 
 windows_job = dg.define_asset_job(
     WINDOWS_JOB,
-    selection=dg.AssetSelection.assets(aov_30d),
+    selection=dg.AssetSelection.assets("aov_30d"),
     description="Recompute 30-day cards (after a backfill changed days inside their windows).",
 )
 
 ttm_job = dg.define_asset_job(
     TTM_JOB,
-    selection=dg.AssetSelection.assets(aov_ttm),
+    selection=dg.AssetSelection.assets("aov_ttm"),
     description="Roll the trailing twelve months up for completed months.",
 )
+
+JOBS = [daily_job, windows_job, ttm_job]
 
 
 @dg.schedule(
@@ -40,26 +41,25 @@ ttm_job = dg.define_asset_job(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Yesterday's UTC day plus the lookback days before it, as one run.",
 )
-def aov_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+def aov_daily_schedule(
+    context: dg.ScheduleEvaluationContext, manifest: dg.ResourceParam[Manifest]
+) -> dg.RunRequest | dg.SkipReason:
     yesterday = context.scheduled_execution_time.date() - timedelta(days=1)
-    if MANIFEST.end_date is not None and yesterday > MANIFEST.end_date:
-        return dg.SkipReason(f"the manifest's end_date {MANIFEST.end_date} has passed: no new days to sync")
-    if yesterday < MANIFEST.start_date:
-        return dg.SkipReason(f"the first partition is {MANIFEST.start_date}")
-    first = max(yesterday - timedelta(days=MANIFEST.sync.lookback_days), MANIFEST.start_date)
-    return dg.RunRequest(
-        run_key=f"daily:{yesterday}",
-        tags={
-            "dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": yesterday.isoformat(),
-        },
+    if manifest.end_date is not None and yesterday > manifest.end_date:
+        return dg.SkipReason(f"the manifest's end_date {manifest.end_date} has passed: no new days to sync")
+    if yesterday < manifest.start_date:
+        return dg.SkipReason(f"the first partition is {manifest.start_date}")
+    first = max(yesterday - timedelta(days=manifest.sync.lookback_days), manifest.start_date)
+    return dg.RunRequest(run_key=f"daily:{yesterday}", tags=range_tags(first, yesterday))
+
+
+def build_schedules(manifest: Manifest) -> list:
+    """The daily schedule, and the monthly one on the day the manifest's lookback has settled."""
+    monthly = dg.build_schedule_from_partitioned_job(
+        ttm_job,
+        name="aov_ttm_monthly_schedule",
+        day_of_month=manifest.sync.lookback_days + 1,
+        hour_of_day=2,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-
-
-monthly_schedule = dg.build_schedule_from_partitioned_job(
-    ttm_job,
-    name="aov_ttm_monthly_schedule",
-    day_of_month=MANIFEST.sync.lookback_days + 1,
-    hour_of_day=2,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
+    return [aov_daily_schedule, monthly]

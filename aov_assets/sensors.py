@@ -6,15 +6,14 @@ from datetime import date, timedelta
 import dagster as dg
 
 from .alerts import deliver_alerts
-from .assets import aov_30d, classified_orders, daily_aov, raw_orders
-from .backfill import DAILY_JOB, backfill_plan
-from .partitions import DAILY, MANIFEST, day_key
+from .backfill import backfill_plan
+from .keys import ALERTING_CHECKS, DAILY_JOB, range_tags
+from .manifest import Manifest
+from .partitions import daily_partitions, day_key
 from .resources import SlackResource, WarehouseResource
-from .schedules import daily_job, ttm_job, windows_job
+from .schedules import JOBS
 
-# The checks whose failures page people (their ERROR evaluations); data-health checks only WARN.
-ALERTING_CHECKS = [spec.key for asset in (aov_30d, classified_orders) for spec in asset.check_specs]
-DAILY_CHAIN = [raw_orders.key, classified_orders.key, daily_aov.key, aov_30d.key]
+DAILY_CHAIN = [dg.AssetKey(name) for name in ("raw_orders", "classified_orders", "daily_aov", "aov_30d")]
 HEAL_TAG = "aov/heal"
 
 
@@ -41,12 +40,14 @@ def aov_alert_slack_sensor(
     return dg.SkipReason(outcome.summary)
 
 
-def days_to_heal(instance: dg.DagsterInstance, days: list[date]) -> tuple[list[date], set[date]]:
+def days_to_heal(
+    instance: dg.DagsterInstance, days: list[date], partitions: dg.PartitionsDefinition
+) -> tuple[list[date], set[date]]:
     """(days missing or failed for any asset of the daily chain, days with a run in progress)."""
     keys = [day_key(day) for day in days]
     missing, busy = set(), set()
     for asset_key in DAILY_CHAIN:
-        statuses = instance.get_status_by_partition(asset_key, keys, DAILY) or {}
+        statuses = instance.get_status_by_partition(asset_key, keys, partitions) or {}
         for day, key in zip(days, keys):
             status = statuses.get(key)
             if status == dg.AssetPartitionStatus.IN_PROGRESS:
@@ -70,11 +71,13 @@ def contiguous(days: list[date]) -> list[tuple[date, date]]:
     name="aov_auto_heal_sensor",
     minimum_interval_seconds=3600,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    jobs=[daily_job, windows_job, ttm_job],
+    jobs=JOBS,
     description="Off by default. Finds days of the last sync.heal_days that are missing or failed, backfills "
     "each gap as one run, then recomputes the 30-day windows and TTM months that include it (like aov backfill).",
 )
-def aov_auto_heal_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+def aov_auto_heal_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, manifest: dg.ResourceParam[Manifest]
+):
     db = warehouse.open()
     pending = json.loads(context.cursor or "[]")  # heal runs requested, whose follow-ups are not yet requested
     requests, still_pending = [], []
@@ -88,23 +91,20 @@ def aov_auto_heal_sensor(context: dg.SensorEvaluationContext, warehouse: Warehou
                 requests.append(dg.RunRequest(job_name=step.job, run_key=f"{heal['run_key']}:{step.job}", tags=tags))
         elif status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
             still_pending.append(heal)  # not started or still running; a failed heal is retried tomorrow
-    last_day = date.fromisoformat(DAILY.get_last_partition_key())
+    partitions = daily_partitions(manifest)
+    last_day = date.fromisoformat(partitions.get_last_partition_key())
     window = [
         day
-        for day in (last_day - timedelta(days=i) for i in reversed(range(MANIFEST.sync.heal_days)))
-        if day >= MANIFEST.start_date
+        for day in (last_day - timedelta(days=i) for i in reversed(range(manifest.sync.heal_days)))
+        if day >= manifest.start_date
     ]
     covered = {heal["first"] for heal in still_pending}
-    missing, _ = days_to_heal(context.instance, window)
+    missing, _ = days_to_heal(context.instance, window, partitions)
     for first, last in contiguous(missing):
         if first.isoformat() in covered:
             continue
         run_key = f"heal:{first}..{last}:{date.today()}"  # one attempt per gap and day
-        tags = {
-            "dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat(),
-            HEAL_TAG: f"{first}..{last}",
-        }
+        tags = range_tags(first, last) | {HEAL_TAG: f"{first}..{last}"}
         requests.append(dg.RunRequest(job_name=DAILY_JOB, run_key=run_key, tags=tags))
         still_pending.append({"first": first.isoformat(), "last": last.isoformat(), "run_key": run_key})
     context.update_cursor(json.dumps(still_pending))

@@ -9,21 +9,21 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from aov_assets.definitions import build_defs
+from aov_assets.manifest import load_manifest
+from aov_assets.resources import AdobeCommerceResource, LakeResource, WarehouseResource
+from aov_assets.sources.sample import SampleMerchant, sample_merchant
+from aov_assets.warehouse import Warehouse
+
 REPO = Path(__file__).resolve().parents[1]
-os.environ.setdefault("AOV_MANIFEST", str(REPO / "aov.yaml"))  # partitions are read at import
-
-import dagster as dg  # noqa: E402
-
-from aov_assets.resources import (  # noqa: E402
-    AdobeCommerceResource,
-    LakeResource,
-    ManifestResource,
-    WarehouseResource,
+# The code location as Dagster loads it from the repo's manifest (the sample's dates).
+DEFS = build_defs(load_manifest(REPO / "aov.yaml"))
+raw_orders, classified_orders, daily_aov, aov_30d, aov_ttm = (
+    DEFS.get_assets_def(name) for name in ("raw_orders", "classified_orders", "daily_aov", "aov_30d", "aov_ttm")
 )
-from aov_assets.sources.sample import SampleMerchant, sample_merchant  # noqa: E402
-from aov_assets.warehouse import Warehouse  # noqa: E402
 
 EXAMPLE_DAY = date(2026, 5, 3)
 EXAMPLE_FIRST_DAY = date(2026, 3, 5)  # the first day of the prior window as of EXAMPLE_DAY
@@ -42,9 +42,9 @@ class Pipeline:
         return self.url or f"sqlite:///{self.root / 'warehouse.db'}"
 
     @property
-    def resources(self) -> dict[str, dg.ConfigurableResource]:
+    def resources(self) -> dict[str, object]:
         return {
-            "manifest": ManifestResource(path=str(self.manifest_path)),
+            "manifest": load_manifest(self.manifest_path),
             "lake": LakeResource(data_dir=str(self.root)),
             "warehouse": WarehouseResource(url=self.warehouse_url),
             "adobe_commerce": AdobeCommerceResource(),
@@ -92,8 +92,6 @@ def pipeline(tmp_path: Path) -> Pipeline:
 @pytest.fixture(scope="session")
 def example_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     """The daily chain materialized over the worked example's 60 days (2026-03-05..2026-05-03), once."""
-    from aov_assets.assets import aov_30d, classified_orders, daily_aov, raw_orders
-
     pipeline = Pipeline(tmp_path_factory.mktemp("example"), REPO / "aov.yaml")
     with dg.instance_for_test() as instance:
         result = pipeline.materialize(

@@ -8,10 +8,20 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from aov_assets.assets import aov_30d, classified_orders, daily_aov, raw_orders
 from aov_assets.resources import AdobeCommerceResource
 
-from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, REPO, Pipeline, read_table, write_manifest
+from .conftest import (
+    EXAMPLE_DAY,
+    EXAMPLE_FIRST_DAY,
+    REPO,
+    Pipeline,
+    aov_30d,
+    classified_orders,
+    daily_aov,
+    raw_orders,
+    read_table,
+    write_manifest,
+)
 from .fake_adobe_commerce import TOKEN, FakeAdobeCommerce
 
 CHAIN = [raw_orders, classified_orders, daily_aov, aov_30d]

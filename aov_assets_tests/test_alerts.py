@@ -8,12 +8,11 @@ import pytest
 
 from aov_assets import warehouse as tables
 from aov_assets.alerts import AlertLedger
-from aov_assets.assets import aov_30d, classified_orders
 from aov_assets.lake import RawOrderLake
 from aov_assets.resources import SlackResource, WarehouseResource
 from aov_assets.sensors import aov_alert_slack_sensor
 
-from .conftest import EXAMPLE_DAY, copy_of
+from .conftest import EXAMPLE_DAY, aov_30d, classified_orders, copy_of
 from .slack_receiver import SECRET_PATH, SlackReceiver
 
 DAGSTER_URL = "http://dagster.example:3000"

@@ -10,18 +10,19 @@ import pytest
 import sqlalchemy as sa
 
 from aov_assets import warehouse as tables
-from aov_assets.assets import (
-    CONTRACTION_CHECK,
-    REJECTED_CHECK,
+from aov_assets.keys import CONTRACTION_CHECK, REJECTED_CHECK
+from aov_assets.lake import RawOrderLake
+
+from .conftest import (
+    EXAMPLE_DAY,
+    EXAMPLE_FIRST_DAY,
     aov_30d,
     aov_ttm,
     classified_orders,
     daily_aov,
     raw_orders,
+    write_manifest,
 )
-from aov_assets.lake import RawOrderLake
-
-from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, write_manifest
 
 DAILY_CHAIN = [raw_orders, classified_orders, daily_aov]
 

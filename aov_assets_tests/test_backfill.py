@@ -13,15 +13,23 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from aov_assets.assets import aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders
 from aov_assets.backfill import backfill_plan, failure_message
-from aov_assets.definitions import defs
 from aov_assets.lake import RawOrderLake
-from aov_assets.partitions import DAILY
 from aov_assets.resources import AdobeCommerceResource
 from aov_assets.sensors import aov_auto_heal_sensor
 
-from .conftest import REPO, Pipeline, read_table, write_manifest
+from .conftest import (
+    DEFS,
+    REPO,
+    Pipeline,
+    aov_30d,
+    aov_ttm,
+    classified_orders,
+    daily_aov,
+    raw_orders,
+    read_table,
+    write_manifest,
+)
 from .fake_adobe_commerce import TOKEN, FakeAdobeCommerce
 
 CHAIN = [raw_orders, classified_orders, daily_aov, aov_30d]
@@ -68,7 +76,7 @@ def store_pipeline(root: Path, store) -> StorePipeline:
 
 
 def status(instance, asset, day: str):
-    return instance.get_status_by_partition(asset.key, [day], DAILY)[day]
+    return instance.get_status_by_partition(asset.key, [day], asset.partitions_def)[day]
 
 
 def test_a_day_that_cannot_be_fetched_fails_its_run_and_leaves_nothing_partial(store, tmp_path):
@@ -93,8 +101,10 @@ def test_a_day_that_cannot_be_fetched_fails_its_run_and_leaves_nothing_partial(s
 
 def run_schedule_tick(pipeline, instance, when: datetime) -> dg.ExecuteInProcessResult:
     """What the daily schedule would launch at `when`, executed here."""
-    context = dg.build_schedule_context(scheduled_execution_time=when)
-    [request] = defs.resolve_schedule_def("aov_daily_schedule").evaluate_tick(context).run_requests
+    context = dg.build_schedule_context(
+        scheduled_execution_time=when, resources={"manifest": pipeline.resources["manifest"]}
+    )
+    [request] = DEFS.resolve_schedule_def("aov_daily_schedule").evaluate_tick(context).run_requests
     tags = request.tags | {"dagster/run_key": request.run_key}
     return dg.materialize(CHAIN, resources=pipeline.resources, tags=tags, instance=instance, raise_on_error=False)
 
@@ -129,7 +139,9 @@ def test_auto_heal_backfills_a_gap_then_its_windows_and_months(tmp_path):
 
         def tick(cursor):
             context = dg.build_sensor_context(
-                instance=instance, cursor=cursor, resources={"warehouse": pipeline.resources["warehouse"]}
+                instance=instance,
+                cursor=cursor,
+                resources={name: pipeline.resources[name] for name in ("warehouse", "manifest")},
             )
             return aov_auto_heal_sensor.evaluate_tick(context)
 

@@ -1,14 +1,20 @@
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import dagster as dg
 
-from aov_assets.definitions import defs
+from aov_assets.definitions import defs as load_defs
+
+from .conftest import DEFS as defs
+from .conftest import REPO
 
 CONTRACT_ASSETS = {"raw_orders", "classified_orders", "daily_aov", "aov_30d", "aov_ttm"}
 
 
 def test_the_definitions_load():
-    dg.Definitions.validate_loadable(defs)
+    dg.Definitions.validate_loadable(load_defs())
     repository = defs.get_repository_def()
     assert {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()} == CONTRACT_ASSETS
 
@@ -31,13 +37,18 @@ def test_partitions_follow_the_manifest():
 
 def test_the_daily_schedule_runs_yesterday_and_the_lookback_days_as_one_run():
     daily = defs.resolve_schedule_def("aov_daily_schedule")
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 4, 20, 1, tzinfo=timezone.utc))
+    manifest = defs.resources["manifest"]
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 4, 20, 1, tzinfo=timezone.utc), resources={"manifest": manifest}
+    )
     [request] = daily.evaluate_tick(context).run_requests
     assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
         "2026-04-16",
         "2026-04-19",
     )
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 22, 1, tzinfo=timezone.utc))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 22, 1, tzinfo=timezone.utc), resources={"manifest": manifest}
+    )
     [skip] = daily.evaluate_tick(context).skip_message.splitlines()
     assert skip == "the manifest's end_date 2026-05-03 has passed: no new days to sync"
 
@@ -48,3 +59,36 @@ def test_the_ttm_schedule_runs_once_the_lookback_has_settled_last_month():
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 4, 4, 2, tzinfo=timezone.utc))
     [request] = monthly.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-03-01"
+
+
+IMPORT_EVERYTHING = "import aov_assets.assets, aov_assets.schedules, aov_assets.sensors, aov_assets.definitions"
+
+
+def run_python(code: str, cwd, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AOV_", "DAGSTER_"))}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=clean | env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_importing_reads_nothing_and_loading_reads_the_manifest_once(tmp_path):
+    imported = run_python(IMPORT_EVERYTHING, tmp_path)  # no aov.yaml here, no AOV_MANIFEST
+    assert imported.returncode == 0, imported.stderr
+    loaded = run_python(
+        "from aov_assets.definitions import defs\n"
+        "d = defs()\n"
+        "print(d.get_assets_def('daily_aov').partitions_def.get_last_partition_key())",
+        tmp_path,
+        AOV_MANIFEST=str(REPO / "aov.yaml"),
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "2026-05-03"
+
+
+def test_a_missing_manifest_fails_at_load_in_one_line(tmp_path):
+    result = run_python("from aov_assets.definitions import defs\ndefs()", tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"aov_assets.manifest.ManifestError: manifest not found: {tmp_path.resolve() / 'aov.yaml'} "
+        "(set AOV_MANIFEST or create aov.yaml)"
+    )

@@ -4,11 +4,21 @@ import dagster as dg
 import pandas as pd
 
 from aov_assets.alerts import AlertLedger
-from aov_assets.assets import aov_30d, classified_orders, daily_aov, raw_orders
 from aov_assets.resources import SlackResource, WarehouseResource
 from aov_assets.sensors import aov_alert_slack_sensor
 
-from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, REPO, Pipeline, postgres_database, read_table
+from .conftest import (
+    EXAMPLE_DAY,
+    EXAMPLE_FIRST_DAY,
+    REPO,
+    Pipeline,
+    aov_30d,
+    classified_orders,
+    daily_aov,
+    postgres_database,
+    raw_orders,
+    read_table,
+)
 
 
 def test_the_worked_example_on_postgresql(example_pipeline, postgres_server, tmp_path):

@@ -18,22 +18,26 @@ import tempfile
 import time
 from pathlib import Path
 
+import dagster as dg
+
+from aov_assets.definitions import build_defs
+from aov_assets.demo import QUIET_LOGS
+from aov_assets.instance import INSTANCE_YAML
+from aov_assets.keys import DAILY_JOB, TTM_JOB, range_tags
+from aov_assets.manifest import load_manifest
+from aov_assets.partitions import daily_partitions, monthly_partitions
+from aov_assets.resources import AdobeCommerceResource, LakeResource, WarehouseResource
+from aov_assets.sources.sample import sample_merchant
+
 REPO = Path(__file__).resolve().parents[1]
-os.environ.setdefault("AOV_MANIFEST", str(REPO / "aov.yaml"))
-
-import dagster as dg  # noqa: E402
-
-from aov_assets.assets import aov_30d, aov_ttm, classified_orders, daily_aov, raw_orders  # noqa: E402
-from aov_assets.demo import QUIET_LOGS, range_tags  # noqa: E402
-from aov_assets.instance import INSTANCE_YAML  # noqa: E402
-from aov_assets.partitions import DAILY, MONTHLY  # noqa: E402
-from aov_assets.resources import AdobeCommerceResource, LakeResource, ManifestResource, WarehouseResource  # noqa: E402
-from aov_assets.sources.sample import sample_merchant  # noqa: E402
+MANIFEST = load_manifest(REPO / "aov.yaml")
+DEFS = build_defs(MANIFEST)
+DAYS, MONTHS = daily_partitions(MANIFEST).get_partition_keys(), monthly_partitions(MANIFEST).get_partition_keys()
 
 
 def resources(root: Path) -> dict:
     return {
-        "manifest": ManifestResource(path=os.environ["AOV_MANIFEST"]),
+        "manifest": MANIFEST,
         "lake": LakeResource(data_dir=str(root)),
         "warehouse": WarehouseResource(url=f"sqlite:///{root / 'warehouse.db'}"),
         "adobe_commerce": AdobeCommerceResource(),
@@ -41,15 +45,13 @@ def resources(root: Path) -> dict:
 
 
 def stages(root: Path) -> None:
-    days, months = DAILY.get_partition_keys(), MONTHLY.get_partition_keys()
     started = time.perf_counter()
     orders = len(sample_merchant().orders)
-    print(f"sample merchant generated in {time.perf_counter() - started:.2f}s: {orders:,} orders, {len(days)} days")
+    print(f"sample merchant generated in {time.perf_counter() - started:.2f}s: {orders:,} orders, {len(DAYS)} days")
     print(f"{'stage':<18}{'seconds':>9}{'orders/s':>12}")
     with dg.DagsterInstance.ephemeral() as instance:  # in-memory event log: the steps' own time
-        for assets, keys in (([raw_orders, classified_orders, daily_aov, aov_30d], days), ([aov_ttm], months)):
-            result = dg.materialize(
-                assets,
+        for job, keys in ((DAILY_JOB, DAYS), (TTM_JOB, MONTHS)):
+            result = DEFS.resolve_job_def(job).execute_in_process(
                 resources=resources(root),
                 instance=instance,
                 tags=range_tags(keys[0], keys[-1]),
@@ -66,14 +68,10 @@ def demo_runs(root: Path, pooled: bool) -> float:
     yaml = INSTANCE_YAML.format(base_dir=home / "history" / "runs") if pooled else "telemetry:\n  enabled: false\n"
     (home / "dagster.yaml").write_text(yaml)
     os.environ["DAGSTER_HOME"] = str(home)
-    from aov_assets.definitions import defs
-
-    days, months = DAILY.get_partition_keys(), MONTHLY.get_partition_keys()
-    jobs = [("aov_daily", days), ("aov_ttm_monthly", months)]
     with dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
-        for name, keys in jobs:
-            job = defs.resolve_job_def(name)
+        for name, keys in ((DAILY_JOB, DAYS), (TTM_JOB, MONTHS)):
+            job = DEFS.resolve_job_def(name)
             result = job.execute_in_process(
                 instance=instance, tags=range_tags(keys[0], keys[-1]), run_config=QUIET_LOGS, resources=resources(root)
             )

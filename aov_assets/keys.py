@@ -1,0 +1,23 @@
+"""Names that several modules share: checks, jobs and the partition-range run tags.
+
+A leaf module (it imports nothing of the project), so alerts, backfills, sensors and the asset
+graph all name the same thing the same way.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+CONTRACTION_CHECK = "b2b_aov_contraction"
+REJECTED_CHECK = "no_rejected_orders"
+CONTRACTION_KEY = dg.AssetCheckKey(dg.AssetKey("aov_30d"), CONTRACTION_CHECK)
+REJECTED_KEY = dg.AssetCheckKey(dg.AssetKey("classified_orders"), REJECTED_CHECK)
+ALERTING_CHECKS = (CONTRACTION_KEY, REJECTED_KEY)  # their ERROR evaluations page people
+
+DAILY_JOB, WINDOWS_JOB, TTM_JOB = "aov_daily", "aov_windows", "aov_ttm_monthly"
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def range_tags(first: object, last: object) -> dict[str, str]:
+    """Run tags that make one run cover partitions first..last (a single-run range backfill)."""
+    return {RANGE_START: str(first), RANGE_END: str(last)}
