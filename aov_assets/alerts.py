@@ -33,7 +33,7 @@ import httpx
 import sqlalchemy as sa
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from .card import Card, money_text, pct_text, times_text
+from .card import Card, Findings, money_text, pct_text, times_text
 from .keys import CONTRACTION_KEY
 from .rules import AlertRule
 from .warehouse import Warehouse, alert_deliveries
@@ -60,6 +60,15 @@ def alert_message(card: Card, dagster_url: str) -> dict[str, Any]:
         f"*B2B orders* {b2b.orders:,} ({pct_text(b2b.orders_change_pct)}), *revenue* {money_text(b2b.revenue)} "
         f"({pct_text(b2b.revenue_change_pct)})",
     ]
+    findings = card.findings
+    if findings and findings.top:
+        facts.append(f"*{card.likely_cause}*")
+        facts += [f"Also: {line}" for line in findings.cause_lines(3)[1:]]
+        facts.append("*Ruled out:* " + " ".join(row["summary"] for row in findings.ruled_out[:3]))
+    if findings and findings.gone_quiet:
+        names = ", ".join(row["name"] for row in findings.gone_quiet[:5])
+        more = f" and {len(findings.gone_quiet) - 5} more" if len(findings.gone_quiet) > 5 else ""
+        facts.append(f"*Gone quiet ({findings.total['gone_quiet']} vs {findings.typical_text}):* {names}{more}")
     rule = f"Rule: alert when B2B AOV moves more than {card.rule.drop_pct}% ({card.rule.direction})."
     return _message(title, facts, rule, link, "Open aov_30d in Dagster")
 
@@ -270,7 +279,7 @@ def _alert_for(evaluation: dg.AssetCheckEvaluation, run_id: str, warehouse: Ware
             direction=metadata["direction"],
             min_orders=int(metadata["min_orders"]),
         )
-        card = Card.from_rows(rows, rule)
+        card = Card.from_rows(rows, rule, Findings.from_frames(*warehouse.read_investigation(as_of, as_of)))
         return Alert(check_key, as_of, card.headline, alert_message(card, dagster_url), run_id)
     description = evaluation.description or f"{check_key} failed"
     return Alert(

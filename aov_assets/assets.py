@@ -7,15 +7,17 @@ with per-partition metadata, so range backfills work and can be repeated without
 
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from . import investigation as why
 from . import warehouse as tables
-from .card import Card
+from .card import Card, Findings
 from .keys import CONTRACTION_CHECK, REJECTED_CHECK
 from .manifest import Manifest
 from .partitions import daily_partitions, day_key, days_of, month_key, monthly_partitions, months_of
@@ -28,6 +30,7 @@ from .rules import (
     cents_to_money,
     classify_orders,
     daily_rows,
+    ratio_to_money,
     ttm_rows,
     window_sums,
 )
@@ -203,10 +206,34 @@ def alert_rule(manifest: Manifest) -> AlertRule:
     return AlertRule(drop_pct=alert.b2b_aov_drop_pct, direction=alert.direction, min_orders=alert.min_orders)
 
 
+def findings_by_day(db: tables.Warehouse, first: date, last: date) -> dict[date, Findings]:
+    """The investigation of each as-of day first..last that has one."""
+    cohorts, causes, quiet = db.read_investigation(first, last)
+    causes_of, quiet_of = dict(tuple(causes.groupby("as_of"))), dict(tuple(quiet.groupby("as_of")))
+    return {
+        as_of: Findings.from_frames(rows, causes_of.get(as_of, causes.iloc[:0]), quiet_of.get(as_of, quiet.iloc[:0]))
+        for as_of, rows in cohorts.groupby("as_of")
+    }
+
+
 def check_metadata(card: Card) -> dict[str, Any]:
     """What a person needs to judge the alert, on the check evaluation (and in Slack)."""
     b2b, b2c = card.segments["b2b"], card.segments["b2c"]
-    return _numbers(
+    findings = card.findings
+    investigation = (
+        {
+            "top_cause": findings.top["cause"] if findings.top else "none",
+            "why": dg.MetadataValue.md(
+                "\n".join(
+                    [*findings.cause_lines(), "", "Ruled out:", *(f"- {r['summary']}" for r in findings.ruled_out)]
+                )
+            ),
+            "gone_quiet": int(findings.total["gone_quiet"]),
+        }
+        if findings
+        else {}
+    )
+    return investigation | _numbers(
         {
             "as_of": card.as_of.isoformat(),
             "verdict": card.verdict,
@@ -239,7 +266,8 @@ def aov_30d(
     rows = card_rows(window_sums(daily, days[0], days[-1]), rule)
     with db.replacing([tables.aov_30d], days[0], days[-1]) as write:
         write(tables.aov_30d, rows)
-    cards = {as_of: Card.from_rows(day_rows, rule) for as_of, day_rows in rows.groupby("as_of")}
+    findings = findings_by_day(db, days[0], days[-1])
+    cards = {as_of: Card.from_rows(day_rows, rule, findings.get(as_of)) for as_of, day_rows in rows.groupby("as_of")}
     for as_of, card in cards.items():
         b2b = card.segments["b2b"]
         context.add_asset_metadata(
@@ -254,6 +282,7 @@ def aov_30d(
                     "verdict": card.verdict,
                 }
             )
+            | investigation_numbers(card.findings)
             | {"card": dg.MetadataValue.md(card.markdown())},
             partition_key=day_key(as_of),
         )
@@ -267,11 +296,146 @@ def aov_30d(
                 check_name=CONTRACTION_CHECK,
                 passed=not latest.alert,
                 severity=severity,
-                description=latest.headline,
+                description=" ".join(filter(None, [latest.headline, latest.likely_cause])),
                 metadata=check_metadata(latest),
             )
         ]
     )
+
+
+def investigation_numbers(findings: Findings | None) -> dict[str, Any]:
+    """The investigation's plottable numbers for one as-of day (none without an investigation)."""
+    if findings is None:
+        return {}
+    total, top = findings.total, findings.top
+    return _numbers(
+        {
+            "gone_quiet": int(total["gone_quiet"]),
+            "orders_per_account": findings.orders_per_account,
+            "top_cause_contribution": top["contribution"] if top else None,
+        }
+    ) | ({"top_cause": top["cause"]} if top else {})
+
+
+def account_daily(
+    context: dg.AssetExecutionContext, manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per UTC day and B2B account: counted orders, revenue, line items, refunds and the largest order.
+
+    The account is the Company (`company:<id>`), else the customer (`customer:<id>`) of a B2B order
+    without one; B2B guest orders sum into `guests`. Per base currency too (b2b_currency_daily), for
+    the constant-currency test. Windows then cost O(accounts x days), never a rescan of orders.
+    """
+    days = days_of(context.partition_time_window)
+    db = warehouse.open()
+    progress = Progress(context.log, "account_daily", len(days))
+    with db.replacing([tables.account_daily, tables.b2b_currency_daily], days[0], days[-1]) as write:
+        for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
+            batch = days[start : start + CLASSIFY_BATCH_DAYS]
+            orders = db.b2b_orders(batch[0], batch[-1], manifest.metric.basis)
+            accounts = why.account_daily_rows(orders)
+            write(tables.account_daily, _as_money(accounts, "revenue", "refunded", largest="largest_order"))
+            currencies = why.currency_daily_rows(orders)
+            write(
+                tables.b2b_currency_daily,
+                _as_money(currencies, "revenue").assign(
+                    base_revenue=currencies["base_units"].map(lambda units: Decimal(int(units)).scaleb(-4))
+                ),
+            )
+            per_day = accounts[accounts["orders"] > 0].groupby("order_date")["orders"].agg(["size", "sum"])
+            for day in batch:
+                active, orders_of_day = per_day.loc[day] if day in per_day.index else (0, 0)
+                context.add_asset_metadata(
+                    {"accounts": int(active), "b2b_orders": int(orders_of_day)}, partition_key=day_key(day)
+                )
+                progress.step(day, int(orders_of_day))
+    return dg.MaterializeResult()
+
+
+def _as_money(frame: pd.DataFrame, *names: str, **renamed: str) -> pd.DataFrame:
+    """Integer `<name>_cents` columns -> exact money columns `<name>` (or the given new names)."""
+    columns = {f"{name}_cents": name for name in names} | {f"{k}_cents": v for k, v in renamed.items()}
+    money = {
+        new: frame[old].map(lambda c: None if pd.isna(c) else cents_to_money(int(c))) for old, new in columns.items()
+    }
+    return frame.drop(columns=list(columns)).assign(**money)
+
+
+INVESTIGATION_CHUNK_DAYS = 366  # as-of days computed together; bounds the dense accounts x days arrays
+
+
+def b2b_investigation(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult]:
+    """Why B2B AOV moved, per as-of day: b2b_accounts_30d (status, windows, lifetime value, cohort),
+    b2b_cohorts_30d (LTV cohorts, gone quiet, the typical gone-quiet count) and aov_why (the change
+    decomposed exactly into ranked causes, and what was ruled out)."""
+    days = days_of(context.partition_time_window)
+    db = warehouse.open()
+    covered_from = db.first_order_day() or days[0]
+    progress = Progress(context.log, "b2b_investigation", len(days))
+    outputs = (tables.b2b_accounts_30d, tables.b2b_cohorts_30d, tables.aov_why)
+    with db.replacing(outputs, days[0], days[-1]) as write:
+        for start in range(0, len(days), INVESTIGATION_CHUNK_DAYS):
+            chunk = days[start : start + INVESTIGATION_CHUNK_DAYS]
+            accounts, cohorts, causes = investigate(db, chunk, covered_from)
+            write(tables.b2b_accounts_30d, accounts)
+            write(tables.b2b_cohorts_30d, cohorts)
+            write(tables.aov_why, causes)
+            for as_of in chunk:
+                metadata = _why_metadata(cohorts[cohorts["as_of"] == as_of], causes[causes["as_of"] == as_of])
+                context.add_asset_metadata(metadata, asset_key=dg.AssetKey("aov_why"), partition_key=day_key(as_of))
+                progress.step(as_of)
+    for table in outputs:
+        yield dg.MaterializeResult(asset_key=table.name)
+
+
+def investigate(db: tables.Warehouse, days: list[date], covered_from: date) -> tuple[pd.DataFrame, ...]:
+    """The three investigation tables for consecutive as-of days, from account_daily and daily_aov."""
+    first = days[0] - timedelta(days=why.LOOKBACK_DAYS)
+    daily = db.read_account_daily(first, days[-1])
+    windows = why.build_windows(daily, db.account_lifetime_before(first), first, days[-1])
+    context_of = why.WindowContext(
+        daily, db.read_currency_daily(first, days[-1]), db.read_daily(first, days[-1]), windows
+    )
+    accounts = why.with_names(pd.concat([why.account_rows(windows, as_of) for as_of in days], ignore_index=True), daily)
+    cohorts, causes = [], []
+    for as_of, rows in accounts.groupby("as_of", sort=True):
+        typical = why.typical_gone_quiet(windows, as_of, covered_from)
+        ranked, quiet = why.ranked_accounts(windows, as_of), why.gone_quiet_count(windows, as_of)
+        cohorts.append(why.cohort_rows(rows, ranked, quiet, typical).assign(as_of=as_of))
+        causes += why.cause_rows(as_of, why.explain(rows, context_of(as_of, typical)))
+    table = accounts[accounts["account"] != why.GUESTS]
+    table = table.assign(
+        aov=[ratio_to_money(r, n) for r, n in zip(table["revenue_cents"], table["orders"])],
+        prior_aov=[ratio_to_money(r, n) for r, n in zip(table["prior_revenue_cents"], table["prior_orders"])],
+    )
+    table = _as_money(table, "revenue", "prior_revenue", lifetime="lifetime_revenue")
+    return table, pd.concat(cohorts, ignore_index=True), pd.DataFrame(causes, columns=list(tables.aov_why.c.keys()))
+
+
+def _why_metadata(cohorts: pd.DataFrame, causes: pd.DataFrame) -> dict[str, Any]:
+    """aov_why's plottable numbers for one as-of day, and its ranked causes as Markdown."""
+    total = cohorts.set_index("cohort").loc[why.ALL]
+    ranked = causes[causes["role"] == "why"]
+    top = ranked.iloc[0] if len(ranked) else None
+    lines = [
+        f"{row.rank}. **{row.cause}** {row.contribution:+,.2f} ({row.share_pct:.1f}%): {row.summary}"
+        for row in ranked.itertuples()
+    ]
+    lines += ["", "Ruled out:"] + [f"- {row.summary}" for row in causes[causes["role"] == "ruled_out"].itertuples()]
+    return _numbers(
+        {
+            "gone_quiet": int(total["gone_quiet"]),
+            "typical_gone_quiet": total["typical_gone_quiet_median"],
+            "orders_per_account": (Decimal(int(total["orders"])) / int(total["active_accounts"])).quantize(
+                Decimal("0.01")
+            )
+            if total["active_accounts"]
+            else None,
+            "top_cause_contribution": None if top is None else top["contribution"],
+        }
+    ) | {"top_cause": "none" if top is None else top["cause"], "why": dg.MetadataValue.md("\n".join(lines))}
 
 
 def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -306,6 +470,15 @@ def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
     """The asset graph on the manifest's daily and monthly partitions."""
     daily = {"partitions_def": daily_partitions(manifest), "backfill_policy": SINGLE_RUN, "group_name": GROUP}
     monthly = daily | {"partitions_def": monthly_partitions(manifest)}
+    multi = {key: daily[key] for key in ("partitions_def", "backfill_policy")}
+    spec = {"group_name": GROUP}
+    lookback = dg.TimeWindowPartitionMapping(
+        start_offset=-why.LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
+    )  # the windows, and the gone-quiet counts as of D-30 .. D-330; lifetime value reads all history
+    investigation_deps = [
+        dg.AssetDep("account_daily", partition_mapping=lookback),
+        trailing_daily_aov(2 * WINDOW_DAYS),
+    ]
     rejected = dg.AssetCheckSpec(
         REJECTED_CHECK,
         asset="classified_orders",
@@ -321,8 +494,31 @@ def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
         dg.asset(kinds={"parquet"}, **daily)(raw_orders),
         dg.asset(deps=["raw_orders"], kinds={"sql"}, check_specs=[rejected], **daily)(classified_orders),
         dg.asset(deps=["classified_orders"], kinds={"sql"}, **daily)(daily_aov),
-        dg.asset(deps=[trailing_daily_aov(2 * WINDOW_DAYS)], kinds={"sql"}, check_specs=[contraction], **daily)(
-            aov_30d
-        ),
+        dg.asset(deps=["classified_orders"], kinds={"sql"}, **daily)(account_daily),
+        dg.multi_asset(
+            specs=[
+                dg.AssetSpec(name, deps=investigation_deps, kinds={"sql"}, description=text, **spec)
+                for name, text in (
+                    (
+                        "b2b_accounts_30d",
+                        "Per as-of day and B2B account: status, both windows, lifetime value, cohort.",
+                    ),
+                    (
+                        "b2b_cohorts_30d",
+                        "Per as-of day and LTV cohort: AOV now and prior, gone quiet, the typical count.",
+                    ),
+                    (
+                        "aov_why",
+                        "Per as-of day: the B2B AOV change decomposed into ranked causes, and what was ruled out.",
+                    ),
+                )
+            ],
+            name="b2b_investigation",
+            can_subset=False,
+            **multi,
+        )(b2b_investigation),
+        dg.asset(
+            deps=[trailing_daily_aov(2 * WINDOW_DAYS), "aov_why"], kinds={"sql"}, check_specs=[contraction], **daily
+        )(aov_30d),
         dg.asset(deps=[trailing_daily_aov(12)], kinds={"sql"}, **monthly)(aov_ttm),
     ]

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from .keys import DAILY_JOB, TTM_JOB, WINDOWS_JOB, range_tags
-from .rules import WINDOW_DAYS, add_months, month_start
+from .rules import add_months, month_start
 
 BACKFILL_TAG = "aov/backfill"
 
@@ -46,10 +46,10 @@ def backfill_plan(first: date, last: date, latest_as_of: date | None, latest_mon
             DAILY_JOB,
             first.isoformat(),
             last.isoformat(),
-            f"raw_orders, classified_orders, daily_aov, aov_30d for {first}..{last} ({(last - first).days + 1} days)",
+            f"the daily chain, the investigation and aov_30d for {first}..{last} ({(last - first).days + 1} days)",
         )
     ]
-    windows_end = min(last + timedelta(days=2 * WINDOW_DAYS - 1), latest_as_of or last)
+    windows_end = latest_as_of or last  # lifetime values (LTV cohorts) of every later day include those days
     if windows_end > last:
         windows_start = last + timedelta(days=1)
         steps.append(
@@ -57,8 +57,9 @@ def backfill_plan(first: date, last: date, latest_as_of: date | None, latest_mon
                 WINDOWS_JOB,
                 windows_start.isoformat(),
                 windows_end.isoformat(),
-                f"aov_30d for {windows_start}..{windows_end}: later as-of days whose 60-day windows include "
-                f"those days (capped at the latest as-of day in the warehouse, {latest_as_of})",
+                f"the investigation and aov_30d for {windows_start}..{windows_end}: later as-of days whose windows, "
+                f"lifetime values or typical gone-quiet counts include those days (up to the latest as-of day in "
+                f"the warehouse, {latest_as_of})",
             )
         )
     if latest_month is not None and latest_month >= month_start(first):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -11,15 +11,12 @@ from typing import Any
 
 import pandas as pd
 
+from .investigation import ACTIONS, ALL, COHORTS
 from .rules import (
     WINDOW_DAYS,
     WINDOW_SEGMENTS,
     AlertRule,
-    Totals,
-    as_percent,
     fraction_to_decimal,
-    ratio_to_money,
-    relative_change,
 )
 
 VERDICT_TEXT = {
@@ -54,14 +51,110 @@ class SegmentLine:
         return _per_order(self.prior_line_items, self.prior_orders)
 
 
+QUIET_SHOWN = 10  # gone-quiet accounts listed on the card; the rest are counted
+
+
 @dataclass(frozen=True)
-class CohortLine:
-    cohort: str
-    companies: int
-    aov: Decimal | None
-    prior_aov: Decimal | None
-    aov_change_pct: Decimal | None
-    quiet: int
+class Findings:
+    """One as-of day of the investigation: LTV cohorts, gone-quiet accounts, and the ranked causes."""
+
+    cohorts: list[dict[str, Any]]  # b2b_cohorts_30d rows, top / middle / bottom
+    total: dict[str, Any]  # the `all` row: every account, gone quiet, typical counts
+    why: list[dict[str, Any]]  # aov_why rows with role `why`, ranked
+    ruled_out: list[dict[str, Any]]
+    gone_quiet: list[dict[str, Any]]  # account, name, prior_orders, prior_revenue (largest first)
+
+    @classmethod
+    def from_frames(cls, cohorts: pd.DataFrame, why: pd.DataFrame, quiet: pd.DataFrame) -> Findings | None:
+        """From one as-of day's rows of b2b_cohorts_30d, aov_why and the gone-quiet b2b_accounts_30d."""
+        if cohorts.empty:
+            return None
+        rows = _records(cohorts.drop(columns="as_of"))
+        why = why.sort_values("rank")
+        return cls(
+            cohorts=sorted((row for row in rows if row["cohort"] != ALL), key=lambda row: COHORTS.index(row["cohort"])),
+            total=next(row for row in rows if row["cohort"] == ALL),
+            why=_records(why[why["role"] == "why"]),
+            ruled_out=_records(why[why["role"] == "ruled_out"]),
+            gone_quiet=_records(quiet[["account", "name", "prior_orders", "prior_revenue"]]),
+        )
+
+    @property
+    def decomposition(self) -> dict[str, Decimal]:
+        """The additive parts of the B2B AOV change (they sum to it, one cent per part)."""
+        return {row["cause"]: row["contribution"] for row in self.why + self.ruled_out if row["part"]}
+
+    @property
+    def top(self) -> dict[str, Any] | None:
+        return self.why[0] if self.why else None
+
+    @property
+    def typical_text(self) -> str:
+        t = self.total
+        if not t["typical_windows"]:
+            return "no earlier window to compare with"
+        low, high = t["typical_gone_quiet_min"], t["typical_gone_quiet_max"]
+        spread = f"{low}" if low == high else f"{low}-{high}"
+        return f"typical {spread} (median {t['typical_gone_quiet_median'].normalize():f} of {t['typical_windows']})"
+
+    @property
+    def orders_per_account(self) -> Decimal | None:
+        """Orders per account that ordered in the current window."""
+        active = self.total["active_accounts"]
+        return (Decimal(self.total["orders"]) / active).quantize(Decimal("0.01")) if active else None
+
+    def cause_lines(self, limit: int | None = None) -> list[str]:
+        return [
+            f"{i}. {row['cause']} {_signed_money(row['contribution'])} ({plain_pct(row['share_pct'])} of the move): "
+            f"{row['summary']}"
+            for i, row in enumerate(self.why[:limit], 1)
+        ]
+
+    def quiet_lines(self, limit: int = QUIET_SHOWN) -> list[str]:
+        lines = [
+            f"{row['name']} ({row['account']}): {row['prior_orders']} order(s), {money_text(row['prior_revenue'])} "
+            "in the prior 30 days"
+            for row in self.gone_quiet[:limit]
+        ]
+        if len(self.gone_quiet) > limit:
+            lines.append(f"... {len(self.gone_quiet) - limit} more")
+        return lines
+
+    def cohort_table(self) -> list[tuple[str, ...]]:
+        header = ("cohort", "accounts", "orders (30D)", "AOV (30D)", "prior AOV", "change", "gone quiet")
+        return [header] + [
+            (
+                row["cohort"],
+                f"{row['accounts']:,}",
+                f"{row['orders']:,}",
+                money_text(row["aov"]),
+                money_text(row["prior_aov"]),
+                pct_text(row["aov_change_pct"]),
+                str(row["gone_quiet"]),
+            )
+            for row in self.cohorts
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        t = self.total
+        return {
+            "why": [
+                {k: _number(row[k]) for k in ("cause", "contribution", "share_pct", "summary")} for row in self.why
+            ],
+            "action": ACTIONS.get(self.top["cause"]) if self.top else None,
+            "ruled_out": [{k: row[k] for k in ("cause", "summary")} for row in self.ruled_out],
+            "decomposition": {cause: _number(value) for cause, value in self.decomposition.items()},
+            "gone_quiet": {
+                "count": int(t["gone_quiet"]),
+                "typical_median": _number(t["typical_gone_quiet_median"]),
+                "typical_min": t["typical_gone_quiet_min"],
+                "typical_max": t["typical_gone_quiet_max"],
+                "accounts": [_jsonable(row) for row in self.gone_quiet],
+            },
+            "cohorts": [
+                _jsonable({k: v for k, v in row.items() if not k.startswith("typical")}) for row in self.cohorts
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -74,11 +167,11 @@ class Card:
     days: int
     prior_days: int
     rule: AlertRule
-    cohorts: list[CohortLine] = field(default_factory=list)
+    findings: Findings | None = None
 
     @classmethod
-    def from_rows(cls, rows: pd.DataFrame, rule: AlertRule, cohorts: pd.DataFrame | None = None) -> Card:
-        """Build from the three `aov_30d` rows of one as-of day (and optionally `company_cohorts`)."""
+    def from_rows(cls, rows: pd.DataFrame, rule: AlertRule, findings: Findings | None = None) -> Card:
+        """Build from the three `aov_30d` rows of one as-of day (and that day's investigation, if any)."""
         by_segment = {row["segment"]: row for row in rows.to_dict("records")}
         missing = set(WINDOW_SEGMENTS) - set(by_segment)
         if missing:
@@ -96,7 +189,7 @@ class Card:
             days=int(b2b["days"]),
             prior_days=int(b2b["prior_days"]),
             rule=rule,
-            cohorts=[] if cohorts is None else _cohort_lines(cohorts),
+            findings=findings,
         )
 
     @property
@@ -125,6 +218,17 @@ class Card:
         threshold = f"threshold: {'more than ' if self.rule.direction != 'both' else ''}{self.rule.drop_pct}%"
         return f"{VERDICT_TEXT.get(self.verdict, self.verdict)}: {move}; {threshold}"
 
+    @property
+    def likely_cause(self) -> str | None:
+        """One sentence naming the top cause, or None when the investigation has none."""
+        top = self.findings.top if self.findings else None
+        if top is None:
+            return None
+        return (
+            f"Likely cause: {top['cause']} ({_signed_money(top['contribution'])}, "
+            f"{plain_pct(top['share_pct'])} of the move). {top['summary']}"
+        )
+
     # ----------------------------------------------------------------- renderings
 
     def text(self) -> str:
@@ -150,17 +254,26 @@ class Card:
             "",
             *self._facts(),
         ]
-        if self.cohorts:
-            lines += ["", "Inside B2B, by Company lifetime value:"]
-            cohort_table = [("cohort", "companies", "AOV (30D)", "prior AOV", "change")] + [
-                (c.cohort, str(c.companies), money_text(c.aov), money_text(c.prior_aov), pct_text(c.aov_change_pct))
-                for c in self.cohorts
-            ]
-            quiet = sum(c.quiet for c in self.cohorts)
-            lines += [
-                *_aligned(cohort_table),
-                f"Companies gone quiet (ordered in the prior 30 days, not since): {quiet}",
-            ]
+        findings = self.findings
+        if findings is None:
+            return "\n".join([*lines, "", "No investigation for this day (materialize the b2b_investigation assets)."])
+        b2b = self.segments["b2b"]
+        move = (b2b.aov - b2b.prior_aov) if b2b.aov is not None and b2b.prior_aov is not None else None
+        lines += [
+            "",
+            "Inside B2B, by account lifetime value:",
+            *_aligned(findings.cohort_table()),
+            f"Accounts gone quiet (ordered in the prior 30 days, not since): {findings.total['gone_quiet']} vs "
+            f"{findings.typical_text}",
+            *(f"  {line}" for line in findings.quiet_lines()),
+            "",
+            f"Why B2B AOV moved ({_signed_money(move)}):",
+            *findings.cause_lines(),
+            "Ruled out:",
+            *(f"- {row['summary']}" for row in findings.ruled_out),
+        ]
+        if findings.top:
+            lines.append(f"Action: {ACTIONS[findings.top['cause']]}")
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -172,9 +285,32 @@ class Card:
             f"{money_text(s.prior_revenue)} | {money_text(s.prior_aov)} | {pct_text(s.aov_change_pct)} |"
             for s in self.segments.values()
         ]
-        return "\n".join(
-            [f"**B2B AOV vs B2C AOV as of {self.as_of}**", "", *rows, "", *(f"- {fact}" for fact in self._facts())]
-        )
+        lines = [f"**B2B AOV vs B2C AOV as of {self.as_of}**", "", *rows, "", *(f"- {fact}" for fact in self._facts())]
+        findings = self.findings
+        if findings is None:
+            return "\n".join(lines)
+        table = findings.cohort_table()
+        lines += [
+            "",
+            "**Inside B2B, by account lifetime value**",
+            "",
+            "| " + " | ".join(table[0]) + " |",
+            "| --- |" + " ---: |" * (len(table[0]) - 1),
+            *("| " + " | ".join(row) + " |" for row in table[1:]),
+            "",
+            f"**Gone quiet: {findings.total['gone_quiet']}** vs {findings.typical_text}",
+            "",
+            *(f"- {line}" for line in findings.quiet_lines()),
+            "",
+            "**Why B2B AOV moved**",
+            "",
+            *findings.cause_lines(),
+            "",
+            "Ruled out: " + " ".join(row["summary"] for row in findings.ruled_out),
+        ]
+        if findings.top:
+            lines += ["", f"**Action:** {ACTIONS[findings.top['cause']]}"]
+        return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:
         (c0, c1), (p0, p1) = self.current_window, self.prior_window
@@ -191,8 +327,7 @@ class Card:
             "threshold_pct": _number(self.rule.drop_pct),
             "direction": self.rule.direction,
             "min_orders": self.rule.min_orders,
-            "cohorts": [_jsonable(vars(c)) for c in self.cohorts],
-        }
+        } | (self.findings.as_json() if self.findings else {})
 
     def _facts(self) -> list[str]:
         b2b = self.segments["b2b"]
@@ -214,24 +349,6 @@ def _aligned(table: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
-def _cohort_lines(cohorts: pd.DataFrame) -> list[CohortLine]:
-    lines = []
-    for row in cohorts.to_dict("records"):
-        now = Totals(int(row["orders"]), int(row["revenue_cents"]))
-        before = Totals(int(row["prior_orders"]), int(row["prior_revenue_cents"]))
-        lines.append(
-            CohortLine(
-                cohort=row["cohort"],
-                companies=int(row["companies"]),
-                aov=ratio_to_money(now.revenue_cents, now.orders),
-                prior_aov=ratio_to_money(before.revenue_cents, before.orders),
-                aov_change_pct=as_percent(relative_change(now.aov, before.aov)),
-                quiet=int(row["quiet"]),
-            )
-        )
-    return lines
-
-
 def _per_order(count: int, orders: int) -> Decimal | None:
     return (Decimal(count) / orders).quantize(Decimal("0.1")) if orders else None
 
@@ -242,6 +359,14 @@ def money_text(value: Decimal | None) -> str:
 
 def pct_text(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:+.1f}%"
+
+
+def plain_pct(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def _signed_money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:+,.2f}"
 
 
 def times_text(value: Decimal | None) -> str:
@@ -258,3 +383,14 @@ def _number(value: Any) -> Any:
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {key: _number(value) for key, value in values.items()}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of plain Python values (numpy scalars unwrapped, missing values as None)."""
+    return [
+        {
+            k: None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else getattr(v, "item", lambda: v)()
+            for k, v in row.items()
+        }
+        for row in frame.to_dict("records")
+    ]

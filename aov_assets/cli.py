@@ -27,9 +27,8 @@ def _data_dir() -> str:
 
 
 def card(as_of: date, as_json: bool) -> None:
-    from .assets import alert_rule
+    from .assets import alert_rule, findings_by_day
     from .card import Card
-    from .rules import WINDOW_DAYS, company_cohorts
 
     warehouse = _warehouse()
     rows = warehouse.read_card(as_of)
@@ -40,8 +39,8 @@ def card(as_of: date, as_json: bool) -> None:
             f"no aov_30d rows for {as_of} in the warehouse; {hint}. Materialize it with: dagster asset "
             f"materialize -m aov_assets.definitions --select aov_30d --partition {as_of}"
         )
-    cohorts = company_cohorts(warehouse.company_windows(as_of, WINDOW_DAYS))
-    result = Card.from_rows(rows, alert_rule(load_manifest()), cohorts)
+    findings = findings_by_day(warehouse, as_of, as_of).get(as_of)
+    result = Card.from_rows(rows, alert_rule(load_manifest()), findings)
     print(json.dumps(result.as_json(), indent=2) if as_json else result.text())
 
 

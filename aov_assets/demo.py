@@ -13,7 +13,6 @@ from .alerts import AlertLedger
 from .card import Card
 from .keys import CONTRACTION_KEY, DAILY_JOB, TTM_JOB, range_tags
 from .manifest import Manifest
-from .rules import WINDOW_DAYS, company_cohorts
 from .sources.sample import LAST_DAY
 from .warehouse import Warehouse
 
@@ -26,7 +25,7 @@ PLANNED_EVENTS_SWITCH = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
 def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None] = print) -> Card:
-    from .assets import alert_rule
+    from .assets import alert_rule, findings_by_day
     from .definitions import build_defs
     from .partitions import monthly_partitions
     from .sensors import aov_alert_slack_sensor
@@ -46,8 +45,9 @@ def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None
         _execute(defs.resolve_job_def(TTM_JOB), instance, range_tags(months[0], months[-1]))
     say(f"materialized in {time.monotonic() - started:.1f}s\n")
 
-    cohorts = company_cohorts(warehouse.company_windows(last, WINDOW_DAYS))
-    card = Card.from_rows(warehouse.read_card(last), alert_rule(manifest), cohorts)
+    card = Card.from_rows(
+        warehouse.read_card(last), alert_rule(manifest), findings_by_day(warehouse, last, last).get(last)
+    )
     say(card.text())
     say("\nChecks of this run:")
     for line in check_lines(defs, instance):

@@ -77,6 +77,8 @@ ORDER_COLUMNS = (
     "order_value",
     "line_items",
     "counted",
+    "company_name",
+    "refunded",
 )
 
 
@@ -90,6 +92,7 @@ class _Item(msgspec.Struct):
 
 class _Company(msgspec.Struct):
     company_id: int | None = None
+    company_name: str | None = None
 
 
 class _Extension(msgspec.Struct):
@@ -120,6 +123,7 @@ class OrderFields(msgspec.Struct):
     store_id: int | None = None
     base_currency_code: str | None = None
     order_currency_code: str | None = None
+    base_total_refunded: Decimal | None = None
     extension_attributes: _Extension | None = None
 
 
@@ -156,11 +160,13 @@ def parse_order(payload: bytes | str, day: date, basis: Literal["grand_total", "
     created_at = _timestamp(order.created_at, "created_at")
     if created_at.date() != day:
         raise RejectedOrder(f"created_at {created_at} is not on the requested day {day}")
-    for field in ("base_grand_total", "base_subtotal", "grand_total", "base_to_global_rate"):
+    for field in ("base_grand_total", "base_subtotal", "grand_total", "base_to_global_rate", "base_total_refunded"):
         amount = getattr(order, field)
-        if not amount.is_finite() or amount < 0:
+        if amount is not None and (not amount.is_finite() or amount < 0):
             raise RejectedOrder(f"{field} is not a non-negative number: {amount}")
     base_amount = order.base_grand_total if basis == "grand_total" else order.base_subtotal
+    refunded = order.base_total_refunded or Decimal(0)
+    company = company_attributes(order.extension_attributes)
     return {
         "entity_id": order.entity_id,
         "increment_id": order.increment_id,
@@ -169,7 +175,7 @@ def parse_order(payload: bytes | str, day: date, basis: Literal["grand_total", "
         "updated_at": None if order.updated_at is None else _timestamp(order.updated_at, "updated_at"),
         "state": order.state,
         "status": order.status,
-        "company_id": company_id(order.extension_attributes),
+        "company_id": company.company_id if company else None,
         "customer_id": order.customer_id,
         "customer_group_id": order.customer_group_id,
         "store_id": order.store_id,
@@ -182,16 +188,18 @@ def parse_order(payload: bytes | str, day: date, basis: Literal["grand_total", "
         "order_value": (base_amount * order.base_to_global_rate).quantize(CENT, ROUND_HALF_UP),
         "line_items": sum(1 for item in order.items if item.parent_item_id is None),
         "counted": order.state not in COUNTED_STATES_EXCLUDE,
+        "company_name": company.company_name if company else None,
+        "refunded": (refunded * order.base_to_global_rate).quantize(CENT, ROUND_HALF_UP),
     }
 
 
-def company_id(extension: _Extension | None) -> int | None:
+def company_attributes(extension: _Extension | None) -> _Company | None:
     """The B2B Company on the order (`company_order_attributes`, or the customer-side name)."""
     if extension is None:
         return None
     for attributes in (extension.company_order_attributes, extension.company_attributes):
         if attributes is not None and attributes.company_id:
-            return attributes.company_id
+            return attributes
     return None
 
 
@@ -470,33 +478,6 @@ def ttm_rows(daily: pd.DataFrame, first_month: date, last_month: date) -> pd.Dat
                 }
             )
     return pd.DataFrame(rows)
-
-
-COHORT_LABELS = ("top 20%", "middle 60%", "bottom 20%")
-
-
-def company_cohorts(companies: pd.DataFrame) -> pd.DataFrame:
-    """Split B2B Companies by lifetime value (top 20%, middle 60%, bottom 20%) and sum each cohort.
-
-    `companies` has one row per Company: lifetime_cents, orders, revenue_cents, prior_orders,
-    prior_revenue_cents. A Company that ordered in the prior window but not since has gone quiet.
-    """
-    ranked = companies.sort_values(["lifetime_cents", "company_id"], ascending=[False, True], ignore_index=True)
-    edge = round(len(ranked) * 0.2)
-    position = np.arange(len(ranked))
-    ranked["cohort"] = np.select(
-        [position < edge, position >= len(ranked) - edge], [COHORT_LABELS[0], COHORT_LABELS[2]], COHORT_LABELS[1]
-    )
-    ranked["quiet"] = (ranked["prior_orders"] > 0) & (ranked["orders"] == 0)
-    sums = ranked.groupby("cohort").agg(
-        companies=("company_id", "size"),
-        orders=("orders", "sum"),
-        revenue_cents=("revenue_cents", "sum"),
-        prior_orders=("prior_orders", "sum"),
-        prior_revenue_cents=("prior_revenue_cents", "sum"),
-        quiet=("quiet", "sum"),
-    )
-    return sums.reindex([label for label in COHORT_LABELS if label in sums.index]).reset_index()
 
 
 def classify_orders(

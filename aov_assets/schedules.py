@@ -13,16 +13,20 @@ import dagster as dg
 from .keys import DAILY_JOB, TTM_JOB, WINDOWS_JOB, range_tags
 from .manifest import Manifest
 
+INVESTIGATION = ("b2b_accounts_30d", "b2b_cohorts_30d", "aov_why")  # one step: b2b_investigation
+DAILY_ASSETS = ("raw_orders", "classified_orders", "daily_aov", "account_daily", *INVESTIGATION, "aov_30d")
+
 daily_job = dg.define_asset_job(
     DAILY_JOB,
-    selection=dg.AssetSelection.assets("raw_orders", "classified_orders", "daily_aov", "aov_30d"),
-    description="Pull UTC days of orders, classify them, sum the days and refresh their 30-day cards.",
+    selection=dg.AssetSelection.assets(*DAILY_ASSETS),
+    description="Pull UTC days of orders, classify them, sum the days and accounts, investigate and refresh their "
+    "30-day cards.",
 )
 
 windows_job = dg.define_asset_job(
     WINDOWS_JOB,
-    selection=dg.AssetSelection.assets("aov_30d"),
-    description="Recompute 30-day cards (after a backfill changed days inside their windows).",
+    selection=dg.AssetSelection.assets(*INVESTIGATION, "aov_30d"),
+    description="Recompute the investigation and the 30-day cards (after a backfill changed days they include).",
 )
 
 ttm_job = dg.define_asset_job(

@@ -89,6 +89,8 @@ classified_orders = sa.Table(
     sa.Column("order_value", Money(), nullable=False),
     sa.Column("line_items", sa.Integer, nullable=False),
     sa.Column("counted", sa.Boolean, nullable=False),
+    sa.Column("company_name", sa.String(255)),
+    sa.Column("refunded", Money()),  # base_total_refunded x base_to_global_rate (context; AOV stays gross)
 )
 
 rejected_orders = sa.Table(
@@ -147,6 +149,84 @@ aov_ttm = sa.Table(
     sa.Column("days", sa.Integer, nullable=False),
 )
 
+account_daily = sa.Table(
+    "account_daily",
+    metadata,
+    sa.Column("order_date", sa.Date, primary_key=True),
+    sa.Column("account", sa.String(40), primary_key=True),  # company:<id> | customer:<id> | guests
+    sa.Column("name", sa.String(255)),  # the latest company_name seen that day
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("revenue", Money(), nullable=False),
+    sa.Column("line_items", sa.Integer, nullable=False),
+    sa.Column("refunded", Money(), nullable=False),
+    sa.Column("largest_order", Money()),
+    sa.Column("largest_order_id", sa.String(50)),  # its increment_id
+)
+
+b2b_currency_daily = sa.Table(
+    "b2b_currency_daily",
+    metadata,
+    sa.Column("order_date", sa.Date, primary_key=True),
+    sa.Column("base_currency_code", sa.String(3), primary_key=True),
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("base_revenue", Amount(), nullable=False),  # in the base currency
+    sa.Column("revenue", Money(), nullable=False),  # in the global currency
+)
+
+b2b_accounts_30d = sa.Table(
+    "b2b_accounts_30d",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("account", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # continuing | gone_quiet | new | returning
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("revenue", Money(), nullable=False),
+    sa.Column("aov", Money()),
+    sa.Column("prior_orders", sa.Integer, nullable=False),
+    sa.Column("prior_revenue", Money(), nullable=False),
+    sa.Column("prior_aov", Money()),
+    sa.Column("line_items", sa.Integer, nullable=False),
+    sa.Column("prior_line_items", sa.Integer, nullable=False),
+    sa.Column("lifetime_revenue", Money(), nullable=False),
+    sa.Column("cohort", sa.String(12), nullable=False),
+)
+
+b2b_cohorts_30d = sa.Table(
+    "b2b_cohorts_30d",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("cohort", sa.String(12), primary_key=True),  # top 20% | middle 60% | bottom 20% | all
+    sa.Column("accounts", sa.Integer, nullable=False),  # ranked into the cohort (ordered up to as-of)
+    sa.Column("active_accounts", sa.Integer, nullable=False),  # with orders in the current window
+    sa.Column("prior_active_accounts", sa.Integer, nullable=False),
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("revenue", Money(), nullable=False),
+    sa.Column("aov", Money()),
+    sa.Column("prior_orders", sa.Integer, nullable=False),
+    sa.Column("prior_revenue", Money(), nullable=False),
+    sa.Column("prior_aov", Money()),
+    sa.Column("aov_change_pct", Percent()),
+    sa.Column("gone_quiet", sa.Integer, nullable=False),
+    sa.Column("typical_gone_quiet_median", Percent()),  # as of D-30, D-60 .. D-330 (fully covered windows)
+    sa.Column("typical_gone_quiet_min", sa.Integer),
+    sa.Column("typical_gone_quiet_max", sa.Integer),
+    sa.Column("typical_windows", sa.Integer, nullable=False),
+)
+
+aov_why = sa.Table(
+    "aov_why",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("cause", sa.String(30), primary_key=True),
+    sa.Column("role", sa.String(10), nullable=False),  # why | ruled_out
+    sa.Column("rank", sa.Integer, nullable=False),  # order within its role, 1 first
+    sa.Column("part", sa.Boolean, nullable=False),  # one of the additive parts of the B2B AOV change
+    sa.Column("contribution", Money()),  # to the B2B AOV change, in money
+    sa.Column("share_pct", Percent()),  # of the change
+    sa.Column("summary", sa.Text, nullable=False),
+)
+
 alert_deliveries = sa.Table(
     "alert_deliveries",
     metadata,
@@ -169,6 +249,11 @@ PARTITION_COLUMN = {
     "daily_aov": "order_date",
     "aov_30d": "as_of",
     "aov_ttm": "month",
+    "account_daily": "order_date",
+    "b2b_currency_daily": "order_date",
+    "b2b_accounts_30d": "as_of",
+    "b2b_cohorts_30d": "as_of",
+    "aov_why": "as_of",
 }
 
 
@@ -204,6 +289,7 @@ class Warehouse:
     def __init__(self, url: str):
         self.engine = create_engine(url)
         metadata.create_all(self.engine)
+        _add_new_columns(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -301,37 +387,104 @@ class Warehouse:
         )
         return self._frame(query.order_by(t.c.order_date))
 
-    def company_windows(self, as_of: date, window_days: int) -> pd.DataFrame:
-        """Per B2B Company: lifetime value up to `as_of`, and orders/revenue in the two windows."""
+    def b2b_orders(self, first: date, last: date, basis: str) -> pd.DataFrame:
+        """B2B orders of first..last with exact integer amounts, for account_daily."""
         t = classified_orders
-        current_start = as_of - timedelta(days=window_days - 1)
-        prior_start = as_of - timedelta(days=2 * window_days - 1)
-        value = cents(t.c.order_value)
+        base = t.c.base_grand_total if basis == "grand_total" else t.c.base_subtotal
+        query = sa.select(
+            t.c.entity_id,
+            t.c.increment_id,
+            t.c.order_date,
+            t.c.created_at,
+            t.c.company_id,
+            t.c.customer_id,
+            t.c.company_name,
+            t.c.base_currency_code,
+            t.c.counted,
+            t.c.line_items,
+            cents(t.c.order_value).label("value_cents"),
+            sa.func.coalesce(cents(t.c.refunded), 0).label("refunded_cents"),
+            sa.cast(sa.func.round(base * 10_000), sa.BigInteger).label("base_units"),
+        ).where(t.c.segment == "b2b", t.c.order_date.between(first, last))
+        return self._frame(query)
 
-        def within(first: date, last: date) -> sa.ColumnElement[bool]:
-            return t.c.order_date.between(first, last)
+    def read_account_daily(self, first: date, last: date) -> pd.DataFrame:
+        t = account_daily
+        query = sa.select(
+            t.c.order_date,
+            t.c.account,
+            t.c.name,
+            t.c.orders,
+            cents(t.c.revenue).label("revenue_cents"),
+            t.c.line_items,
+            cents(t.c.refunded).label("refunded_cents"),
+            cents(t.c.largest_order).label("largest_cents"),
+            t.c.largest_order_id,
+        ).where(t.c.order_date.between(first, last))
+        return self._frame(query)
 
-        prior_end = current_start - timedelta(days=1)
+    def account_lifetime_before(self, day: date) -> pd.DataFrame:
+        """Per account: counted orders, revenue and first order day of everything before `day`."""
+        t = account_daily
         query = (
             sa.select(
-                t.c.company_id,
-                _bigint(sa.func.sum(value)).label("lifetime_cents"),
-                _bigint(sa.func.sum(sa.case((within(current_start, as_of), 1), else_=0))).label("orders"),
-                _bigint(sa.func.sum(sa.case((within(current_start, as_of), value), else_=0))).label("revenue_cents"),
-                _bigint(sa.func.sum(sa.case((within(prior_start, prior_end), 1), else_=0))).label("prior_orders"),
-                _bigint(sa.func.sum(sa.case((within(prior_start, prior_end), value), else_=0))).label(
-                    "prior_revenue_cents"
-                ),
+                t.c.account,
+                _bigint(sa.func.sum(t.c.orders)).label("orders"),
+                _bigint(sa.func.sum(cents(t.c.revenue))).label("revenue_cents"),
+                sa.func.min(sa.case((t.c.orders > 0, t.c.order_date))).label("first_order_date"),
             )
-            .where(t.c.counted, t.c.segment == "b2b", t.c.company_id.is_not(None), t.c.order_date <= as_of)
-            .group_by(t.c.company_id)
+            .where(t.c.order_date < day)
+            .group_by(t.c.account)
         )
+        frame = self._frame(query)
+        return frame.assign(first_order_date=pd.to_datetime(frame["first_order_date"]))
+
+    def read_currency_daily(self, first: date, last: date) -> pd.DataFrame:
+        t = b2b_currency_daily
+        query = sa.select(
+            t.c.order_date,
+            t.c.base_currency_code,
+            t.c.orders,
+            sa.cast(sa.func.round(t.c.base_revenue * 10_000), sa.BigInteger).label("base_units"),
+            cents(t.c.revenue).label("revenue_cents"),
+        ).where(t.c.order_date.between(first, last))
         return self._frame(query)
+
+    def first_order_day(self) -> date | None:
+        with self.connect() as connection:
+            return connection.scalar(sa.select(sa.func.min(daily_aov.c.order_date)))
+
+    def read_investigation(self, first: date, last: date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """(b2b_cohorts_30d, aov_why, the gone-quiet rows of b2b_accounts_30d) of as-of days first..last."""
+        cohorts = self._frame(sa.select(b2b_cohorts_30d).where(b2b_cohorts_30d.c.as_of.between(first, last)))
+        why = self._frame(
+            sa.select(aov_why).where(aov_why.c.as_of.between(first, last)).order_by(aov_why.c.as_of, aov_why.c.rank)
+        )
+        a = b2b_accounts_30d
+        quiet = self._frame(
+            sa.select(a.c.as_of, a.c.account, a.c.name, a.c.prior_orders, a.c.prior_revenue, a.c.cohort)
+            .where(a.c.as_of.between(first, last), a.c.status == "gone_quiet")
+            .order_by(a.c.as_of, a.c.prior_revenue.desc(), a.c.account)
+        )
+        return cohorts, why, quiet
 
     def _frame(self, query: sa.Select[Any]) -> pd.DataFrame:
         with self.connect() as connection:
             result = connection.execute(query)
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Add the nullable columns a newer version introduced to a warehouse created by an older one
+    (`create_all` only creates missing tables); they fill in when their partitions are re-materialized."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as connection:
+        for table in metadata.sorted_tables:
+            existing = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in existing and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _lock_for_writing(connection: Connection, table: sa.Table) -> None:

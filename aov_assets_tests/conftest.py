@@ -21,9 +21,11 @@ from aov_assets.warehouse import Warehouse
 REPO = Path(__file__).resolve().parents[1]
 # The code location as Dagster loads it from the repo's manifest (the sample's dates).
 DEFS = build_defs(load_manifest(REPO / "aov.yaml"))
-raw_orders, classified_orders, daily_aov, aov_30d, aov_ttm = (
-    DEFS.get_assets_def(name) for name in ("raw_orders", "classified_orders", "daily_aov", "aov_30d", "aov_ttm")
-)
+raw_orders, classified_orders, daily_aov, account_daily, investigation, aov_30d, aov_ttm = (
+    DEFS.get_assets_def(name)
+    for name in ("raw_orders", "classified_orders", "daily_aov", "account_daily", "aov_why", "aov_30d", "aov_ttm")
+)  # `investigation` is the b2b_investigation step: b2b_accounts_30d, b2b_cohorts_30d and aov_why
+DAILY_CHAIN = [raw_orders, classified_orders, daily_aov, account_daily, investigation, aov_30d]
 
 EXAMPLE_DAY = date(2026, 5, 3)
 EXAMPLE_FIRST_DAY = date(2026, 3, 5)  # the first day of the prior window as of EXAMPLE_DAY
@@ -94,9 +96,7 @@ def example_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipel
     """The daily chain materialized over the worked example's 60 days (2026-03-05..2026-05-03), once."""
     pipeline = Pipeline(tmp_path_factory.mktemp("example"), REPO / "aov.yaml")
     with dg.instance_for_test() as instance:
-        result = pipeline.materialize(
-            [raw_orders, classified_orders, daily_aov, aov_30d], str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY), instance
-        )
+        result = pipeline.materialize(DAILY_CHAIN, str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY), instance)
         assert result.success
         pipeline.result = result
         yield pipeline
@@ -119,6 +119,10 @@ TABLE_KEYS = {
     "daily_aov": ["order_date", "segment"],
     "aov_30d": ["as_of", "segment"],
     "aov_ttm": ["month", "segment"],
+    "account_daily": ["order_date", "account"],
+    "b2b_accounts_30d": ["as_of", "account"],
+    "b2b_cohorts_30d": ["as_of", "cohort"],
+    "aov_why": ["as_of", "cause"],
 }
 
 

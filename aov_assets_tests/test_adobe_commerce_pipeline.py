@@ -11,20 +11,18 @@ import pytest
 from aov_assets.resources import AdobeCommerceResource
 
 from .conftest import (
+    DAILY_CHAIN,
     EXAMPLE_DAY,
     EXAMPLE_FIRST_DAY,
     REPO,
     Pipeline,
-    aov_30d,
-    classified_orders,
-    daily_aov,
     raw_orders,
     read_table,
     write_manifest,
 )
 from .fake_adobe_commerce import TOKEN, FakeAdobeCommerce
 
-CHAIN = [raw_orders, classified_orders, daily_aov, aov_30d]
+CHAIN = DAILY_CHAIN
 COMPARED = ("classified_orders", "daily_aov", "aov_30d")
 
 

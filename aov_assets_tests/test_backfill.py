@@ -19,12 +19,11 @@ from aov_assets.resources import AdobeCommerceResource
 from aov_assets.sensors import aov_auto_heal_sensor
 
 from .conftest import (
+    DAILY_CHAIN,
     DEFS,
     REPO,
     Pipeline,
-    aov_30d,
     aov_ttm,
-    classified_orders,
     daily_aov,
     raw_orders,
     read_table,
@@ -32,8 +31,9 @@ from .conftest import (
 )
 from .fake_adobe_commerce import TOKEN, FakeAdobeCommerce
 
-CHAIN = [raw_orders, classified_orders, daily_aov, aov_30d]
-COMPARED = ("classified_orders", "daily_aov", "aov_30d", "aov_ttm")
+CHAIN = DAILY_CHAIN
+COMPARED = ("classified_orders", "daily_aov", "account_daily", "b2b_accounts_30d", "b2b_cohorts_30d", "aov_why")
+COMPARED += ("aov_30d", "aov_ttm")
 BIN = Path(sys.executable).parent
 
 
@@ -41,7 +41,7 @@ def test_the_plan_covers_the_windows_and_months_that_include_the_days():
     plan = backfill_plan(date(2026, 2, 10), date(2026, 2, 14), date(2026, 5, 3), date(2026, 4, 1))
     assert [(s.job, s.first, s.last) for s in plan] == [
         ("aov_daily", "2026-02-10", "2026-02-14"),
-        ("aov_windows", "2026-02-15", "2026-04-14"),  # D2 + 59: the last window containing 2026-02-14
+        ("aov_windows", "2026-02-15", "2026-05-03"),  # every later as-of day: lifetime values include the days
         ("aov_ttm_monthly", "2026-02-01", "2026-04-01"),  # 2026-02 .. 2027-01, capped at the latest month
     ]
 
@@ -197,8 +197,8 @@ def test_an_outage_then_one_backfill_command_matches_a_clean_run(store, tmp_path
     env = synced.env() | {"ADOBE_COMMERCE_BASE_URL": store.base_url, "ADOBE_COMMERCE_TOKEN": TOKEN}
     for _ in range(2):  # safe to repeat
         out = run_cli([str(BIN / "aov"), "backfill", "--from", "2026-02-10", "--to", "2026-02-14"], env).stdout
-        assert "1. aov_daily: raw_orders, classified_orders, daily_aov, aov_30d for 2026-02-10..2026-02-14" in out
-        assert "2. aov_windows: aov_30d for 2026-02-15..2026-02-17" in out
+        assert "1. aov_daily: the daily chain, the investigation and aov_30d for 2026-02-10..2026-02-14" in out
+        assert "2. aov_windows: the investigation and aov_30d for 2026-02-15..2026-02-17" in out
         assert "3. aov_ttm_monthly: aov_ttm for 2026-02..2026-02" in out
         assert "[3/3] done" in out and TOKEN not in out
         for name in COMPARED:

@@ -20,7 +20,8 @@ def test_card_prints_the_worked_example(example_env, capsys):
     assert "b2c             4,650    317,540.00   68.29         4,710     322,100.00      68.39   -0.1%" in out
     assert "Multiplier (B2B AOV / B2C AOV): 9.4x" in out
     assert "ALERT: B2B AOV 642.82 vs 770.00 in the prior 30 days (-16.5%); threshold: more than 15%" in out
-    assert "Companies gone quiet (ordered in the prior 30 days, not since): 8" in out
+    assert "Accounts gone quiet (ordered in the prior 30 days, not since): 8 vs " in out
+    assert "Why B2B AOV moved (-127.18):" in out
 
 
 def test_card_json_carries_the_numbers(example_env, capsys):
@@ -31,6 +32,10 @@ def test_card_json_carries_the_numbers(example_env, capsys):
     assert (card["alert"], card["verdict"], card["multiplier"]) == (True, "alert", 9.4133)
     assert card["current_window"] == ["2026-04-04", "2026-05-03"]
     assert [c["cohort"] for c in card["cohorts"]] == ["top 20%", "middle 60%", "bottom 20%"]
+    change = card["segments"]["b2b"]["aov"] - card["segments"]["b2b"]["prior_aov"]
+    parts = card["decomposition"]
+    assert len(parts) == 4 and abs(sum(parts.values()) - change) <= 0.01 * len(parts) + 1e-9
+    assert card["why"][0]["cause"] in parts and card["gone_quiet"]["count"] == 8
 
 
 def test_card_for_a_day_not_in_the_warehouse_says_what_to_do(example_env, capsys):

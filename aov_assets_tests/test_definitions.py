@@ -11,6 +11,7 @@ from .conftest import DEFS as defs
 from .conftest import REPO
 
 CONTRACT_ASSETS = {"raw_orders", "classified_orders", "daily_aov", "aov_30d", "aov_ttm"}
+CONTRACT_ASSETS |= {"account_daily", "b2b_accounts_30d", "b2b_cohorts_30d", "aov_why"}
 
 
 def test_the_definitions_load():

@@ -73,8 +73,17 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
     assert "aov_30d.b2b_aov_contraction: FAILED (ERROR)" in out
     assert "still pending, retried on the next tick" in out and "Slack webhook answered HTTP 500" in out
     assert "delivered to Slack: aov_30d:b2b_aov_contraction 2026-05-03" in second.stdout
+    # the investigation of the worked example: cohorts and gone quiet as in the contract, and the cause
+    assert "top 20%           36           484   1,180.00   1,210.00   -2.5%           0" in out
+    assert "middle 60%       108           565     480.00     560.00  -14.3%           8" in out
+    assert "bottom 20%        36           371     189.97     310.35  -38.8%           0" in out
+    assert "Accounts gone quiet (ordered in the prior 30 days, not since): 8 vs typical" in out
+    assert "1. basket_shrink -71.71 (56.4% of the move)" in out
+    assert "2. account_mix -63.67 (50.1% of the move)" in out
     [alert] = receiver.accepted
     assert "642.82" in alert["text"] and "16.5" in alert["text"]
+    assert "Likely cause: basket_shrink (-71.71, 56.4% of the move)" in alert["text"]
+    assert "Gone quiet (8 vs typical" in alert["text"]
     for result in (first, second):
         assert "sekrit" not in result.stdout + result.stderr
     assert (tmp_path / "data" / "dagster_home" / "dagster.yaml").exists()

@@ -8,22 +8,19 @@ from aov_assets.resources import SlackResource, WarehouseResource
 from aov_assets.sensors import aov_alert_slack_sensor
 
 from .conftest import (
+    DAILY_CHAIN,
     EXAMPLE_DAY,
     EXAMPLE_FIRST_DAY,
     REPO,
     Pipeline,
-    aov_30d,
-    classified_orders,
-    daily_aov,
     postgres_database,
-    raw_orders,
     read_table,
 )
 
 
 def test_the_worked_example_on_postgresql(example_pipeline, postgres_server, tmp_path):
     pipeline = Pipeline(tmp_path, REPO / "aov.yaml", url=postgres_database(postgres_server))
-    chain = [raw_orders, classified_orders, daily_aov, aov_30d]
+    chain = DAILY_CHAIN
     with dg.instance_for_test() as instance:
         assert pipeline.materialize(chain, str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY), instance).success
         assert pipeline.materialize(chain, "2026-04-20", "2026-04-22", instance).success  # a repeat in the middle
@@ -35,7 +32,7 @@ def test_the_worked_example_on_postgresql(example_pipeline, postgres_server, tmp
             },
         )
         assert aov_alert_slack_sensor(context).skip_message.startswith("written to the outbox")
-    for name in ("classified_orders", "daily_aov", "aov_30d"):
+    for name in ("classified_orders", "daily_aov", "account_daily", "b2b_accounts_30d", "aov_why", "aov_30d"):
         pd.testing.assert_frame_equal(read_table(pipeline, name), read_table(example_pipeline, name), check_exact=True)
     card = read_table(pipeline, "aov_30d").set_index(["as_of", "segment"]).loc[(EXAMPLE_DAY, "b2b")]
     assert str(card["aov"]) == "642.82" and card["alert"]

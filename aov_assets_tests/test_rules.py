@@ -14,7 +14,6 @@ from aov_assets.rules import (
     card_rows,
     classify,
     classify_orders,
-    company_cohorts,
     parse_order,
     resolve_ids,
     ttm_rows,
@@ -278,21 +277,3 @@ def test_ttm_covers_the_twelve_months_ending_with_the_month():
     assert rows.loc[("2026-01", "b2c"), "revenue"] == Decimal(365 * 500)
     assert rows.loc[("2026-01", "all"), "aov"] == Decimal("25.00")  # (1,000 + 500) / (10 + 50) per day
     assert rows.loc[("2026-01", "b2b"), "multiplier"] == Decimal("10.0000")
-
-
-def test_company_cohorts_rank_by_lifetime_value_and_count_quiet_companies():
-    companies = pd.DataFrame(
-        {
-            "company_id": range(1, 11),
-            "lifetime_cents": [100, 90, 80, 70, 60, 50, 40, 30, 20, 10],
-            "orders": [2, 2, 1, 0, 1, 1, 1, 0, 3, 3],
-            "revenue_cents": [2000, 2000, 500, 0, 500, 500, 500, 0, 300, 300],
-            "prior_orders": [2, 2, 1, 1, 1, 1, 1, 0, 1, 1],
-            "prior_revenue_cents": [2000, 2200, 600, 600, 600, 600, 600, 0, 300, 300],
-        }
-    )
-    cohorts = company_cohorts(companies).set_index("cohort")
-    assert cohorts["companies"].tolist() == [2, 6, 2]
-    assert cohorts.at["top 20%", "revenue_cents"] == 4000
-    assert cohorts.at["middle 60%", "quiet"] == 1  # company 4 ordered before, not since; company 8 never did
-    assert cohorts.at["bottom 20%", "orders"] == 6

@@ -4,12 +4,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import msgspec
+import numpy as np
 import pandas as pd
 import pytest
 
+from aov_assets import investigation
 from aov_assets.manifest import load_manifest
-from aov_assets.rules import AlertRule, SegmentRule, card_rows, classify_orders, company_cohorts, window_sums
+from aov_assets.rules import AlertRule, SegmentRule, card_rows, classify_orders, window_sums
 from aov_assets.sources import segment_rule
+from aov_assets.sources.sample import FIRST_DAY
 
 from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, REPO
 
@@ -51,34 +54,50 @@ def test_the_sample_reproduces_the_worked_example_to_the_cent(example_orders):
     assert table.at["b2b", "alert"]
 
 
-def test_cohorts_by_company_lifetime_value_match_the_story(sample, example_orders):
-    b2b = example_orders[(example_orders["segment"] == "b2b") & example_orders["counted"]]
-    history = sample.orders[sample.orders["counted"] & (sample.orders["cohort"] != "b2c")]
-    lifetime = history.groupby("company_id")["value_cents"].sum()
-    value = b2b.assign(cents=b2b["order_value"].map(lambda v: int(v * 100)))
-    current = value[value["order_date"] >= EXAMPLE_DAY - timedelta(days=29)].groupby("company_id")["cents"]
-    prior = value[value["order_date"] < EXAMPLE_DAY - timedelta(days=29)].groupby("company_id")["cents"]
-    companies = (
-        pd.DataFrame(
-            {
-                "lifetime_cents": lifetime,
-                "orders": current.size(),
-                "revenue_cents": current.sum(),
-                "prior_orders": prior.size(),
-                "prior_revenue_cents": prior.sum(),
-            }
-        )
-        .fillna(0)
-        .rename_axis("company_id")
-        .reset_index()
+def test_the_investigation_of_the_full_history_tells_the_story(sample):
+    """Cohorts by lifetime value over the whole history, 8 mid-tier accounts gone quiet against a
+    typical 0-3, and the cause the sample injects: smaller baskets (mid-tier accounts downgrade, lines
+    x0.7) and order share moving to small accounts, which place far more small orders."""
+    b2b = sample.orders[sample.orders["cohort"] != "b2c"]
+    lines = np.bincount(sample._lines["order_row"], minlength=len(sample.orders))[b2b.index]
+    orders = pd.DataFrame(
+        {
+            "order_date": [FIRST_DAY + timedelta(days=int(d)) for d in b2b["day"]],
+            "created_at": b2b["day"] * 86_400 + b2b["second"],
+            "entity_id": b2b["entity_id"],
+            "increment_id": b2b["entity_id"].astype(str),
+            "company_id": b2b["company_id"],
+            "customer_id": b2b["customer_id"],
+            "company_name": None,
+            "value_cents": b2b["value_cents"],
+            "line_items": lines,
+            "refunded_cents": 0,
+            "counted": b2b["counted"],
+        }
     )
-    cohorts = company_cohorts(companies).set_index("cohort")
-    assert cohorts["companies"].to_dict() == {"top 20%": 36, "middle 60%": 108, "bottom 20%": 36}
+    daily = investigation.account_daily_rows(orders)
+    empty = pd.DataFrame(columns=["account", "orders", "revenue_cents", "first_order_date"])
+    windows = investigation.build_windows(daily, empty, FIRST_DAY, EXAMPLE_DAY)
+    rows = investigation.account_rows(windows, EXAMPLE_DAY).assign(name=lambda f: f["account"])
+    typical = investigation.typical_gone_quiet(windows, EXAMPLE_DAY, FIRST_DAY)
+    cohorts = investigation.cohort_rows(
+        rows,
+        investigation.ranked_accounts(windows, EXAMPLE_DAY),
+        investigation.gone_quiet_count(windows, EXAMPLE_DAY),
+        typical,
+    ).set_index("cohort")
+    assert cohorts["accounts"].to_dict() == {"top 20%": 36, "middle 60%": 108, "bottom 20%": 36, "all": 180}
     for cohort, (aov, prior_aov) in COHORTS.items():
-        row = cohorts.loc[cohort]
-        assert row["revenue_cents"] / row["orders"] / 100 == pytest.approx(aov, rel=0.03), cohort
-        assert row["prior_revenue_cents"] / row["prior_orders"] / 100 == pytest.approx(prior_aov, rel=0.03), cohort
-    assert cohorts["quiet"].to_dict() == {"top 20%": 0, "middle 60%": 8, "bottom 20%": 0}
+        assert float(cohorts.at[cohort, "aov"]) == pytest.approx(aov, rel=0.03), cohort
+        assert float(cohorts.at[cohort, "prior_aov"]) == pytest.approx(prior_aov, rel=0.03), cohort
+    assert cohorts["gone_quiet"].to_dict() == {"top 20%": 0, "middle 60%": 8, "bottom 20%": 0, "all": 8}
+    assert (typical.windows, typical.median, typical.low, typical.high) == (11, 2, 0, 3)
+    causes = investigation.explain(rows, investigation.Context(typical=typical))
+    why = [(c.cause, c.contribution) for c in causes if c.role == "why"]
+    assert [cause for cause, _ in why] == ["basket_shrink", "account_mix"]
+    assert round(float(why[0][1]), 2) == -71.71
+    quiet = next(c for c in causes if c.cause == "accounts_gone_quiet")
+    assert quiet.role == "ruled_out" and quiet.contribution > 0  # the 8 had below-average AOV
 
 
 def test_the_merchant_has_180_companies_and_about_3400_consumers(sample):

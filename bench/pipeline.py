@@ -32,6 +32,7 @@ from aov_assets.sources.sample import sample_merchant
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = load_manifest(REPO / "aov.yaml")
 DEFS = build_defs(MANIFEST)
+INVESTIGATION_STEPS = ("account_daily", "b2b_investigation")
 DAYS, MONTHS = daily_partitions(MANIFEST).get_partition_keys(), monthly_partitions(MANIFEST).get_partition_keys()
 
 
@@ -49,6 +50,7 @@ def stages(root: Path) -> None:
     orders = len(sample_merchant().orders)
     print(f"sample merchant generated in {time.perf_counter() - started:.2f}s: {orders:,} orders, {len(DAYS)} days")
     print(f"{'stage':<18}{'seconds':>9}{'orders/s':>12}")
+    step_seconds: dict[str, float] = {}
     with dg.DagsterInstance.ephemeral() as instance:  # in-memory event log: the steps' own time
         for job, keys in ((DAILY_JOB, DAYS), (TTM_JOB, MONTHS)):
             result = DEFS.resolve_job_def(job).execute_in_process(
@@ -59,7 +61,13 @@ def stages(root: Path) -> None:
             )
             for event in result.get_step_success_events():
                 seconds = event.event_specific_data.duration_ms / 1000
+                step_seconds[event.step_key] = seconds
                 print(f"{event.step_key:<18}{seconds:>9.2f}{orders / seconds:>12,.0f}")
+    new = sum(step_seconds[key] for key in INVESTIGATION_STEPS)
+    print(
+        f"the investigation's steps ({', '.join(INVESTIGATION_STEPS)}) take {new:.2f}s, "
+        f"{new / (sum(step_seconds.values()) - new):.2f}x the other steps' time in the same run"
+    )
 
 
 def demo_runs(root: Path, pooled: bool) -> float:

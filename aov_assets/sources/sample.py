@@ -3,8 +3,9 @@
 180 B2B Companies (B2B Companies module) and about 3,400 consumers order every day from
 2024-05-01 to 2026-05-03. History is ordinary: trend, seasonality (back-to-school for B2B,
 holidays for B2C), weekday rhythm, guests, canceled and net-30 `pending_payment` orders. The last
-60 days are built to reproduce CONTRACT.md's worked example to the cent: inside B2B, small accounts
-split their POs, mid-tier accounts downgrade and 8 of them go quiet, while B2C barely moves.
+60 days are built to reproduce CONTRACT.md's worked example to the cent: inside B2B, mid-tier and
+small accounts' baskets shrink, small accounts place far more, smaller orders, and 8 mid-tier
+accounts go quiet, while B2C barely moves.
 
 Everything is generated once per process as compact numpy arrays (deterministic seed) and each day
 is rendered on demand in the exact REST order shape, so the sample goes through the same lake,
