@@ -206,9 +206,9 @@ def alert_rule(manifest: Manifest) -> AlertRule:
     return AlertRule(drop_pct=alert.b2b_aov_drop_pct, direction=alert.direction, min_orders=alert.min_orders)
 
 
-def findings_by_day(db: tables.Warehouse, first: date, last: date) -> dict[date, Findings]:
-    """The investigation of each as-of day first..last that has one."""
-    cohorts, causes, quiet = db.read_investigation(first, last)
+def findings_by_day(cohorts: pd.DataFrame, causes: pd.DataFrame, quiet: pd.DataFrame) -> dict[date, Findings]:
+    """The investigation of each as-of day that has one, from rows of b2b_cohorts_30d, aov_why and the
+    gone-quiet b2b_accounts_30d (largest prior revenue first), e.g. `Warehouse.read_investigation`'s."""
     causes_of, quiet_of = dict(tuple(causes.groupby("as_of"))), dict(tuple(quiet.groupby("as_of")))
     return {
         as_of: Findings.from_frames(rows, causes_of.get(as_of, causes.iloc[:0]), quiet_of.get(as_of, quiet.iloc[:0]))
@@ -223,11 +223,7 @@ def check_metadata(card: Card) -> dict[str, Any]:
     investigation = (
         {
             "top_cause": findings.top["cause"] if findings.top else "none",
-            "why": dg.MetadataValue.md(
-                "\n".join(
-                    [*findings.cause_lines(), "", "Ruled out:", *(f"- {r['summary']}" for r in findings.ruled_out)]
-                )
-            ),
+            "why": dg.MetadataValue.md("\n".join(findings.why_lines())),
             "gone_quiet": int(findings.total["gone_quiet"]),
         }
         if findings
@@ -266,7 +262,7 @@ def aov_30d(
     rows = card_rows(window_sums(daily, days[0], days[-1]), rule)
     with db.replacing([tables.aov_30d], days[0], days[-1]) as write:
         write(tables.aov_30d, rows)
-    findings = findings_by_day(db, days[0], days[-1])
+    findings = findings_by_day(*db.read_investigation(days[0], days[-1]))
     cards = {as_of: Card.from_rows(day_rows, rule, findings.get(as_of)) for as_of, day_rows in rows.groupby("as_of")}
     for as_of, card in cards.items():
         b2b = card.segments["b2b"]
@@ -311,6 +307,7 @@ def investigation_numbers(findings: Findings | None) -> dict[str, Any]:
     return _numbers(
         {
             "gone_quiet": int(total["gone_quiet"]),
+            "typical_gone_quiet": total["typical_gone_quiet_median"],
             "orders_per_account": findings.orders_per_account,
             "top_cause_contribution": top["contribution"] if top else None,
         }
@@ -382,8 +379,13 @@ def b2b_investigation(
             write(tables.b2b_accounts_30d, accounts)
             write(tables.b2b_cohorts_30d, cohorts)
             write(tables.aov_why, causes)
-            for as_of in chunk:
-                metadata = _why_metadata(cohorts[cohorts["as_of"] == as_of], causes[causes["as_of"] == as_of])
+            quiet = accounts[accounts["status"] == "gone_quiet"].sort_values(
+                ["prior_revenue", "account"], ascending=[False, True]
+            )
+            for as_of, findings in findings_by_day(cohorts, causes, quiet).items():
+                metadata = investigation_numbers(findings) | {
+                    "why": dg.MetadataValue.md("\n".join(findings.why_lines()))
+                }
                 context.add_asset_metadata(metadata, asset_key=dg.AssetKey("aov_why"), partition_key=day_key(as_of))
                 progress.step(as_of)
     for table in outputs:
@@ -412,30 +414,6 @@ def investigate(db: tables.Warehouse, days: list[date], covered_from: date) -> t
     )
     table = _as_money(table, "revenue", "prior_revenue", lifetime="lifetime_revenue")
     return table, pd.concat(cohorts, ignore_index=True), pd.DataFrame(causes, columns=list(tables.aov_why.c.keys()))
-
-
-def _why_metadata(cohorts: pd.DataFrame, causes: pd.DataFrame) -> dict[str, Any]:
-    """aov_why's plottable numbers for one as-of day, and its ranked causes as Markdown."""
-    total = cohorts.set_index("cohort").loc[why.ALL]
-    ranked = causes[causes["role"] == "why"]
-    top = ranked.iloc[0] if len(ranked) else None
-    lines = [
-        f"{row.rank}. **{row.cause}** {row.contribution:+,.2f} ({row.share_pct:.1f}%): {row.summary}"
-        for row in ranked.itertuples()
-    ]
-    lines += ["", "Ruled out:"] + [f"- {row.summary}" for row in causes[causes["role"] == "ruled_out"].itertuples()]
-    return _numbers(
-        {
-            "gone_quiet": int(total["gone_quiet"]),
-            "typical_gone_quiet": total["typical_gone_quiet_median"],
-            "orders_per_account": (Decimal(int(total["orders"])) / int(total["active_accounts"])).quantize(
-                Decimal("0.01")
-            )
-            if total["active_accounts"]
-            else None,
-            "top_cause_contribution": None if top is None else top["contribution"],
-        }
-    ) | {"top_cause": "none" if top is None else top["cause"], "why": dg.MetadataValue.md("\n".join(lines))}
 
 
 def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

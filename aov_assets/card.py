@@ -110,6 +110,10 @@ class Findings:
             for i, row in enumerate(self.why[:limit], 1)
         ]
 
+    def why_lines(self) -> list[str]:
+        """The ranked causes, then what was ruled out: the same lines on the card, the check and aov_why."""
+        return [*self.cause_lines(), "Ruled out:", *(f"- {row['summary']}" for row in self.ruled_out)]
+
     def quiet_lines(self, limit: int = QUIET_SHOWN) -> list[str]:
         lines = [
             f"{row['name']} ({row['account']}): {row['prior_orders']} order(s), {money_text(row['prior_revenue'])} "
@@ -268,9 +272,7 @@ class Card:
             *(f"  {line}" for line in findings.quiet_lines()),
             "",
             f"Why B2B AOV moved ({_signed_money(move)}):",
-            *findings.cause_lines(),
-            "Ruled out:",
-            *(f"- {row['summary']}" for row in findings.ruled_out),
+            *findings.why_lines(),
         ]
         if findings.top:
             lines.append(f"Action: {ACTIONS[findings.top['cause']]}")
@@ -304,9 +306,7 @@ class Card:
             "",
             "**Why B2B AOV moved**",
             "",
-            *findings.cause_lines(),
-            "",
-            "Ruled out: " + " ".join(row["summary"] for row in findings.ruled_out),
+            *findings.why_lines(),
         ]
         if findings.top:
             lines += ["", f"**Action:** {ACTIONS[findings.top['cause']]}"]

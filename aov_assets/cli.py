@@ -27,8 +27,8 @@ def _data_dir() -> str:
 
 
 def card(as_of: date, as_json: bool) -> None:
-    from .assets import alert_rule, findings_by_day
-    from .card import Card
+    from .assets import alert_rule
+    from .card import Card, Findings
 
     warehouse = _warehouse()
     rows = warehouse.read_card(as_of)
@@ -39,7 +39,7 @@ def card(as_of: date, as_json: bool) -> None:
             f"no aov_30d rows for {as_of} in the warehouse; {hint}. Materialize it with: dagster asset "
             f"materialize -m aov_assets.definitions --select aov_30d --partition {as_of}"
         )
-    findings = findings_by_day(warehouse, as_of, as_of).get(as_of)
+    findings = Findings.from_frames(*warehouse.read_investigation(as_of, as_of))
     result = Card.from_rows(rows, alert_rule(load_manifest()), findings)
     print(json.dumps(result.as_json(), indent=2) if as_json else result.text())
 

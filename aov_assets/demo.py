@@ -10,7 +10,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from .alerts import AlertLedger
-from .card import Card
+from .card import Card, Findings
 from .keys import CONTRACTION_KEY, DAILY_JOB, TTM_JOB, range_tags
 from .manifest import Manifest
 from .sources.sample import LAST_DAY
@@ -25,7 +25,7 @@ PLANNED_EVENTS_SWITCH = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
 def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None] = print) -> Card:
-    from .assets import alert_rule, findings_by_day
+    from .assets import alert_rule
     from .definitions import build_defs
     from .partitions import monthly_partitions
     from .sensors import aov_alert_slack_sensor
@@ -46,7 +46,9 @@ def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None
     say(f"materialized in {time.monotonic() - started:.1f}s\n")
 
     card = Card.from_rows(
-        warehouse.read_card(last), alert_rule(manifest), findings_by_day(warehouse, last, last).get(last)
+        warehouse.read_card(last),
+        alert_rule(manifest),
+        Findings.from_frames(*warehouse.read_investigation(last, last)),
     )
     say(card.text())
     say("\nChecks of this run:")

@@ -466,7 +466,8 @@ def explain(accounts: pd.DataFrame, context: Context, names: dict[str, str] | No
 
 
 def _parts(n0, n1, r0, r1, l0, l1, continuing, a0, a1) -> tuple[dict[str, Fraction], dict[str, Fraction | None]]:
-    """The four additive parts of a1 - a0 (exact), and the facts that name the within-account one."""
+    """The additive parts of a1 - a0 (exact), and the facts that name the within-account one. Four parts;
+    three when no account continues (then nothing is within or between continuing accounts)."""
     c0, c1 = int(n0[continuing].sum()), int(n1[continuing].sum())
     if not c0:  # every account turned over: nothing is within or between continuing accounts
         return {"accounts_gone_quiet": Fraction(0), "new_accounts": a1 - a0, "account_mix": Fraction(0)}, {}

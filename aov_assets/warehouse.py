@@ -64,6 +64,18 @@ def Percent() -> ExactDecimal:  # noqa: N802
     return ExactDecimal(12, 4)
 
 
+def window_columns() -> list[sa.Column]:
+    """Orders, revenue and AOV of the current and the prior 30-day window (new Column objects per table)."""
+    return [
+        sa.Column("orders", sa.Integer, nullable=False),
+        sa.Column("revenue", Money(), nullable=False),
+        sa.Column("aov", Money()),
+        sa.Column("prior_orders", sa.Integer, nullable=False),
+        sa.Column("prior_revenue", Money(), nullable=False),
+        sa.Column("prior_aov", Money()),
+    ]
+
+
 classified_orders = sa.Table(
     "classified_orders",
     metadata,
@@ -118,12 +130,7 @@ aov_30d = sa.Table(
     metadata,
     sa.Column("as_of", sa.Date, primary_key=True),
     sa.Column("segment", sa.String(3), primary_key=True),
-    sa.Column("orders", sa.Integer, nullable=False),
-    sa.Column("revenue", Money(), nullable=False),
-    sa.Column("aov", Money()),
-    sa.Column("prior_orders", sa.Integer, nullable=False),
-    sa.Column("prior_revenue", Money(), nullable=False),
-    sa.Column("prior_aov", Money()),
+    *window_columns(),
     sa.Column("aov_change_pct", Percent()),
     sa.Column("orders_change_pct", Percent()),
     sa.Column("revenue_change_pct", Percent()),
@@ -180,12 +187,7 @@ b2b_accounts_30d = sa.Table(
     sa.Column("account", sa.String(40), primary_key=True),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("status", sa.String(12), nullable=False),  # continuing | gone_quiet | new | returning
-    sa.Column("orders", sa.Integer, nullable=False),
-    sa.Column("revenue", Money(), nullable=False),
-    sa.Column("aov", Money()),
-    sa.Column("prior_orders", sa.Integer, nullable=False),
-    sa.Column("prior_revenue", Money(), nullable=False),
-    sa.Column("prior_aov", Money()),
+    *window_columns(),
     sa.Column("line_items", sa.Integer, nullable=False),
     sa.Column("prior_line_items", sa.Integer, nullable=False),
     sa.Column("lifetime_revenue", Money(), nullable=False),
@@ -200,12 +202,7 @@ b2b_cohorts_30d = sa.Table(
     sa.Column("accounts", sa.Integer, nullable=False),  # ranked into the cohort (ordered up to as-of)
     sa.Column("active_accounts", sa.Integer, nullable=False),  # with orders in the current window
     sa.Column("prior_active_accounts", sa.Integer, nullable=False),
-    sa.Column("orders", sa.Integer, nullable=False),
-    sa.Column("revenue", Money(), nullable=False),
-    sa.Column("aov", Money()),
-    sa.Column("prior_orders", sa.Integer, nullable=False),
-    sa.Column("prior_revenue", Money(), nullable=False),
-    sa.Column("prior_aov", Money()),
+    *window_columns(),
     sa.Column("aov_change_pct", Percent()),
     sa.Column("gone_quiet", sa.Integer, nullable=False),
     sa.Column("typical_gone_quiet_median", Percent()),  # as of D-30, D-60 .. D-330 (fully covered windows)
