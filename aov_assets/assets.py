@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from . import investigation as why
@@ -206,16 +207,6 @@ def alert_rule(manifest: Manifest) -> AlertRule:
     return AlertRule(drop_pct=alert.b2b_aov_drop_pct, direction=alert.direction, min_orders=alert.min_orders)
 
 
-def findings_by_day(cohorts: pd.DataFrame, causes: pd.DataFrame, quiet: pd.DataFrame) -> dict[date, Findings]:
-    """The investigation of each as-of day that has one, from rows of b2b_cohorts_30d, aov_why and the
-    gone-quiet b2b_accounts_30d (largest prior revenue first), e.g. `Warehouse.read_investigation`'s."""
-    causes_of, quiet_of = dict(tuple(causes.groupby("as_of"))), dict(tuple(quiet.groupby("as_of")))
-    return {
-        as_of: Findings.from_frames(rows, causes_of.get(as_of, causes.iloc[:0]), quiet_of.get(as_of, quiet.iloc[:0]))
-        for as_of, rows in cohorts.groupby("as_of")
-    }
-
-
 def check_metadata(card: Card) -> dict[str, Any]:
     """What a person needs to judge the alert, on the check evaluation (and in Slack)."""
     b2b, b2c = card.segments["b2b"], card.segments["b2c"]
@@ -262,7 +253,7 @@ def aov_30d(
     rows = card_rows(window_sums(daily, days[0], days[-1]), rule)
     with db.replacing([tables.aov_30d], days[0], days[-1]) as write:
         write(tables.aov_30d, rows)
-    findings = findings_by_day(*db.read_investigation(days[0], days[-1]))
+    findings = Findings.by_day(*db.read_investigation(days[0], days[-1]))
     cards = {as_of: Card.from_rows(day_rows, rule, findings.get(as_of)) for as_of, day_rows in rows.groupby("as_of")}
     for as_of, card in cards.items():
         b2b = card.segments["b2b"]
@@ -352,13 +343,15 @@ def account_daily(
 def _as_money(frame: pd.DataFrame, *names: str, **renamed: str) -> pd.DataFrame:
     """Integer `<name>_cents` columns -> exact money columns `<name>` (or the given new names)."""
     columns = {f"{name}_cents": name for name in names} | {f"{k}_cents": v for k, v in renamed.items()}
-    money = {
-        new: frame[old].map(lambda c: None if pd.isna(c) else cents_to_money(int(c))) for old, new in columns.items()
-    }
+    money = {new: _money_values(frame[old]) for old, new in columns.items()}
     return frame.drop(columns=list(columns)).assign(**money)
 
 
-INVESTIGATION_CHUNK_DAYS = 366  # as-of days computed together; bounds the dense accounts x days arrays
+def _money_values(cents: pd.Series) -> list[Decimal | None]:
+    return [None if missing else cents_to_money(c) for c, missing in zip(cents.tolist(), cents.isna().tolist())]
+
+
+INVESTIGATION_CELLS = 4_000_000  # accounts x days per dense array (32 MB): as-of days computed together
 
 
 def b2b_investigation(
@@ -373,8 +366,9 @@ def b2b_investigation(
     progress = Progress(context.log, "b2b_investigation", len(days))
     outputs = (tables.b2b_accounts_30d, tables.b2b_cohorts_30d, tables.aov_why)
     with db.replacing(outputs, days[0], days[-1]) as write:
-        for start in range(0, len(days), INVESTIGATION_CHUNK_DAYS):
-            chunk = days[start : start + INVESTIGATION_CHUNK_DAYS]
+        chunk_days = max(WINDOW_DAYS, INVESTIGATION_CELLS // max(db.account_count(days[-1]), 1) - why.LOOKBACK_DAYS)
+        for start in range(0, len(days), chunk_days):
+            chunk = days[start : start + chunk_days]
             accounts, cohorts, causes = investigate(db, chunk, covered_from)
             write(tables.b2b_accounts_30d, accounts)
             write(tables.b2b_cohorts_30d, cohorts)
@@ -382,7 +376,7 @@ def b2b_investigation(
             quiet = accounts[accounts["status"] == "gone_quiet"].sort_values(
                 ["prior_revenue", "account"], ascending=[False, True]
             )
-            for as_of, findings in findings_by_day(cohorts, causes, quiet).items():
+            for as_of, findings in Findings.by_day(cohorts, causes, quiet).items():
                 metadata = investigation_numbers(findings) | {
                     "why": dg.MetadataValue.md("\n".join(findings.why_lines()))
                 }
@@ -400,20 +394,23 @@ def investigate(db: tables.Warehouse, days: list[date], covered_from: date) -> t
     context_of = why.WindowContext(
         daily, db.read_currency_daily(first, days[-1]), db.read_daily(first, days[-1]), windows
     )
-    accounts = why.with_names(pd.concat([why.account_rows(windows, as_of) for as_of in days], ignore_index=True), daily)
-    cohorts, causes = [], []
-    for as_of, rows in accounts.groupby("as_of", sort=True):
-        typical = why.typical_gone_quiet(windows, as_of, covered_from)
-        ranked, quiet = why.ranked_accounts(windows, as_of), why.gone_quiet_count(windows, as_of)
-        cohorts.append(why.cohort_rows(rows, ranked, quiet, typical).assign(as_of=as_of))
-        causes += why.cause_rows(as_of, why.explain(rows, context_of(as_of, typical)))
+    accounts = why.with_names(why.account_rows(windows, days), daily)
+    typical = {as_of: why.typical_gone_quiet(windows, as_of, covered_from) for as_of in days}
+    columns = {c: accounts[c].to_numpy() for c in why.EXPLAIN_COLUMNS}
+    starts = np.searchsorted(accounts["as_of"].to_numpy(), days + [date.max], side="left")  # rows are by as-of day
+    causes = []
+    for as_of, start, end in zip(days, starts, starts[1:]):
+        if end > start:
+            day = {c: values[start:end] for c, values in columns.items()}
+            causes += why.cause_rows(as_of, why.explain(day, context_of(as_of, typical[as_of])))
     table = accounts[accounts["account"] != why.GUESTS]
     table = table.assign(
         aov=[ratio_to_money(r, n) for r, n in zip(table["revenue_cents"], table["orders"])],
         prior_aov=[ratio_to_money(r, n) for r, n in zip(table["prior_revenue_cents"], table["prior_orders"])],
     )
     table = _as_money(table, "revenue", "prior_revenue", lifetime="lifetime_revenue")
-    return table, pd.concat(cohorts, ignore_index=True), pd.DataFrame(causes, columns=list(tables.aov_why.c.keys()))
+    cohorts = why.cohort_rows(accounts, windows, typical)
+    return table, cohorts, pd.DataFrame(causes, columns=list(tables.aov_why.c.keys()))
 
 
 def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -67,17 +67,35 @@ class Findings:
     @classmethod
     def from_frames(cls, cohorts: pd.DataFrame, why: pd.DataFrame, quiet: pd.DataFrame) -> Findings | None:
         """From one as-of day's rows of b2b_cohorts_30d, aov_why and the gone-quiet b2b_accounts_30d."""
-        if cohorts.empty:
-            return None
-        rows = _records(cohorts.drop(columns="as_of"))
-        why = why.sort_values("rank")
-        return cls(
-            cohorts=sorted((row for row in rows if row["cohort"] != ALL), key=lambda row: COHORTS.index(row["cohort"])),
-            total=next(row for row in rows if row["cohort"] == ALL),
-            why=_records(why[why["role"] == "why"]),
-            ruled_out=_records(why[why["role"] == "ruled_out"]),
-            gone_quiet=_records(quiet[["account", "name", "prior_orders", "prior_revenue"]]),
-        )
+        return next(iter(cls.by_day(cohorts, why, quiet).values()), None)
+
+    @classmethod
+    def by_day(cls, cohorts: pd.DataFrame, why: pd.DataFrame, quiet: pd.DataFrame) -> dict[date, Findings]:
+        """The investigation of each as-of day that has cohort rows, from rows of b2b_cohorts_30d, aov_why and
+        the gone-quiet b2b_accounts_30d (largest prior revenue first), e.g. `Warehouse.read_investigation`'s.
+        Each frame is converted to plain rows once: a range run builds hundreds of days."""
+        rows_of: dict[date, list[dict[str, Any]]] = {}
+        causes_of: dict[date, list[dict[str, Any]]] = {}
+        quiet_of: dict[date, list[dict[str, Any]]] = {}
+        for frame, grouped, keep in (
+            (cohorts, rows_of, None),
+            (why, causes_of, None),
+            (quiet, quiet_of, ["account", "name", "prior_orders", "prior_revenue"]),
+        ):
+            for row in _records(frame):
+                as_of = row.pop("as_of")
+                grouped.setdefault(as_of, []).append({k: row[k] for k in keep} if keep else row)
+        findings = {}
+        for as_of, rows in sorted(rows_of.items()):
+            causes = sorted(causes_of.get(as_of, []), key=lambda row: row["rank"])
+            findings[as_of] = cls(
+                cohorts=sorted((r for r in rows if r["cohort"] != ALL), key=lambda r: COHORTS.index(r["cohort"])),
+                total=next(r for r in rows if r["cohort"] == ALL),
+                why=[row for row in causes if row["role"] == "why"],
+                ruled_out=[row for row in causes if row["role"] == "ruled_out"],
+                gone_quiet=quiet_of.get(as_of, []),
+            )
+        return findings
 
     @property
     def decomposition(self) -> dict[str, Decimal]:
@@ -387,10 +405,12 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts of plain Python values (numpy scalars unwrapped, missing values as None)."""
-    return [
-        {
-            k: None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else getattr(v, "item", lambda: v)()
-            for k, v in row.items()
-        }
-        for row in frame.to_dict("records")
-    ]
+    names = list(frame.columns)
+    columns = [[_plain(v) for v in frame[name].tolist()] for name in names]
+    return [dict(zip(names, row)) for row in zip(*columns)]
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") and not isinstance(value, Decimal) else value

@@ -17,7 +17,7 @@ rates, and misclassified company-less orders.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,6 +39,8 @@ SIGNIFICANT = Fraction(1, 10)  # "by more than 10%" in the naming rules
 ONE_CENT = Fraction(1, 100)
 
 DAILY_COLUMNS = ("orders", "revenue_cents", "line_items", "refunded_cents")
+COHORT_SUMS = ("orders", "revenue_cents", "prior_orders", "prior_revenue_cents")
+COHORT_SUMS += ("active_accounts", "prior_active_accounts", "gone_quiet")
 
 WITHIN_CAUSES = ("po_splitting", "basket_shrink", "price_mix_down", "po_consolidation", "basket_growth", "price_mix_up")
 LEADING_CAUSES = ("outlier_order", "currency", "misclassification")
@@ -154,10 +156,6 @@ class Windows:
         counts[full] = ((current == 0) & (prior > 0)).sum(axis=0)
         return counts
 
-    def through(self, name: str, as_of: date) -> np.ndarray:
-        """Per account: the lifetime sum up to and including `as_of`."""
-        return self.before[name] + self.cumulative[name][:, self.days.get_loc(pd.Timestamp(as_of)) + 1]
-
 
 def build_windows(daily: pd.DataFrame, before: pd.DataFrame, first: date, last: date) -> Windows:
     """`daily`: account_daily rows of first..last; `before`: per account orders, revenue_cents and
@@ -180,50 +178,64 @@ def build_windows(daily: pd.DataFrame, before: pd.DataFrame, first: date, last: 
     return Windows(accounts, days, cumulative, lifetime, first_day)
 
 
-def account_rows(windows: Windows, as_of: date) -> pd.DataFrame:
-    """Every account with counted orders in the current or prior window as of `as_of` (guests included):
-    its status, window sums, lifetime revenue up to `as_of` and LTV cohort."""
-    orders, prior_orders = windows.window("orders", as_of), windows.window("orders", as_of, WINDOW_DAYS)
-    lifetime = windows.through("revenue_cents", as_of)
-    ever = windows.through("orders", as_of) > 0
-    cohort = _cohorts(windows.accounts, lifetime, ever)
-    active = (orders > 0) | (prior_orders > 0)
-    current_start = np.datetime64(as_of - timedelta(days=WINDOW_DAYS - 1))
-    new = windows.first_day >= current_start
+def account_rows(windows: Windows, days: Sequence[date]) -> pd.DataFrame:
+    """Per as-of day in `days`, every account with counted orders in the current or prior window (guests
+    included): its status, window sums, lifetime revenue up to the as-of day and LTV cohort.
+    All days at once, as accounts x days arrays; rows come by as-of day, then account."""
+    ends = windows.days.get_indexer(pd.to_datetime(list(days))) + 1
+
+    def window(name: str, offset: int = 0) -> np.ndarray:
+        cumulative, end = windows.cumulative[name], ends - offset
+        return cumulative[:, end] - cumulative[:, np.maximum(end - WINDOW_DAYS, 0)]
+
+    orders, prior_orders = window("orders"), window("orders", WINDOW_DAYS)
+    lifetime = windows.before["revenue_cents"][:, None] + windows.cumulative["revenue_cents"][:, ends]
+    cohort = _cohorts(lifetime, _ever(windows, days))
+    day, account = np.nonzero(((orders > 0) | (prior_orders > 0)).T)  # day-major: as-of, then account
+    at = (account, day)
+    as_of = np.array(list(days), dtype=object)[day]
+    current_start = (pd.to_datetime(list(days)) - pd.Timedelta(days=WINDOW_DAYS - 1)).to_numpy()[day]
+    n1, n0 = orders[at], prior_orders[at]
     status = np.select(
-        [(orders > 0) & (prior_orders > 0), orders == 0, new],
+        [(n1 > 0) & (n0 > 0), n1 == 0, windows.first_day[account] >= current_start],
         ["continuing", "gone_quiet", "new"],
         "returning",
     )
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "as_of": as_of,
-            "account": windows.accounts,
+            "account": windows.accounts[account],
             "status": status,
-            "orders": orders,
-            "revenue_cents": windows.window("revenue_cents", as_of),
-            "line_items": windows.window("line_items", as_of),
-            "prior_orders": prior_orders,
-            "prior_revenue_cents": windows.window("revenue_cents", as_of, WINDOW_DAYS),
-            "prior_line_items": windows.window("line_items", as_of, WINDOW_DAYS),
-            "lifetime_cents": lifetime,
-            "cohort": cohort,
+            "orders": n1,
+            "revenue_cents": window("revenue_cents")[at],
+            "line_items": window("line_items")[at],
+            "prior_orders": n0,
+            "prior_revenue_cents": window("revenue_cents", WINDOW_DAYS)[at],
+            "prior_line_items": window("line_items", WINDOW_DAYS)[at],
+            "lifetime_cents": lifetime[at],
+            "cohort": cohort[at],
         }
     )
-    return frame[active].reset_index(drop=True)
 
 
-def _cohorts(accounts: np.ndarray, lifetime: np.ndarray, ranked: np.ndarray) -> np.ndarray:
-    """top 20% / middle 60% / bottom 20% by lifetime revenue (ties by key) among accounts that ever
-    ordered; guests are not an account and get no cohort."""
-    eligible = ranked & (accounts != GUESTS)
-    order = np.flatnonzero(eligible)[np.lexsort((accounts[eligible], -lifetime[eligible]))]
-    edge = round(len(order) * 0.2)
-    cohort = np.full(len(accounts), "", dtype=object)
-    cohort[order] = COHORTS[1]
-    cohort[order[:edge]] = COHORTS[0]
-    cohort[order[len(order) - edge :]] = COHORTS[2]
-    return cohort
+def _cohorts(lifetime: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """accounts x days: top 20% / middle 60% / bottom 20% by lifetime revenue (ties by key: accounts are
+    sorted) among `eligible` accounts (ever ordered, guests aside); the others get no cohort ("")."""
+    order = np.argsort(np.where(eligible, -lifetime, np.iinfo(np.int64).max), axis=0, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(len(lifetime))[:, None], axis=0)
+    ranked = eligible.sum(axis=0)
+    edge = cohort_edge(ranked)
+    return np.select(
+        [rank >= ranked, rank >= ranked - edge, rank < edge],
+        ["", COHORTS[2], COHORTS[0]],
+        COHORTS[1],
+    ).astype(object)
+
+
+def cohort_edge(ranked: int | np.ndarray) -> int | np.ndarray:
+    """Accounts in the top (and in the bottom) 20%: rounded, not truncated."""
+    return np.round(np.asarray(ranked) * 0.2).astype(np.int64)
 
 
 def account_name(key: str, name: object) -> str:
@@ -231,11 +243,6 @@ def account_name(key: str, name: object) -> str:
         return name
     kind, _, ident = key.partition(":")
     return f"{kind.capitalize()} {ident}" if ident else "Guest orders"
-
-
-def ranked_accounts(windows: Windows, as_of: date) -> int:
-    """How many accounts are ranked into cohorts as of `as_of`."""
-    return int(((windows.through("orders", as_of) > 0) & (windows.accounts != GUESTS)).sum())
 
 
 def gone_quiet_count(windows: Windows, as_of: date) -> int:
@@ -270,25 +277,29 @@ def typical_gone_quiet(windows: Windows, as_of: date, covered_from: date) -> Typ
     return Typical(Decimal(str(median(counts))), min(counts), max(counts), len(counts))
 
 
-def cohort_rows(accounts: pd.DataFrame, ranked: int, gone_quiet: int, typical: Typical) -> pd.DataFrame:
-    """One as-of day's `account_rows` -> per cohort (and `all`): accounts, sums, AOVs and gone quiet."""
-    named = accounts["account"].to_numpy() != GUESTS
-    cohort, status = accounts["cohort"].to_numpy(), accounts["status"].to_numpy()
-    sums = {
-        c: accounts[c].to_numpy(dtype=np.int64)
-        for c in ("orders", "revenue_cents", "prior_orders", "prior_revenue_cents")
-    }
-    sizes = _cohort_sizes(ranked)
+def cohort_rows(accounts: pd.DataFrame, windows: Windows, typical: Mapping[date, Typical]) -> pd.DataFrame:
+    """`account_rows` -> per as-of day and cohort (and `all`): accounts, sums, AOVs and gone quiet.
+    `typical` holds each as-of day's typical gone-quiet count."""
+    named = accounts[accounts["account"] != GUESTS]
+    named = named.assign(
+        active_accounts=named["orders"] > 0,
+        prior_active_accounts=named["prior_orders"] > 0,
+        gone_quiet=named["status"] == "gone_quiet",
+    )[["as_of", "cohort", *COHORT_SUMS]]
+    days = sorted(set(accounts["as_of"]))
+    sums = pd.concat([named, named.assign(cohort=ALL)]).groupby(["as_of", "cohort"]).sum()
+    sums = sums.reindex(pd.MultiIndex.from_product([days, [*COHORTS, ALL]]), fill_value=0)
+    ranked = dict(zip(days, ranked_accounts(windows, days)))
     rows = []
-    for label in (*COHORTS, ALL):
-        members = named if label == ALL else named & (cohort == label)
-        n1, r1, n0, r0 = (int(sums[c][members].sum()) for c in sums)
+    for (as_of, label), row in zip(sums.index, sums.itertuples(index=False)):
+        n1, r1, n0, r0 = (int(v) for v in row[:4])
         rows.append(
             {
+                "as_of": as_of,
                 "cohort": label,
-                "accounts": ranked if label == ALL else sizes[label],
-                "active_accounts": int((members & (sums["orders"] > 0)).sum()),
-                "prior_active_accounts": int((members & (sums["prior_orders"] > 0)).sum()),
+                "accounts": cohort_sizes(int(ranked[as_of]))[label],
+                "active_accounts": int(row.active_accounts),
+                "prior_active_accounts": int(row.prior_active_accounts),
                 "orders": n1,
                 "revenue": cents_to_money(r1),
                 "aov": ratio_to_money(r1, n1),
@@ -296,19 +307,31 @@ def cohort_rows(accounts: pd.DataFrame, ranked: int, gone_quiet: int, typical: T
                 "prior_revenue": cents_to_money(r0),
                 "prior_aov": ratio_to_money(r0, n0),
                 "aov_change_pct": as_percent(relative_change(_aov(n1, r1), _aov(n0, r0))),
-                "gone_quiet": gone_quiet if label == ALL else int((members & (status == "gone_quiet")).sum()),
-                "typical_gone_quiet_median": typical.median,
-                "typical_gone_quiet_min": typical.low,
-                "typical_gone_quiet_max": typical.high,
-                "typical_windows": typical.windows,
+                "gone_quiet": gone_quiet_count(windows, as_of) if label == ALL else int(row.gone_quiet),
+                "typical_gone_quiet_median": typical[as_of].median,
+                "typical_gone_quiet_min": typical[as_of].low,
+                "typical_gone_quiet_max": typical[as_of].high,
+                "typical_windows": typical[as_of].windows,
             }
         )
     return pd.DataFrame(rows)
 
 
-def _cohort_sizes(ranked: int) -> dict[str, int]:
-    edge = round(ranked * 0.2)
-    return {COHORTS[0]: edge, COHORTS[1]: ranked - 2 * edge, COHORTS[2]: edge}
+def ranked_accounts(windows: Windows, days: Sequence[date]) -> np.ndarray:
+    """Per as-of day: the accounts ranked into cohorts (every account that ever ordered, guests aside)."""
+    return _ever(windows, days).sum(axis=0)
+
+
+def _ever(windows: Windows, days: Sequence[date]) -> np.ndarray:
+    """accounts x days: ordered (counted) up to the as-of day, guests aside."""
+    ends = windows.days.get_indexer(pd.to_datetime(list(days))) + 1
+    ever = windows.before["orders"][:, None] + windows.cumulative["orders"][:, ends] > 0
+    return ever & (windows.accounts != GUESTS)[:, None]
+
+
+def cohort_sizes(ranked: int) -> dict[str, int]:
+    edge = int(cohort_edge(ranked))
+    return {COHORTS[0]: edge, COHORTS[1]: ranked - 2 * edge, COHORTS[2]: edge, ALL: ranked}
 
 
 def _aov(orders: int, revenue_cents: int) -> Fraction | None:
@@ -321,7 +344,8 @@ def with_names(accounts: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFrame:
     seen = seen.assign(order_date=pd.to_datetime(seen["order_date"])).sort_values("order_date")
     keyed = accounts.assign(_as_of=pd.to_datetime(accounts["as_of"])).sort_values("_as_of")
     named = pd.merge_asof(keyed, seen, left_on="_as_of", right_on="order_date", by="account", direction="backward")
-    named["name"] = [account_name(key, name) for key, name in zip(named["account"], named["name"])]
+    named["name"] = pd.Series([account_name(k, n) for k, n in zip(named["account"], named["name"])], dtype=object)
+    named["account"] = named["account"].astype(object)  # plain str: `explain` scans them once per as-of day
     return named.drop(columns=["_as_of", "order_date"]).sort_values(["as_of", "account"], ignore_index=True)
 
 
@@ -435,14 +459,21 @@ class Cause:
     summary: str
 
 
-def explain(accounts: pd.DataFrame, context: Context, names: dict[str, str] | None = None) -> list[Cause]:
+EXPLAIN_COLUMNS = ("account", "name", "status", "orders", "revenue_cents", "line_items")
+EXPLAIN_COLUMNS += ("prior_orders", "prior_revenue_cents", "prior_line_items")
+
+
+def explain(accounts: pd.DataFrame | Mapping[str, np.ndarray], context: Context) -> list[Cause]:
     """The ranked causes of one as-of day's B2B AOV change (`why` first, then `ruled_out`).
 
-    `accounts` is that day's `account_rows` (guests included). Empty when a window has no orders.
+    `accounts` is that day's `account_rows` with names (guests included), as a frame or as arrays of
+    its EXPLAIN_COLUMNS (a range run slices them per day: cheaper than a frame per day). Empty when a
+    window has no orders.
     """
-    n0, n1 = (accounts[c].to_numpy(dtype=np.int64) for c in ("prior_orders", "orders"))
-    r0, r1 = (accounts[c].to_numpy(dtype=np.int64) for c in ("prior_revenue_cents", "revenue_cents"))
-    l0, l1 = (accounts[c].to_numpy(dtype=np.int64) for c in ("prior_line_items", "line_items"))
+    accounts = {c: np.asarray(accounts[c]) for c in EXPLAIN_COLUMNS}
+    n0, n1 = (accounts[c].astype(np.int64) for c in ("prior_orders", "orders"))
+    r0, r1 = (accounts[c].astype(np.int64) for c in ("prior_revenue_cents", "revenue_cents"))
+    l0, l1 = (accounts[c].astype(np.int64) for c in ("prior_line_items", "line_items"))
     orders0, orders1 = int(n0.sum()), int(n1.sum())
     if not orders0 or not orders1:
         return []
@@ -450,9 +481,8 @@ def explain(accounts: pd.DataFrame, context: Context, names: dict[str, str] | No
     change = a1 - a0
     continuing = (n0 > 0) & (n1 > 0)
     parts, facts = _parts(n0, n1, r0, r1, l0, l1, continuing, a0, a1)
-    names = names or dict(zip(accounts["account"], accounts["name"]))
-    statuses = accounts["status"].to_numpy()
-    leading = _leading(accounts, context, a0, a1, change, orders0, orders1, names)
+    statuses = accounts["status"]
+    leading = _leading(accounts, context, a0, a1, change, orders0, orders1)
     why, ruled_out = [c for c in leading if c.role == "why"], [c for c in leading if c.role == "ruled_out"]
     for code, amount in parts.items():
         summary = _part_summary(code, amount, facts, statuses, accounts, context)
@@ -474,9 +504,10 @@ def _parts(n0, n1, r0, r1, l0, l1, continuing, a0, a1) -> tuple[dict[str, Fracti
     rc0, rc1 = int(r0[continuing].sum()), int(r1[continuing].sum())
     ac0, ac1 = Fraction(rc0, 100 * c0), Fraction(rc1, 100 * c1)
     # sum over continuing accounts of (prior share) x (current account AOV), exactly
-    weights = n0[continuing] * r1[continuing]  # grouped by each account's current orders: few Fraction terms
-    per_count = pd.Series(weights).groupby(n1[continuing]).sum()
-    crossed = sum((Fraction(int(w), int(n)) for n, w in per_count.items()), Fraction(0)) / (100 * c0)
+    counts, group = np.unique(n1[continuing], return_inverse=True)  # by each account's current orders:
+    weights = np.zeros(len(counts), dtype=np.int64)  # few Fraction terms
+    np.add.at(weights, group, n0[continuing] * r1[continuing])
+    crossed = sum((Fraction(int(w), int(n)) for n, w in zip(counts, weights)), Fraction(0)) / (100 * c0)
     orders_change = relative_change(c1, c0)
     revenue_change = relative_change(rc1, rc0)
     lc0, lc1 = int(l0[continuing].sum()), int(l1[continuing].sum())
@@ -519,7 +550,7 @@ def within_cause(
     return "price_mix_up"
 
 
-def _leading(accounts, context, a0, a1, change, orders0, orders1, names) -> list[Cause]:
+def _leading(accounts, context, a0, a1, change, orders0, orders1) -> list[Cause]:
     """Outlier order, exchange rates and misclassification: each can explain the whole move."""
     causes = []
     pct = relative_change(a1, a0)
@@ -533,7 +564,7 @@ def _leading(accounts, context, a0, a1, change, orders0, orders1, names) -> list
         moved_points = (relative_change(a1, a0) - relative_change(b1, b0)) * 100
         named = largest if abs(a1 - b1) >= abs(a0 - b0) else prior_largest
         window = "current" if named is largest else "prior"
-        who = f"#{named.order_id} ({names.get(named.account, account_name(named.account, None))})"
+        who = f"#{named.order_id} ({_name_of(accounts, named.account)})"
         if _explains(effect, change):
             causes.append(
                 Cause(
@@ -614,6 +645,11 @@ def _leading(accounts, context, a0, a1, change, orders0, orders1, names) -> list
     return causes
 
 
+def _name_of(accounts: Mapping[str, np.ndarray], key: str) -> str:
+    match = np.flatnonzero(accounts["account"] == key)
+    return accounts["name"][match[0]] if len(match) else account_name(key, None)
+
+
 def _explains(effect: Fraction, change: Fraction) -> bool:
     """A leading cause explains the move when it points the same way and carries more than half of it."""
     return change != 0 and (effect > 0) == (change > 0) and abs(effect) > abs(change) / 2
@@ -639,14 +675,13 @@ def _misclassified(accounts, context, a0, a1, change) -> tuple[Fraction | None, 
     what excluding them would change."""
     if context.b2c_aov is None or context.prior_b2c_aov is None:
         return None, None, None
-    customer = np.char.startswith(accounts["account"].to_numpy().astype(str), "customer:")
+    customer = np.array([key.startswith("customer:") for key in accounts["account"]], dtype=bool)
     shares, kept = [], []
     for orders, revenue, b2c in (
         ("prior_orders", "prior_revenue_cents", context.prior_b2c_aov),
         ("orders", "revenue_cents", context.b2c_aov),
     ):
-        n = accounts[orders].to_numpy(dtype=np.int64)
-        r = accounts[revenue].to_numpy(dtype=np.int64)
+        n, r = accounts[orders].astype(np.int64), accounts[revenue].astype(np.int64)
         low = customer & (n > 0)
         low[low] = r[low] * b2c.denominator < 2 * 100 * b2c.numerator * n[low]  # AOV below 2x B2C AOV, exactly
         shares.append(Fraction(int(n[low].sum()), int(n.sum())))
@@ -656,16 +691,16 @@ def _misclassified(accounts, context, a0, a1, change) -> tuple[Fraction | None, 
     return shares[0], shares[1], effect
 
 
-def _part_summary(code: str, amount: Fraction, facts: dict, statuses, accounts: pd.DataFrame, context: Context) -> str:
+def _part_summary(code: str, amount: Fraction, facts: dict, statuses, accounts: Mapping, context: Context) -> str:
     money = _signed(amount)
     if code == "accounts_gone_quiet":
-        quiet = (statuses == "gone_quiet") & (accounts["account"].to_numpy() != GUESTS)
+        quiet = (statuses == "gone_quiet") & (accounts["account"] != GUESTS)
         typical = f" vs {context.typical.text()}" if context.typical else ""
         if not quiet.any():
             return f"No account went quiet{typical}: {money}."
         prior = (
-            accounts["prior_revenue_cents"].to_numpy()[quiet].sum(),
-            accounts["prior_orders"].to_numpy()[quiet].sum(),
+            accounts["prior_revenue_cents"][quiet].sum(),
+            accounts["prior_orders"][quiet].sum(),
         )
         quiet_aov = Fraction(int(prior[0]), 100 * int(prior[1]))
         return (
@@ -676,8 +711,8 @@ def _part_summary(code: str, amount: Fraction, facts: dict, statuses, accounts: 
         arrived = np.isin(statuses, ("new", "returning"))
         if not arrived.any():
             return f"No new or returning account ordered: {money}."
-        n = int(accounts["orders"].to_numpy()[arrived].sum())
-        r = int(accounts["revenue_cents"].to_numpy()[arrived].sum())
+        n = int(accounts["orders"][arrived].sum())
+        r = int(accounts["revenue_cents"][arrived].sum())
         return (
             f"{int((statuses == 'new').sum())} new and {int((statuses == 'returning').sum())} returning "
             f"account(s) ordered {n:,} time(s) at AOV {_money_f(Fraction(r, 100 * n))}: {money}."

@@ -447,6 +447,14 @@ class Warehouse:
         ).where(t.c.order_date.between(first, last))
         return self._frame(query)
 
+    def account_count(self, last: date) -> int:
+        """Accounts in account_daily up to `last` (sizes the investigation's accounts x days arrays)."""
+        with self.connect() as connection:
+            query = sa.select(sa.func.count(sa.distinct(account_daily.c.account))).where(
+                account_daily.c.order_date <= last
+            )
+            return connection.scalar(query) or 0
+
     def first_order_day(self) -> date | None:
         with self.connect() as connection:
             return connection.scalar(sa.select(sa.func.min(daily_aov.c.order_date)))
@@ -499,7 +507,11 @@ def _lock_for_writing(connection: Connection, table: sa.Table) -> None:
 
 
 class Writer:
-    """Inserts rows into partitions that `Warehouse.replacing` has cleared, refusing any outside them."""
+    """Inserts rows into partitions that `Warehouse.replacing` has cleared, refusing any outside them.
+
+    Bulk paths: each column goes through its SQLAlchemy type's bind processor once (the same values
+    a Core insert would send), then one `executemany` on SQLite or one `COPY ... FROM STDIN` on
+    PostgreSQL, instead of SQLAlchemy's per-row parameter processing."""
 
     def __init__(self, connection: Connection, first: Any, last: Any):
         self.connection, self.first, self.last = connection, first, last
@@ -511,17 +523,25 @@ class Writer:
         key = frame[PARTITION_COLUMN[table.name]]
         if not key.between(self.first, self.last).all():
             raise ValueError(f"{table.name}: rows outside partitions {self.first}..{self.last}")
-        self.connection.execute(table.insert(), _records(frame))
+        names = [name for name in frame.columns if name in table.c]  # like a Core insert: other columns are ignored
+        rows = list(zip(*(_bind_values(table.c[name], frame[name], self.connection.dialect) for name in names)))
+        quoted = ", ".join(f'"{name}"' for name in names)
+        if self.connection.dialect.name == "postgresql":
+            with self.connection.connection.driver_connection.cursor() as cursor:
+                with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(names))
+            self.connection.exec_driver_sql(f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})", rows)
         self.rows[table.name] = self.rows.get(table.name, 0) + len(frame)
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """DataFrame rows as plain Python values, with every kind of missing value as None."""
-    columns = []
-    for _, column in frame.items():
-        values = column.tolist()
-        if column.isna().any():
-            values = [None if missing else value for value, missing in zip(values, column.isna().tolist())]
-        columns.append(values)
-    names = list(frame.columns)
-    return [dict(zip(names, row)) for row in zip(*columns)]
+def _bind_values(column: sa.Column, values: pd.Series, dialect: sa.Dialect) -> list[Any]:
+    """A column's values as the driver receives them from SQLAlchemy: missing values as None, then the
+    column type's bind processor (e.g. exact decimals as text on SQLite, dates as ISO strings)."""
+    plain = values.tolist()
+    if values.isna().any():
+        plain = [None if missing else value for value, missing in zip(plain, values.isna().tolist())]
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return plain if process is None else [process(value) for value in plain]

@@ -23,6 +23,7 @@ from aov_assets.investigation import (
     build_windows,
     cause_rows,
     cohort_rows,
+    cohort_sizes,
     explain,
     gone_quiet_count,
     ranked_accounts,
@@ -86,7 +87,7 @@ def merchant(spec: dict) -> pd.DataFrame:
 
 
 def rows_of(daily: pd.DataFrame, before: pd.DataFrame = NO_HISTORY, windows: int = 2) -> pd.DataFrame:
-    rows = account_rows(build_windows(daily, before, window_start(windows - 1), AS_OF), AS_OF)
+    rows = account_rows(build_windows(daily, before, window_start(windows - 1), AS_OF), [AS_OF])
     rows["name"] = rows["account"]
     return rows
 
@@ -330,7 +331,7 @@ def test_cohorts():
     rows = [r for r in rows if not (r["account"] == "company:16" and r["order_date"] >= window_start(0))]
     rows += spread("guests", window_start(0), 3, 300_000)
     windows = build_windows(frame(rows), before, window_start(1), AS_OF)
-    accounts = account_rows(windows, AS_OF)
+    accounts = account_rows(windows, [AS_OF])
 
     # order: 12 (90k), 13 & 14 (80k, 13 first by key), 15, 16, 11, 17, 18, 19 & 20 (10k, 19 first), 21 (5k)
     # 11 ranked -> round(2.2) = 2 at each end: top 12, 13; bottom 20, 21
@@ -348,9 +349,8 @@ def test_cohorts():
         "company:20": "bottom 20%",
         "guests": "",
     }
-    assert ranked_accounts(windows, AS_OF) == 11
-    table = cohort_rows(accounts, 11, gone_quiet_count(windows, AS_OF), typical_gone_quiet(windows, AS_OF, AS_OF))
-    table = table.set_index("cohort")
+    assert ranked_accounts(windows, [AS_OF]).tolist() == [11]
+    table = cohort_rows(accounts, windows, {AS_OF: typical_gone_quiet(windows, AS_OF, AS_OF)}).set_index("cohort")
     assert table["accounts"].to_dict() == {"top 20%": 2, "middle 60%": 7, "bottom 20%": 2, "all": 11}
     assert table["active_accounts"].to_dict() == {"top 20%": 2, "middle 60%": 6, "bottom 20%": 1, "all": 9}
     assert table["prior_orders"].to_dict() == {"top 20%": 2, "middle 60%": 7, "bottom 20%": 1, "all": 10}
@@ -358,8 +358,7 @@ def test_cohorts():
     assert table.loc["all", "revenue"] == Decimal("90.00")  # guests' 3,000.00 excluded
     assert table.loc["all", "typical_windows"] == 0
     # the edge is rounded, not truncated: 13 ranked -> 2.6 -> 3 at each end
-    sizes = cohort_rows(accounts, 13, 0, Typical(None, None, None, 0)).set_index("cohort")["accounts"]
-    assert sizes.to_dict() == {"top 20%": 3, "middle 60%": 7, "bottom 20%": 3, "all": 13}
+    assert cohort_sizes(13) == {"top 20%": 3, "middle 60%": 7, "bottom 20%": 3, "all": 13}
 
 
 def test_typical_gone_quiet():
@@ -388,3 +387,64 @@ def test_typical_gone_quiet():
     clipped = build_windows(frame(rows), NO_HISTORY, AS_OF - timedelta(days=100), AS_OF)
     assert typical_gone_quiet(clipped, AS_OF, first) == Typical(Decimal(3), 3, 3, 1)
     assert typical_gone_quiet(windows, AS_OF, AS_OF - timedelta(days=60)) == Typical(None, None, None, 0)
+
+
+def test_a_range_of_as_of_days_matches_a_day_by_day_recount():
+    """The accounts x days arrays give, for every as-of day, what a plain recount of the daily rows gives."""
+    rng = np.random.default_rng(7)
+    first, days = AS_OF - timedelta(days=120), [AS_OF - timedelta(days=k) for k in range(40, -1, -1)]
+    accounts = [f"company:{i}" for i in range(1, 16)] + ["customer:3", "guests"]
+    rows = [
+        {"order_date": first + timedelta(days=int(d)), "account": a, "name": None, "orders": int(n)}
+        | {"revenue_cents": int(n) * int(rng.integers(1_000, 90_000)), "line_items": int(n) * 3, "refunded_cents": 0}
+        | {"largest_cents": None, "largest_order_id": None}
+        for a in accounts
+        for d, n in zip(rng.choice(121, size=int(rng.integers(0, 12)), replace=False), rng.integers(1, 4, size=12))
+    ]
+    daily = frame(rows)
+    before = pd.DataFrame(
+        [("company:2", 4, 250_000, date(2024, 1, 1)), ("company:9", 1, 10_000, date(2025, 6, 1))],
+        columns=NO_HISTORY.columns,
+    )
+    got = account_rows(build_windows(daily, before, first, AS_OF), days)
+
+    expected = []
+    for as_of in days:
+
+        def total(account, lo, hi, column="orders"):
+            mask = (daily["account"] == account) & daily["order_date"].between(lo, hi)
+            return int(daily.loc[mask, column].sum())
+
+        cur, prior = (window_start(0, as_of), as_of), (window_start(1, as_of), window_start(0, as_of) - timedelta(1))
+        history = before.set_index("account")
+        lifetime = {
+            a: total(a, first, as_of, "revenue_cents") + int(history["revenue_cents"].get(a, 0)) for a in accounts
+        }
+        ever = [a for a in accounts if a != "guests" and (total(a, first, as_of) or a in history.index)]
+        ranked = sorted(ever, key=lambda a: (-lifetime[a], a))
+        edge = round(len(ranked) * 0.2)
+        for a in accounts:
+            n1, n0 = total(a, *cur), total(a, *prior)
+            if not (n1 or n0):
+                continue
+            earliest = daily.loc[(daily["account"] == a) & (daily["orders"] > 0), "order_date"].min()
+            is_new = a not in history.index and earliest >= cur[0]
+            status = "continuing" if n1 and n0 else "gone_quiet" if not n1 else "new" if is_new else "returning"
+            position = ranked.index(a) if a in ranked else None
+            cohort = (
+                ""
+                if position is None
+                else "bottom 20%"
+                if position >= len(ranked) - edge
+                else "top 20%"
+                if position < edge
+                else "middle 60%"
+            )
+            expected.append(
+                (as_of, a, status, n1, total(a, *cur, "revenue_cents"), n0, total(a, *prior, "revenue_cents"))
+                + (lifetime[a], cohort)
+            )
+    columns = ["as_of", "account", "status", "orders", "revenue_cents", "prior_orders", "prior_revenue_cents"]
+    columns += ["lifetime_cents", "cohort"]
+    assert list(got[columns].itertuples(index=False, name=None)) == sorted(expected)  # by as-of day, then key
+    assert len({row[0] for row in expected}) == len(days)  # every as-of day has rows to compare

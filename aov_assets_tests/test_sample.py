@@ -78,14 +78,9 @@ def test_the_investigation_of_the_full_history_tells_the_story(sample):
     daily = investigation.account_daily_rows(orders)
     empty = pd.DataFrame(columns=["account", "orders", "revenue_cents", "first_order_date"])
     windows = investigation.build_windows(daily, empty, FIRST_DAY, EXAMPLE_DAY)
-    rows = investigation.account_rows(windows, EXAMPLE_DAY).assign(name=lambda f: f["account"])
+    rows = investigation.account_rows(windows, [EXAMPLE_DAY]).assign(name=lambda f: f["account"])
     typical = investigation.typical_gone_quiet(windows, EXAMPLE_DAY, FIRST_DAY)
-    cohorts = investigation.cohort_rows(
-        rows,
-        investigation.ranked_accounts(windows, EXAMPLE_DAY),
-        investigation.gone_quiet_count(windows, EXAMPLE_DAY),
-        typical,
-    ).set_index("cohort")
+    cohorts = investigation.cohort_rows(rows, windows, {EXAMPLE_DAY: typical}).set_index("cohort")
     assert cohorts["accounts"].to_dict() == {"top 20%": 36, "middle 60%": 108, "bottom 20%": 36, "all": 180}
     for cohort, (aov, prior_aov) in COHORTS.items():
         assert float(cohorts.at[cohort, "aov"]) == pytest.approx(aov, rel=0.03), cohort

@@ -1,9 +1,10 @@
-"""Times the demo pipeline: each stage's own code, then the whole Dagster run on two event logs.
+"""Times the demo pipeline: each stage's own code, then the whole Dagster run, side by side.
 
 Part A runs the stages over the sample's full range on an in-memory Dagster instance, so step
 times are essentially our code: orders per second per stage. Part B runs what `make demo` runs (the daily chain
-and the TTM rollup as single-run backfills) twice, side by side in this one process: on Dagster's
-stock SQLite event log and on aov_assets.instance.PooledSqliteEventLogStorage, and prints the ratio.
+and the TTM rollup as single-run backfills) three times in this one process: as `make demo` does, without the
+investigation's assets (what the demo cost before them), and on Dagster's stock SQLite event log instead of
+aov_assets.instance.PooledSqliteEventLogStorage; it prints the two ratios.
 Absolute times drift on a shared machine; compare the numbers printed by one run.
 
     .venv/bin/python bench/pipeline.py [--skip-dagster]
@@ -21,18 +22,20 @@ from pathlib import Path
 import dagster as dg
 
 from aov_assets.definitions import build_defs
-from aov_assets.demo import QUIET_LOGS
+from aov_assets.demo import PLANNED_EVENTS_SWITCH, QUIET_LOGS
 from aov_assets.instance import INSTANCE_YAML
 from aov_assets.keys import DAILY_JOB, TTM_JOB, range_tags
 from aov_assets.manifest import load_manifest
 from aov_assets.partitions import daily_partitions, monthly_partitions
 from aov_assets.resources import AdobeCommerceResource, LakeResource, WarehouseResource
+from aov_assets.schedules import DAILY_ASSETS, INVESTIGATION
 from aov_assets.sources.sample import sample_merchant
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = load_manifest(REPO / "aov.yaml")
 DEFS = build_defs(MANIFEST)
 INVESTIGATION_STEPS = ("account_daily", "b2b_investigation")
+INVESTIGATION_ASSETS = ("account_daily", *INVESTIGATION)
 DAYS, MONTHS = daily_partitions(MANIFEST).get_partition_keys(), monthly_partitions(MANIFEST).get_partition_keys()
 
 
@@ -70,16 +73,19 @@ def stages(root: Path) -> None:
     )
 
 
-def demo_runs(root: Path, pooled: bool) -> float:
+def demo_runs(root: Path, pooled: bool = True, investigation: bool = True) -> float:
     home = root / "dagster_home"
     home.mkdir(parents=True)
     yaml = INSTANCE_YAML.format(base_dir=home / "history" / "runs") if pooled else "telemetry:\n  enabled: false\n"
     (home / "dagster.yaml").write_text(yaml)
     os.environ["DAGSTER_HOME"] = str(home)
+    daily = DEFS.resolve_job_def(DAILY_JOB)
+    if not investigation:
+        kept = {dg.AssetKey(key) for key in DAILY_ASSETS if key not in INVESTIGATION_ASSETS}
+        daily = daily.get_subset(asset_selection=kept)
     with dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
-        for name, keys in ((DAILY_JOB, DAYS), (TTM_JOB, MONTHS)):
-            job = DEFS.resolve_job_def(name)
+        for job, keys in ((daily, DAYS), (DEFS.resolve_job_def(TTM_JOB), MONTHS)):
             result = job.execute_in_process(
                 instance=instance, tags=range_tags(keys[0], keys[-1]), run_config=QUIET_LOGS, resources=resources(root)
             )
@@ -96,12 +102,14 @@ def main() -> None:
         stages(Path(tmp) / "stages")
         if args.skip_dagster:
             return
-        print("\nB. the demo's Dagster runs (daily chain + TTM), same process, two event-log storages")
+        print("\nB. the demo's Dagster runs (daily chain + TTM), side by side in this process")
+        os.environ.setdefault(PLANNED_EVENTS_SWITCH, "true")  # as make demo sets it
+        demo = demo_runs(Path(tmp) / "demo")
+        before = demo_runs(Path(tmp) / "before", investigation=False)
         stock = demo_runs(Path(tmp) / "stock", pooled=False)
-        pooled = demo_runs(Path(tmp) / "pooled", pooled=True)
-        print(f"stock SqliteEventLogStorage         {stock:7.1f}s")
-        print(f"PooledSqliteEventLogStorage         {pooled:7.1f}s")
-        print(f"ratio stock / pooled                {stock / pooled:7.2f}x")
+        print(f"make demo's runs                          {demo:7.1f}s")
+        print(f"  without the investigation's assets      {before:7.1f}s   demo / without  {demo / before:5.2f}x")
+        print(f"  on the stock SqliteEventLogStorage      {stock:7.1f}s   stock / demo    {stock / demo:5.2f}x")
 
 
 if __name__ == "__main__":
