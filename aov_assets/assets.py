@@ -116,7 +116,10 @@ def classified_orders(
         for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
             batch = days[start : start + CLASSIFY_BATCH_DAYS]
             orders, rejected = classify_orders(
-                ((day, store.read_day(day)) for day in batch), manifest.metric.basis, rule
+                ((day, store.read_day(day)) for day in batch),
+                manifest.metric.basis,
+                rule,
+                manifest.validation.max_order_value,
             )
             write(tables.classified_orders, orders)
             write(tables.rejected_orders, rejected)

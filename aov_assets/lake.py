@@ -22,7 +22,10 @@ SCHEMA = pa.schema(
         ("entity_id", pa.int64()),
         ("created_at", pa.string()),
         ("updated_at", pa.string()),
-        ("payload", pa.string()),
+        (
+            "payload",
+            pa.binary(),
+        ),  # the source's exact bytes, valid UTF-8 or not (older files hold text; both read the same)
     ]
 )
 
@@ -39,9 +42,12 @@ _KEYS = msgspec.json.Decoder(_Keys, strict=False)
 def _keys(payload: bytes) -> _Keys:
     """Key columns for browsing the lake; a malformed order keeps nulls here and is judged downstream."""
     try:
-        return _KEYS.decode(payload)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+        keys = _KEYS.decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return _Keys()
+    if keys.entity_id is not None and not 0 <= keys.entity_id < 2**63:
+        keys.entity_id = None  # beyond int64: the order is rejected downstream, with its reason
+    return keys
 
 
 class RawOrderLake:
@@ -62,7 +68,7 @@ class RawOrderLake:
                 "entity_id": pa.array([k.entity_id for k in keys], pa.int64()),
                 "created_at": pa.array([k.created_at for k in keys], pa.string()),
                 "updated_at": pa.array([k.updated_at for k in keys], pa.string()),
-                "payload": pa.array(payloads, pa.binary()).cast(pa.string()),
+                "payload": pa.array(payloads, pa.binary()),
             },
             schema=SCHEMA.with_metadata(
                 {"source": source, "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}

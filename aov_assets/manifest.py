@@ -77,6 +77,10 @@ class Health(_Section):
         return self
 
 
+class Validation(_Section):
+    max_order_value: Decimal = Field(Decimal(10_000_000), gt=0)  # in global currency; above it: rejected
+
+
 class Manifest(_Section):
     source: Literal["sample", "adobe_commerce"]
     start_date: date
@@ -86,6 +90,7 @@ class Manifest(_Section):
     alert: Alert = Alert()
     adobe_commerce: AdobeCommerce = AdobeCommerce()
     health: Health = Health()
+    validation: Validation = Validation()
     sync: Sync = Sync()
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ WINDOW_DAYS = 30
 CENT = Decimal("0.01")
 PCT = Decimal("0.0001")
 COUNTED_STATES_EXCLUDE = frozenset({"canceled"})
+DEFAULT_MAX_ORDER_VALUE = Decimal(10_000_000)  # manifest validation.max_order_value, in global currency
 
 
 # --------------------------------------------------------------------------- money
@@ -86,12 +87,29 @@ class RejectedOrder(ValueError):
     """An order that cannot be read; the message is the reason kept in `rejected_orders`."""
 
 
+MAX_ID = 2**63 - 1  # BIGINT in the warehouse, int64 in the lake
+SMALL_IDS = {"customer_group_id": 2**31 - 1, "store_id": 2**31 - 1}  # INTEGER columns
+AMOUNT_PLACES = Decimal("0.0001")  # Magento's decimal(20,4), the warehouse's NUMERIC(20,4)
+AMOUNT_DIGITS = 16  # integer digits NUMERIC(20,4) holds
+TEXT_LIMITS = {  # the warehouse's VARCHAR lengths
+    "increment_id": 50,
+    "state": 32,
+    "status": 32,
+    "base_currency_code": 3,
+    "order_currency_code": 3,
+    "company_name": 255,
+    "created_at": 64,
+    "updated_at": 64,
+}
+Id = int | str  # a JSON number, or the numeric string some Magento versions send; anything else is rejected
+
+
 class _Item(msgspec.Struct):
     parent_item_id: int | None = None
 
 
 class _Company(msgspec.Struct):
-    company_id: int | None = None
+    company_id: Id | None = None
     company_name: str | None = None
 
 
@@ -107,7 +125,7 @@ class OrderFields(msgspec.Struct):
     strings are accepted (`strict=False`), and a wrong type is an error naming its JSON path.
     """
 
-    entity_id: int
+    entity_id: Id
     created_at: str
     state: str
     base_grand_total: Decimal
@@ -118,9 +136,9 @@ class OrderFields(msgspec.Struct):
     increment_id: str | None = None
     updated_at: str | None = None
     status: str | None = None
-    customer_id: int | None = None
-    customer_group_id: int | None = None
-    store_id: int | None = None
+    customer_id: Id | None = None
+    customer_group_id: Id | None = None
+    store_id: Id | None = None
     base_currency_code: str | None = None
     order_currency_code: str | None = None
     base_total_refunded: Decimal | None = None
@@ -131,7 +149,7 @@ _ORDER_DECODER = msgspec.json.Decoder(OrderFields, strict=False)
 
 
 class _Identity(msgspec.Struct):
-    entity_id: int | None = None
+    entity_id: Id | None = None
 
 
 _IDENTITY_DECODER = msgspec.json.Decoder(_Identity, strict=False)
@@ -140,35 +158,54 @@ _IDENTITY_DECODER = msgspec.json.Decoder(_Identity, strict=False)
 def entity_id_of(payload: bytes | str) -> int | None:
     """The order's entity_id if it can be read at all (also from an order that is otherwise broken)."""
     try:
-        return _IDENTITY_DECODER.decode(payload).entity_id
-    except (msgspec.ValidationError, msgspec.DecodeError):
+        return _id(_IDENTITY_DECODER.decode(payload).entity_id, "entity_id")
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, RejectedOrder):
         return None
 
 
-def parse_order(payload: bytes | str, day: date, basis: Literal["grand_total", "subtotal"]) -> dict:
+def parse_order(
+    payload: bytes | str,
+    day: date,
+    basis: Literal["grand_total", "subtotal"],
+    max_order_value: Decimal = DEFAULT_MAX_ORDER_VALUE,
+) -> dict:
     """One order's REST JSON -> one flat `classified_orders` row (without the segment).
 
     `day` is the UTC day the order was fetched for: an order created on another day is rejected,
-    so a partition never writes rows that belong to another partition.
+    so a partition never writes rows that belong to another partition. Everything the warehouse
+    cannot hold exactly (ids beyond BIGINT, amounts beyond NUMERIC(20,4), text beyond its column,
+    NUL) and every implausible order (a rate that is not above 0, a value above
+    `max_order_value`) is rejected with a reason naming the field and the value.
     """
     try:
         order = _ORDER_DECODER.decode(payload)
     except msgspec.ValidationError as error:
         raise RejectedOrder(str(error)) from None
-    except msgspec.DecodeError as error:
-        raise RejectedOrder(f"not a JSON order: {error}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise RejectedOrder(f"not a JSON order: {str(error)[:120]}") from None
+    except RecursionError:
+        raise RejectedOrder("not a JSON order: nested too deeply") from None
+    for field, limit in TEXT_LIMITS.items():
+        _text(getattr(order, field, None), field, limit)
+    company = company_attributes(order.extension_attributes)
+    if company:
+        _text(company.company_name, "company_name", TEXT_LIMITS["company_name"])
     created_at = _timestamp(order.created_at, "created_at")
     if created_at.date() != day:
         raise RejectedOrder(f"created_at {created_at} is not on the requested day {day}")
     for field in ("base_grand_total", "base_subtotal", "grand_total", "base_to_global_rate", "base_total_refunded"):
-        amount = getattr(order, field)
-        if amount is not None and (not amount.is_finite() or amount < 0):
-            raise RejectedOrder(f"{field} is not a non-negative number: {amount}")
+        _amount(getattr(order, field), field)
+    if order.base_to_global_rate <= 0:
+        raise RejectedOrder(f"base_to_global_rate must be above 0: {order.base_to_global_rate}")
     base_amount = order.base_grand_total if basis == "grand_total" else order.base_subtotal
+    order_value = (base_amount * order.base_to_global_rate).quantize(CENT, ROUND_HALF_UP)
+    if order_value > max_order_value:
+        raise RejectedOrder(
+            f"order value {order_value} (global currency) is above validation.max_order_value {max_order_value}"
+        )
     refunded = order.base_total_refunded or Decimal(0)
-    company = company_attributes(order.extension_attributes)
     return {
-        "entity_id": order.entity_id,
+        "entity_id": _id(order.entity_id, "entity_id"),
         "increment_id": order.increment_id,
         "order_date": day,
         "created_at": created_at,
@@ -176,16 +213,16 @@ def parse_order(payload: bytes | str, day: date, basis: Literal["grand_total", "
         "state": order.state,
         "status": order.status,
         "company_id": company.company_id if company else None,
-        "customer_id": order.customer_id,
-        "customer_group_id": order.customer_group_id,
-        "store_id": order.store_id,
+        "customer_id": _id(order.customer_id, "customer_id"),
+        "customer_group_id": _id(order.customer_group_id, "customer_group_id"),
+        "store_id": _id(order.store_id, "store_id"),
         "base_currency_code": order.base_currency_code,
         "order_currency_code": order.order_currency_code,
         "base_to_global_rate": order.base_to_global_rate,
         "base_grand_total": order.base_grand_total,
         "grand_total": order.grand_total,
         "base_subtotal": order.base_subtotal,
-        "order_value": (base_amount * order.base_to_global_rate).quantize(CENT, ROUND_HALF_UP),
+        "order_value": order_value,
         "line_items": sum(1 for item in order.items if item.parent_item_id is None),
         "counted": order.state not in COUNTED_STATES_EXCLUDE,
         "company_name": company.company_name if company else None,
@@ -194,23 +231,68 @@ def parse_order(payload: bytes | str, day: date, basis: Literal["grand_total", "
 
 
 def company_attributes(extension: _Extension | None) -> _Company | None:
-    """The B2B Company on the order (`company_order_attributes`, or the customer-side name)."""
+    """The B2B Company on the order (`company_order_attributes`, or the customer-side name), its id
+    checked; a company_id of 0 means none."""
     if extension is None:
         return None
     for attributes in (extension.company_order_attributes, extension.company_attributes):
-        if attributes is not None and attributes.company_id:
-            return attributes
+        if attributes is not None and (company_id := _id(attributes.company_id, "company_id")):
+            return _Company(company_id, attributes.company_name)
     return None
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """A value for a reason: printable (NUL and surrogates escaped) and at most `limit` characters."""
+    text = ascii(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _id(value: int | str | None, field: str) -> int | None:
+    """An id as the warehouse holds it (0..2^63-1, or 2^31-1 for INTEGER columns), from a JSON integer or
+    a string of digits."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit()):
+            raise RejectedOrder(f"{field} is not an integer id: {_short(value)}")
+        value = int(value)
+    high = SMALL_IDS.get(field, MAX_ID)
+    if not 0 <= value <= high:
+        raise RejectedOrder(f"{field} is out of range (0..{'2^31-1' if high < MAX_ID else '2^63-1'}): {_short(value)}")
+    return value
+
+
+def _amount(amount: Decimal | None, field: str) -> None:
+    """Non-negative, finite, and exactly representable in NUMERIC(20,4)."""
+    if amount is None:
+        return
+    if not amount.is_finite() or amount < 0:
+        raise RejectedOrder(f"{field} is not a non-negative number: {_short(amount)}")
+    if amount and amount.adjusted() >= AMOUNT_DIGITS:
+        raise RejectedOrder(f"{field} has more than {AMOUNT_DIGITS} integer digits: {_short(amount)}")
+    if amount != amount.quantize(AMOUNT_PLACES):
+        raise RejectedOrder(f"{field} has more than 4 decimal places: {_short(amount)}")
+
+
+def _text(value: str | None, field: str, limit: int) -> None:
+    """Text the warehouse can store as is: PostgreSQL refuses NUL (msgspec already refuses lone surrogates
+    and invalid UTF-8: "not a JSON order")."""
+    if value is None:
+        return
+    if "\x00" in value:
+        raise RejectedOrder(f"{field} contains a NUL character: {_short(value)}")
+    if len(value) > limit:
+        raise RejectedOrder(f"{field} is longer than {limit} characters: {_short(value)}")
 
 
 def _timestamp(value: str, field: str) -> datetime:
     """Magento's `YYYY-MM-DD HH:MM:SS` (UTC) as a naive UTC datetime; an explicit offset is honoured."""
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise RejectedOrder(f"{field} is not a timestamp: {value!r}") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise RejectedOrder(f"{field} is not a timestamp: {_short(value)}") from None
     return moment
 
 
@@ -481,7 +563,10 @@ def ttm_rows(daily: pd.DataFrame, first_month: date, last_month: date) -> pd.Dat
 
 
 def classify_orders(
-    days: Iterable[tuple[date, Sequence[bytes]]], basis: Literal["grand_total", "subtotal"], rule: SegmentRule
+    days: Iterable[tuple[date, Sequence[bytes]]],
+    basis: Literal["grand_total", "subtotal"],
+    rule: SegmentRule,
+    max_order_value: Decimal = DEFAULT_MAX_ORDER_VALUE,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw orders of some days -> (classified rows, rejected rows); every payload lands in exactly one.
 
@@ -493,7 +578,7 @@ def classify_orders(
     for day, day_payloads in days:
         for position, payload in enumerate(day_payloads):
             try:
-                rows.append(parse_order(payload, day, basis) | {"position": position})
+                rows.append(parse_order(payload, day, basis, max_order_value) | {"position": position})
                 payloads[(day, position)] = payload
             except RejectedOrder as reason:
                 rejects.append(_reject(day, position, entity_id_of(payload), str(reason), payload))
@@ -513,7 +598,10 @@ def classify_orders(
 
 
 def _reject(day: date, position: int, entity_id: int | None, reason: str, payload: bytes | str) -> dict:
-    text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
+    """A rejected_orders row; the payload as storable text (invalid UTF-8 replaced, NUL escaped): the
+    lake keeps the exact bytes."""
+    raw = payload if isinstance(payload, bytes) else payload.encode("utf-8", errors="surrogatepass")
+    text = raw.decode("utf-8", errors="replace").replace("\x00", "\\u0000")
     return {"order_date": day, "position": position, "entity_id": entity_id, "reason": reason, "payload": text}
 
 
