@@ -8,6 +8,7 @@ with per-partition metadata, so range backfills work and can be repeated without
 import time
 import warnings
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from . import investigation as why
 from . import warehouse as tables
 from .card import Card, Findings
 from .keys import CONTRACTION_CHECK, REJECTED_CHECK
+from .lake import LakeFileError, RawOrderLake
 from .manifest import Manifest
 from .partitions import daily_partitions, day_key, days_of, month_key, monthly_partitions, months_of
 from .resources import AdobeCommerceResource, LakeResource, WarehouseResource
@@ -30,8 +32,10 @@ from .rules import (
     card_rows,
     cents_to_money,
     classify_orders,
+    cross_day_duplicates,
     daily_rows,
     ratio_to_money,
+    reject_row,
     ttm_rows,
     window_sums,
 )
@@ -95,6 +99,15 @@ def raw_orders(
     return dg.MaterializeResult()
 
 
+@contextmanager
+def lake_failures() -> Iterator[None]:
+    """A lake file that cannot be read fails the step with its one line (file and fix), not a traceback."""
+    try:
+        yield
+    except LakeFileError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+
+
 def classified_orders(
     context: dg.AssetExecutionContext,
     manifest: dg.ResourceParam[Manifest],
@@ -112,18 +125,27 @@ def classified_orders(
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "classified_orders", len(days))
     rejects = []
-    with warehouse.open().replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write:
+    with (
+        lake_failures(),
+        warehouse.open().replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write,
+    ):
         for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
             batch = days[start : start + CLASSIFY_BATCH_DAYS]
+            payloads = {day: store.read_day(day) for day in batch}
             orders, rejected = classify_orders(
-                ((day, store.read_day(day)) for day in batch),
-                manifest.metric.basis,
-                rule,
-                manifest.validation.max_order_value,
+                payloads.items(), manifest.metric.basis, rule, manifest.validation.max_order_value
             )
+            orders, rejected, moved = settle_cross_day_duplicates(write, store, orders, rejected, payloads)
             write(tables.classified_orders, orders)
             write(tables.rejected_orders, rejected)
-            rejects.append(rejected.drop(columns="payload"))
+            rejects += [rejected.drop(columns="payload"), moved.drop(columns="payload")]
+            if len(moved):
+                changed = sorted(set(moved["order_date"]) - set(days))
+                context.log.warning(
+                    f"{len(moved)} order(s) of other days lost to a more recently updated copy of their entity_id "
+                    f"and moved to rejected_orders; refresh those days' sums: "
+                    + ", ".join(f"aov backfill --from {day} --to {day}" for day in changed)
+                )
             per_day = orders.groupby(["order_date", "segment"]).size()
             rejects_per_day = rejected["order_date"].value_counts()
             for day in batch:
@@ -134,6 +156,46 @@ def classified_orders(
                 )
                 progress.step(day, b2b + b2c)
     return dg.MaterializeResult(check_results=[rejected_check(pd.concat(rejects, ignore_index=True), days[-1])])
+
+
+def settle_cross_day_duplicates(
+    write: tables.Writer,
+    store: RawOrderLake,
+    orders: pd.DataFrame,
+    rejected: pd.DataFrame,
+    payloads: Mapping[date, list[bytes]],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Apply `cross_day_duplicates` against the warehouse: this run's losing copies join `rejected`; the
+    other days' losing copies move to their day's rejected_orders (returned as the third frame)."""
+    elsewhere = write.classified_elsewhere(orders["entity_id"])
+    lose, beaten = cross_day_duplicates(orders, elsewhere)
+    their_day = dict(zip(elsewhere["entity_id"], elsewhere["order_date"]))
+    our_day = dict(zip(orders["entity_id"], orders["order_date"]))
+
+    def reason(entity_id: int, kept: date) -> str:
+        return f"duplicate entity_id {entity_id}; kept the more recently updated copy of {kept}"
+
+    lost = [
+        reject_row(day, position, entity_id, reason(entity_id, their_day[entity_id]), payloads[day][position])
+        for entity_id, day, position in orders.loc[lose, ["entity_id", "order_date", "position"]].itertuples(False)
+    ]
+    moved = []
+    for day, ids in beaten.groupby("order_date")["entity_id"]:
+        taken, day_ids, day_payloads = (
+            write.rejected_positions(day),
+            store.column(day, "entity_id"),
+            store.read_day(day),
+        )
+        for entity_id in ids:  # the day's classified copy: its position that is not already rejected
+            position = next(p for p, e in enumerate(day_ids) if e == entity_id and p not in taken)
+            moved.append(
+                reject_row(day, position, entity_id, reason(entity_id, our_day[entity_id]), day_payloads[position])
+            )
+    columns = list(rejected.columns)
+    moved_rows = pd.DataFrame(moved, columns=columns, dtype=object)
+    write.move_to_rejected(moved_rows)
+    rejected = pd.concat([rejected, pd.DataFrame(lost, columns=columns, dtype=object)], ignore_index=True)
+    return orders[~lose], rejected, moved_rows
 
 
 def rejected_check(rejected: pd.DataFrame, as_of: date) -> dg.AssetCheckResult:
@@ -185,11 +247,12 @@ def _require_every_raw_order_classified(days: list[date], lake: LakeResource, db
     """Refuse to sum days whose raw orders are not all classified or rejected (nothing lost)."""
     store = lake.raw_orders()
     stored = db.stored_orders_per_day(days[0], days[-1])
-    behind = [
-        f"{day} (raw_orders {'missing' if raw is None else raw}, classified+rejected {stored[day]})"
-        for day in days
-        if (raw := store.order_count(day)) != stored[day] or raw is None
-    ]
+    with lake_failures():
+        behind = [
+            f"{day} (raw_orders {'missing' if raw is None else raw}, classified+rejected {stored[day]})"
+            for day in days
+            if (raw := store.order_count(day)) != stored[day] or raw is None
+        ]
     if behind:
         raise dg.Failure(
             f"classified_orders is not up to date with raw_orders for {len(behind)} day(s): "

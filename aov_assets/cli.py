@@ -17,9 +17,12 @@ class UsageError(Exception):
 
 
 def _warehouse():
-    from .warehouse import Warehouse
+    from .warehouse import Warehouse, WarehouseError
 
-    return Warehouse(os.environ.get("AOV_WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL)
+    try:
+        return Warehouse(os.environ.get("AOV_WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL)
+    except WarehouseError as error:
+        raise UsageError(str(error)) from None
 
 
 def _data_dir() -> str:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-
+from .lake import LakeFileError, RawOrderLake
 from .manifest import Manifest, ManifestError, load_manifest, manifest_path
 from .resources import DEFAULT_DATA_DIR, DEFAULT_WAREHOUSE_URL
 from .sources import segment_rule
@@ -64,15 +63,13 @@ def diagnose(environ: Mapping[str, str] = os.environ, today: date | None = None)
 
 
 def _warehouse(url: str) -> Finding:
-    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-    try:
-        from .warehouse import Warehouse
+    from .warehouse import Warehouse, WarehouseError, shown_url
 
+    try:
         Warehouse(url).dispose()
-    except Exception as error:  # any driver error: say it in one line
-        reason = " ".join(str(error).split())[:200]
-        return Finding(False, f"warehouse {shown} cannot be opened ({reason}). Check AOV_WAREHOUSE_URL.")
-    return Finding(True, f"warehouse {shown} reachable, tables in place")
+    except WarehouseError as error:
+        return Finding(False, str(error))
+    return Finding(True, f"warehouse {shown_url(url)} reachable, tables in place")
 
 
 def _lake(data_dir: Path) -> Finding:
@@ -82,7 +79,14 @@ def _lake(data_dir: Path) -> Finding:
         tempfile.TemporaryFile(dir=lake).close()
     except OSError as error:
         return Finding(False, f"raw-order lake {lake} is not writable ({error.strerror}). Check AOV_DATA_DIR.")
-    return Finding(True, f"raw-order lake {lake} writable")
+    store = RawOrderLake(lake)
+    days = store.days()
+    for day in days:
+        try:
+            store.order_count(day)  # the Parquet footer: a truncated or foreign file fails here
+        except LakeFileError as error:
+            return Finding(False, str(error))
+    return Finding(True, f"raw-order lake {lake} writable, {len(days)} day file(s) readable")
 
 
 def _store(manifest: Manifest, environ: Mapping[str, str], today: date) -> Iterator[Finding]:

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from .lake import LakeFileError
 from .manifest import Manifest
 from .partitions import daily_partitions
 from .resources import LakeResource, WarehouseResource
@@ -42,7 +43,10 @@ def raw_orders_fresh(manifest: dg.ResourceParam[Manifest], lake: LakeResource) -
     if not days:
         return _result(False, f"raw_orders has no partition yet; the last partition is {expected}", as_of=str(expected))
     newest = days[-1]
-    created = [c for c in lake.raw_orders().column(newest, "created_at") if c]
+    try:
+        created = [c for c in lake.raw_orders().column(newest, "created_at") if c]
+    except LakeFileError:  # no_duplicate... names the unreadable file; freshness is about the day's presence
+        created = []
     lag = (expected - newest).days
     description = (
         f"newest partition {newest} is {lag} day(s) behind the last partition {expected} (allowed: {allowed})"
@@ -65,22 +69,37 @@ def raw_orders_unique_entity_ids(lake: LakeResource) -> dg.AssetCheckResult:
     days = store.days()[-DUPLICATE_SCAN_DAYS:]
     seen: Counter[int] = Counter()
     where: dict[int, set[date]] = {}
+    unreadable = []
     for day in days:
-        for entity_id in store.column(day, "entity_id"):
+        try:
+            entity_ids = store.column(day, "entity_id")
+        except LakeFileError:
+            unreadable.append(day)  # reported below; the other days are still judged
+            continue
+        for entity_id in entity_ids:
             if entity_id is not None:
                 seen[entity_id] += 1
                 where.setdefault(entity_id, set()).add(day)
     duplicates = sorted(entity_id for entity_id, count in seen.items() if count > 1)
+    found = []
+    if duplicates:
+        found.append(
+            f"{len(duplicates)} entity_id(s) appear more than once; classified_orders keeps the most recently "
+            "updated copy and rejects the others"
+        )
+    if unreadable:
+        found.append(
+            f"{len(unreadable)} day file(s) cannot be read ({_listing(unreadable, 5)}); fetch them again with "
+            f"aov backfill --from {unreadable[0]} --to {unreadable[-1]}"
+        )
     return _result(
-        not duplicates,
-        f"{len(duplicates)} entity_id(s) appear more than once; classified_orders keeps the most recently "
-        "updated copy and rejects the others"
-        if duplicates
-        else f"no duplicate entity_ids in {len(days)} day(s)",
+        not found,
+        "; ".join(found) or f"no duplicate entity_ids in {len(days)} day(s)",
         as_of=str(days[-1]) if days else None,
         duplicates=len(duplicates),
         entity_ids=_listing(duplicates) or None,
         days=_listing(sorted({str(d) for e in duplicates for d in where[e]})) or None,
+        unreadable_days=_listing(unreadable) or None,
     )
 
 

@@ -50,6 +50,10 @@ def _keys(payload: bytes) -> _Keys:
     return keys
 
 
+class LakeFileError(RuntimeError):
+    """A day's Parquet file cannot be read; one line naming the file and how to fetch the day again."""
+
+
 class RawOrderLake:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
@@ -90,8 +94,7 @@ class RawOrderLake:
             raise FileNotFoundError(
                 f"raw_orders has no partition {day} (no {path}); materialize raw_orders for that day first"
             )
-        column = pq.read_table(path, columns=["payload"]).column("payload")
-        return column.cast(pa.binary()).to_pylist()
+        return self._read(day, "payload").cast(pa.binary()).to_pylist()
 
     def days(self) -> list[date]:
         """Every day the lake holds, oldest first."""
@@ -101,12 +104,34 @@ class RawOrderLake:
 
     def column(self, day: date, name: str) -> list:
         """One key column of a day (entity_id, created_at or updated_at) without reading payloads."""
-        return pq.read_table(self.path_for(day), columns=[name]).column(name).to_pylist()
+        return self._read(day, name).to_pylist()
 
     def order_count(self, day: date) -> int | None:
         """Orders stored for the day, from the Parquet footer; None if the day was never fetched."""
         path = self.path_for(day)
-        return pq.read_metadata(path).num_rows if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            return pq.read_metadata(path).num_rows
+        except (pa.ArrowException, OSError) as error:
+            raise self._unreadable(day, error) from None
+
+    def check(self, day: date) -> None:
+        """Read the whole day once (raises LakeFileError): `aov doctor` and the checks use it."""
+        self._read(day, "payload")
+
+    def _read(self, day: date, column: str) -> pa.ChunkedArray:
+        try:
+            return pq.read_table(self.path_for(day), columns=[column]).column(column)
+        except (pa.ArrowException, OSError) as error:
+            raise self._unreadable(day, error) from None
+
+    def _unreadable(self, day: date, error: Exception) -> LakeFileError:
+        reason = " ".join(str(error).split())[:160]
+        return LakeFileError(
+            f"raw_orders file {self.path_for(day)} cannot be read ({reason}); fetch the day again with: "
+            f"aov backfill --from {day} --to {day}"
+        )
 
     def fetched_at(self, day: date) -> datetime | None:
         path = self.path_for(day)

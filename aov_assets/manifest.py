@@ -7,14 +7,14 @@ misclassifies every order; every failure becomes one line naming the key and wha
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_MANIFEST = "aov.yaml"
 
@@ -48,6 +48,21 @@ class Alert(_Section):
     direction: Literal["contraction", "expansion", "both"] = "contraction"
     min_orders: int = Field(30, ge=1)
     severity: Literal["warn", "error"] = "error"
+
+    @field_validator("b2b_aov_drop_pct", mode="before")
+    @classmethod
+    def _percent_not_fraction(cls, value: Any) -> Any:
+        """15 means 15%. A value below 1 is almost always a fraction (0.15 for 15%), which would alert on
+        every wobble, so it must be spelled out as a percent: "0.5%"."""
+        if isinstance(value, str) and value.strip().endswith("%"):
+            return value.strip().removesuffix("%")
+        if isinstance(value, (int, float, Decimal)) and 0 < value < 1:
+            percent = f"{(Decimal(str(value)) * 100).normalize():f}"
+            raise ValueError(
+                f"alert.b2b_aov_drop_pct: {value} reads as a fraction; write {percent} for {percent}%, or "
+                f'"{value}%" if you really mean under one percent'
+            )
+        return value
 
 
 class AdobeCommerce(_Section):
@@ -97,6 +112,12 @@ class Manifest(_Section):
     def _end_not_before_start(self) -> Manifest:
         if self.end_date is not None and self.end_date < self.start_date:
             raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+        if self.end_date is None and self.start_date > yesterday:
+            raise ValueError(
+                f"start_date {self.start_date} is after yesterday ({yesterday}, UTC): there is no complete day to "
+                "materialize yet; set start_date to the first day of orders to sync"
+            )
         return self
 
 

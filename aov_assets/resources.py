@@ -20,7 +20,7 @@ from .manifest import Manifest
 from .sources import OrderSource
 from .sources.adobe_commerce import BASE_URL_VARIABLE, CREDENTIAL_VARIABLES, Credentials, client_for
 from .sources.sample import sample_merchant
-from .warehouse import Warehouse
+from .warehouse import Warehouse, WarehouseError
 
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 DEFAULT_DATA_DIR = "data"
@@ -42,7 +42,10 @@ class WarehouseResource(dg.ConfigurableResource):
     url: str = DEFAULT_WAREHOUSE_URL
 
     def open(self) -> Warehouse:
-        return _warehouse(self.url)
+        try:
+            return _warehouse(self.url)
+        except WarehouseError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
 
 
 @lru_cache(maxsize=4)

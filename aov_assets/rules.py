@@ -568,7 +568,8 @@ def classify_orders(
     rule: SegmentRule,
     max_order_value: Decimal = DEFAULT_MAX_ORDER_VALUE,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Raw orders of some days -> (classified rows, rejected rows); every payload lands in exactly one.
+    """Raw orders of some days -> (classified rows, with their `position` in the day; rejected rows);
+    every payload lands in exactly one.
 
     A second copy of an entity_id (a source paging glitch) is rejected with its reason and the most
     recently updated copy is kept, so raw orders = classified + rejected always holds. Values stay
@@ -581,7 +582,7 @@ def classify_orders(
                 rows.append(parse_order(payload, day, basis, max_order_value) | {"position": position})
                 payloads[(day, position)] = payload
             except RejectedOrder as reason:
-                rejects.append(_reject(day, position, entity_id_of(payload), str(reason), payload))
+                rejects.append(reject_row(day, position, entity_id_of(payload), str(reason), payload))
     orders = pd.DataFrame(rows, columns=[*ORDER_COLUMNS, "position"], dtype=object)
     newest_first = orders.assign(_updated=pd.to_datetime(orders["updated_at"])).sort_values(
         ["_updated", "order_date", "position"], ascending=False, na_position="last"
@@ -590,14 +591,40 @@ def classify_orders(
     for row in newest_first[duplicate].itertuples(index=False):
         reason = f"duplicate entity_id {row.entity_id}; kept the most recently updated copy"
         rejects.append(
-            _reject(row.order_date, row.position, row.entity_id, reason, payloads[(row.order_date, row.position)])
+            reject_row(row.order_date, row.position, row.entity_id, reason, payloads[(row.order_date, row.position)])
         )
-    kept = newest_first[~duplicate].sort_values(["order_date", "position"]).drop(columns=["_updated", "position"])
+    kept = newest_first[~duplicate].sort_values(["order_date", "position"]).drop(columns="_updated")
     rejected = pd.DataFrame(rejects, columns=["order_date", "position", "entity_id", "reason", "payload"], dtype=object)
     return classify(kept, rule).reset_index(drop=True), rejected
 
 
-def _reject(day: date, position: int, entity_id: int | None, reason: str, payload: bytes | str) -> dict:
+def cross_day_duplicates(orders: pd.DataFrame, elsewhere: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """An entity_id classified on another day (MySQL reuses ids after test orders are deleted) is a
+    duplicate like any other: the more recently updated copy wins (a tie: the later day), in whichever
+    run it is met. `orders` are a run's classified rows; `elsewhere` holds entity_id, order_date and
+    updated_at of the warehouse's copies of the same ids on days outside the run. Returns which of
+    `orders` lose, and which rows of `elsewhere` lose (to be moved to that day's rejected_orders)."""
+    if elsewhere.empty:
+        return np.zeros(len(orders), dtype=bool), elsewhere
+    theirs = elsewhere.set_index("entity_id")
+    lose = np.zeros(len(orders), dtype=bool)
+    beaten = []
+    for i, (entity_id, day, updated) in enumerate(orders[["entity_id", "order_date", "updated_at"]].itertuples(False)):
+        if entity_id not in theirs.index:
+            continue
+        other = theirs.loc[entity_id]
+        if _recency(updated, day) > _recency(other["updated_at"], other["order_date"]):
+            beaten.append(entity_id)
+        else:
+            lose[i] = True
+    return lose, elsewhere[elsewhere["entity_id"].isin(beaten)]
+
+
+def _recency(updated: datetime | None, day: date) -> tuple[datetime, date]:
+    return (datetime.min if updated is None or pd.isna(updated) else updated, day)
+
+
+def reject_row(day: date, position: int, entity_id: int | None, reason: str, payload: bytes | str) -> dict:
     """A rejected_orders row; the payload as storable text (invalid UTF-8 replaced, NUL escaped): the
     lake keeps the exact bytes."""
     raw = payload if isinstance(payload, bytes) else payload.encode("utf-8", errors="surrogatepass")

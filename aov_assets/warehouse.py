@@ -282,11 +282,41 @@ def create_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be opened; one line naming AOV_WAREHOUSE_URL, what is wrong and the fix."""
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed (password hidden); the raw text when it is not a URL at all."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return repr(url) if "@" not in url else "(unparseable URL)"
+
+
+def _open_error(url: str, error: Exception) -> WarehouseError:
+    reason = " ".join(str(getattr(error, "orig", None) or error).split())[:200]
+    where = f"AOV_WAREHOUSE_URL {shown_url(url)}"
+    if isinstance(error, (sa.exc.NoSuchModuleError, ImportError)):
+        fix = "Install it, e.g. pip install 'aov_assets[postgres]' for postgresql+psycopg."
+        return WarehouseError(f"{where} names a dialect or driver that is not installed ({reason}). {fix}")
+    if isinstance(error, sa.exc.ArgumentError):
+        fix = "Set it to a SQLAlchemy URL, e.g. sqlite:///data/warehouse.db or postgresql+psycopg://user@host/db."
+        return WarehouseError(f"{where} is not a database URL ({reason}). {fix}")
+    return WarehouseError(
+        f"{where} cannot be opened ({reason}). Check the host, port, credentials, that the database exists "
+        "and that the user may create tables."
+    )
+
+
 class Warehouse:
     def __init__(self, url: str):
-        self.engine = create_engine(url)
-        metadata.create_all(self.engine)
-        _add_new_columns(self.engine)
+        try:
+            self.engine = create_engine(url)
+            metadata.create_all(self.engine)
+            _add_new_columns(self.engine)
+        except (sa.exc.SQLAlchemyError, ImportError, OSError) as error:
+            raise _open_error(url, error) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -506,6 +536,9 @@ def _lock_for_writing(connection: Connection, table: sa.Table) -> None:
         )
 
 
+ID_CHUNK = 10_000  # entity_ids per IN list (SQLite's variable limit is 32,766)
+
+
 class Writer:
     """Inserts rows into partitions that `Warehouse.replacing` has cleared, refusing any outside them.
 
@@ -535,6 +568,39 @@ class Writer:
             marks = ", ".join("?" * len(names))
             self.connection.exec_driver_sql(f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})", rows)
         self.rows[table.name] = self.rows.get(table.name, 0) + len(frame)
+
+    def classified_elsewhere(self, entity_ids: Iterable[int]) -> pd.DataFrame:
+        """entity_id, order_date and updated_at of classified orders with these ids on days outside the
+        partitions being replaced (the run's own days were cleared when the transaction began)."""
+        t, ids, frames = classified_orders, sorted(set(entity_ids)), []
+        for start in range(0, len(ids), ID_CHUNK):
+            query = sa.select(t.c.entity_id, t.c.order_date, t.c.updated_at).where(
+                t.c.entity_id.in_(ids[start : start + ID_CHUNK])
+            )
+            frames.append(
+                pd.DataFrame(self.connection.execute(query).fetchall(), columns=list(query.selected_columns.keys()))
+            )
+        return (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=["entity_id", "order_date", "updated_at"])
+        )
+
+    def rejected_positions(self, day: date) -> set[int]:
+        query = sa.select(rejected_orders.c.position).where(rejected_orders.c.order_date == day)
+        return set(self.connection.execute(query).scalars())
+
+    def move_to_rejected(self, rows: pd.DataFrame) -> None:
+        """Move classified orders of other days to their day's rejected_orders (a newer copy of the same
+        entity_id won); `rows` are rejected_orders rows. That day's raw = classified + rejected still holds."""
+        for row in rows.itertuples(index=False):
+            self.connection.execute(
+                sa.delete(classified_orders).where(
+                    classified_orders.c.entity_id == row.entity_id, classified_orders.c.order_date == row.order_date
+                )
+            )
+        if len(rows):
+            self.connection.execute(rejected_orders.insert(), rows.to_dict("records"))
 
 
 def _bind_values(column: sa.Column, values: pd.Series, dialect: sa.Dialect) -> list[Any]:

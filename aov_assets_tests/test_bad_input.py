@@ -12,13 +12,17 @@ import random
 from datetime import date
 from decimal import Decimal
 
+import dagster as dg
 import pytest
+import sqlalchemy as sa
 
+from aov_assets import doctor
 from aov_assets import warehouse as tables
 from aov_assets.lake import RawOrderLake
 from aov_assets.rules import RejectedOrder, SegmentRule, classify_orders, parse_order
 from aov_assets.warehouse import Warehouse
 
+from .conftest import classified_orders, raw_orders
 from .test_rules import DAY, rest_order
 
 RULE = SegmentRule("company_or_group", frozenset({2}))
@@ -161,3 +165,55 @@ def test_one_absurd_order_no_longer_hides_the_contraction(sample):
     assert rejected["reason"].tolist() == [
         "order value 1000000000000.00 (global currency) is above validation.max_order_value 10000000"
     ]
+
+
+def test_a_truncated_lake_file_fails_the_run_with_one_line_naming_the_file_and_the_fix(pipeline):
+    day = "2026-05-03"
+    assert dg.materialize([raw_orders], resources=pipeline.resources, partition_key=day).success
+    path = RawOrderLake(pipeline.root / "lake" / "raw_orders").path_for(date.fromisoformat(day))
+    path.write_bytes(path.read_bytes()[:1000])
+    result = dg.materialize([classified_orders], resources=pipeline.resources, partition_key=day, raise_on_error=False)
+    failure = next(event for event in result.all_events if event.is_step_failure).step_failure_data
+    line = failure.user_failure_data.description
+    assert line.startswith(f"raw_orders file {path} cannot be read (")
+    assert line.endswith(f"fetch the day again with: aov backfill --from {day} --to {day}") and "\n" not in line
+
+    finding = doctor._lake(pipeline.root)
+    assert not finding.ok and str(finding).startswith(f"FAIL  raw_orders file {path} cannot be read")
+
+
+def test_an_entity_id_reused_on_another_day_is_a_duplicate_in_separate_runs_too(pipeline):
+    """MySQL can reuse an entity_id after test orders are deleted: the more recently updated copy wins,
+    whichever run meets the other, and no day loses its other orders."""
+    days = [date(2026, 5, 1), date(2026, 5, 2), date(2026, 5, 3)]
+
+    def copy(entity_id: int, day: date, hour: int) -> bytes:
+        return rest_order(entity_id=entity_id, created_at=f"{day} 08:00:00", updated_at=f"{day} {hour:02d}:00:00")
+
+    lake = RawOrderLake(pipeline.root / "lake" / "raw_orders")
+    lake.write_day(days[0], [copy(1, days[0], 9), copy(2, days[0], 9)], "test")
+    lake.write_day(days[1], [copy(3, days[1], 9), copy(1, days[1], 9)], "test")  # newer copy of 1
+    lake.write_day(days[2], [copy(4, days[2], 9), copy(3, days[2], 9)], "test")  # updated later than day 2's 3
+
+    def classify(day: date) -> None:
+        assert dg.materialize([classified_orders], resources=pipeline.resources, partition_key=str(day)).success
+
+    def state() -> tuple[dict, dict]:
+        with pipeline.warehouse().connect() as connection:
+            kept = connection.execute(sa.select(tables.classified_orders.c["entity_id", "order_date"])).all()
+            lost = connection.execute(sa.select(tables.rejected_orders.c["order_date", "entity_id", "reason"])).all()
+        return dict(kept), {(day, entity_id): reason for day, entity_id, reason in lost}
+
+    for day in days:
+        classify(day)
+    kept, lost = state()
+    assert kept == {1: days[1], 2: days[0], 3: days[2], 4: days[2]}
+    assert lost == {
+        (days[0], 1): "duplicate entity_id 1; kept the more recently updated copy of 2026-05-02",  # lost on arrival
+        (days[1], 3): "duplicate entity_id 3; kept the more recently updated copy of 2026-05-03",  # moved later
+    }
+    classify(days[0])  # again, alone: its copy of 1 still loses, the rest of the day stays
+    classify(days[1])
+    assert state() == (kept, lost)
+    counts = pipeline.warehouse().stored_orders_per_day(days[0], days[-1])
+    assert [counts[day] for day in days] == [2, 2, 2]  # raw = classified + rejected on every day

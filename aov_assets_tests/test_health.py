@@ -158,3 +158,16 @@ def test_b2b_orders_stuck_in_pending_payment(pipeline, age_days, passed):
     assert result.passed is passed
     if not passed:  # order 2 is B2C (General group): not an AP problem
         assert (result.metadata["stale_orders"].value, result.metadata["entity_ids"].value) == (1, "1")
+
+
+def test_an_unreadable_day_file_is_reported_by_name_and_the_other_days_are_still_judged(pipeline):
+    days = [date(2026, 5, 1), date(2026, 5, 2)]
+    lake(pipeline).write_day(days[0], [order(1, days[0]), order(1, days[0])], "test")
+    lake(pipeline).write_day(days[1], [order(3, days[1])], "test")
+    path = lake(pipeline).path_for(days[1])
+    path.write_bytes(path.read_bytes()[:40])  # truncated mid-file
+    result = run(raw_orders_unique_entity_ids, pipeline)
+    assert not result.passed
+    assert result.metadata["entity_ids"].value == "1"  # day 1 still judged
+    assert result.metadata["unreadable_days"].value == "2026-05-02"
+    assert "aov backfill --from 2026-05-02 --to 2026-05-02" in result.description

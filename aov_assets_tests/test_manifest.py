@@ -57,6 +57,14 @@ def test_defaults_fill_everything_but_source_and_start_date():
             MINIMAL + "segments: {routing: store_view}\n",
             "segments.b2b_store_views: list at least one store view when routing is store_view",
         ),
+        (
+            MINIMAL + "alert: {b2b_aov_drop_pct: 0.15}\n",
+            'alert.b2b_aov_drop_pct: 0.15 reads as a fraction; write 15 for 15%, or "0.15%" if you really',
+        ),
+        (
+            "source: adobe_commerce\nstart_date: '2999-01-01'\n",
+            "start_date 2999-01-01 is after yesterday (",
+        ),
         ("- just\n- a list\n", "expected a mapping of keys at the top level"),
         ("source: [unclosed\n", "not valid YAML"),
     ],
@@ -67,6 +75,11 @@ def test_a_bad_manifest_fails_with_one_line_naming_the_key(text, message):
     assert message in str(error.value)
     assert str(error.value).startswith("aov.yaml: ")
     assert "\n" not in str(error.value)
+
+
+def test_a_drop_below_one_percent_must_be_spelled_as_a_percent():
+    assert parse_manifest(MINIMAL + 'alert: {b2b_aov_drop_pct: "0.5%"}\n').alert.b2b_aov_drop_pct == Decimal("0.5")
+    assert parse_manifest(MINIMAL + "alert: {b2b_aov_drop_pct: 1}\n").alert.b2b_aov_drop_pct == Decimal(1)
 
 
 def test_a_missing_manifest_says_where_it_looked(tmp_path):

@@ -3,11 +3,14 @@ import time
 from datetime import date
 from decimal import Decimal
 
+import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from aov_assets.warehouse import Warehouse, daily_aov
+from aov_assets.warehouse import Warehouse, WarehouseError, daily_aov
+
+from .conftest import classified_orders, raw_orders
 
 
 @pytest.fixture
@@ -103,3 +106,31 @@ def test_concurrent_writers_of_the_same_partitions_never_leave_duplicates(wareho
     daily = warehouse.read_daily(days[0], days[-1])
     assert len(daily) == len(days) * 2
     assert set(daily.loc[daily.segment == "b2b", "revenue_cents"]) == {200}  # the later writer, whole
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("nonsense", "'nonsense' is not a database URL"),
+        ("postgresql+psycopg2://u:secret@localhost/x", "names a dialect or driver that is not installed"),
+        ("postgresql+psycopg://u:secret@127.0.0.1:1/x", "cannot be opened (connection failed"),
+    ],
+)
+def test_a_warehouse_that_cannot_be_opened_is_one_line_naming_the_variable_and_the_fix(url, says):
+    with pytest.raises(WarehouseError) as error:
+        Warehouse(url)
+    message = str(error.value)
+    assert message.startswith("AOV_WAREHOUSE_URL ") and says in message
+    assert "\n" not in message and "secret" not in message
+
+
+def test_a_run_on_a_warehouse_that_cannot_be_opened_fails_with_that_line(pipeline):
+    pipeline.url = "postgresql+psycopg://u:secret@127.0.0.1:1/x"
+    result = dg.materialize(
+        [raw_orders, classified_orders], resources=pipeline.resources, partition_key="2026-05-03", raise_on_error=False
+    )
+    failure = next(event for event in result.all_events if event.is_step_failure).step_failure_data
+    assert failure.error.cls_name == "Failure"
+    assert failure.user_failure_data.description.startswith(
+        "AOV_WAREHOUSE_URL postgresql+psycopg://u:***@127.0.0.1:1/x"
+    )
