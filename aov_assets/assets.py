@@ -29,12 +29,12 @@ from .rules import (
     WINDOW_DAYS,
     AlertRule,
     add_months,
+    average_cents,
     card_rows,
     cents_to_money,
     classify_orders,
     cross_day_duplicates,
     daily_rows,
-    ratio_to_money,
     reject_row,
     ttm_rows,
     window_sums,
@@ -471,10 +471,10 @@ def investigate(db: tables.Warehouse, days: list[date], covered_from: date) -> t
             causes += why.cause_rows(as_of, why.explain(day, context_of(as_of, typical[as_of])))
     table = accounts[accounts["account"] != why.GUESTS]
     table = table.assign(
-        aov=[ratio_to_money(r, n) for r, n in zip(table["revenue_cents"], table["orders"])],
-        prior_aov=[ratio_to_money(r, n) for r, n in zip(table["prior_revenue_cents"], table["prior_orders"])],
+        aov_cents=average_cents(table["revenue_cents"], table["orders"]),
+        prior_aov_cents=average_cents(table["prior_revenue_cents"], table["prior_orders"]),
     )
-    table = _as_money(table, "revenue", "prior_revenue", lifetime="lifetime_revenue")
+    table = _as_money(table, "revenue", "prior_revenue", "aov", "prior_aov", lifetime="lifetime_revenue")
     cohorts = why.cohort_rows(accounts, windows, typical)
     return table, cohorts, pd.DataFrame(causes, columns=list(tables.aov_why.c.keys()))
 

@@ -49,6 +49,16 @@ def ratio_to_money(numerator_cents: int, denominator: int) -> Decimal | None:
     return (Decimal(int(numerator_cents)) / Decimal(int(denominator)) / 100).quantize(CENT, ROUND_HALF_UP)
 
 
+def average_cents(cents: pd.Series, counts: pd.Series) -> pd.Series:
+    """cents / count per row rounded half-up to the cent (`ratio_to_money`'s rule for non-negative sums,
+    in integers); missing where the count is 0."""
+    c, n = cents.to_numpy(dtype=np.int64), counts.to_numpy(dtype=np.int64)
+    if (c < 0).any():
+        raise ValueError("average_cents needs non-negative sums")
+    rounded = (2 * c + n) // np.maximum(2 * n, 1)
+    return pd.Series(rounded, index=cents.index, dtype="Int64").mask(n == 0)
+
+
 def fraction_to_decimal(value: Fraction | None, places: Decimal = PCT) -> Decimal | None:
     if value is None:
         return None

@@ -2,6 +2,7 @@ import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,11 +11,14 @@ from aov_assets.rules import (
     RejectedOrder,
     SegmentRule,
     Totals,
+    average_cents,
     b2b_verdict,
     card_rows,
     classify,
     classify_orders,
+    money_to_cents,
     parse_order,
+    ratio_to_money,
     resolve_ids,
     ttm_rows,
     window_sums,
@@ -277,3 +281,13 @@ def test_ttm_covers_the_twelve_months_ending_with_the_month():
     assert rows.loc[("2026-01", "b2c"), "revenue"] == Decimal(365 * 500)
     assert rows.loc[("2026-01", "all"), "aov"] == Decimal("25.00")  # (1,000 + 500) / (10 + 50) per day
     assert rows.loc[("2026-01", "b2b"), "multiplier"] == Decimal("10.0000")
+
+
+def test_average_cents_rounds_like_ratio_to_money():
+    rng = np.random.default_rng(3)
+    cents, counts = rng.integers(0, 10_000_000, 5_000), rng.integers(0, 40, 5_000)
+    cents[:3], counts[:3] = (5, 15, 7), (2, 2, 0)  # ties 2.5 -> 3, 7.5 -> 8; no orders -> missing
+    got = average_cents(pd.Series(cents), pd.Series(counts))
+    expected = [None if n == 0 else money_to_cents(ratio_to_money(c, n)) for c, n in zip(cents, counts)]
+    assert [None if pd.isna(v) else int(v) for v in got] == expected
+    assert got[:3].tolist()[:2] == [3, 8]

@@ -4,7 +4,7 @@ Part A runs the stages over the sample's full range on an in-memory Dagster inst
 times are essentially our code: orders per second per stage. Part B runs what `make demo` runs (the daily chain
 and the TTM rollup as single-run backfills) three times in this one process: as `make demo` does, without the
 investigation's assets (what the demo cost before them), and on Dagster's stock SQLite event log instead of
-aov_assets.instance.PooledSqliteEventLogStorage; it prints the two ratios.
+aov_assets.pooled_event_log.PooledSqliteEventLogStorage; it prints the two ratios.
 Absolute times drift on a shared machine; compare the numbers printed by one run.
 
     .venv/bin/python bench/pipeline.py [--skip-dagster]
@@ -23,7 +23,7 @@ import dagster as dg
 
 from aov_assets.definitions import build_defs
 from aov_assets.demo import PLANNED_EVENTS_SWITCH, QUIET_LOGS
-from aov_assets.instance import INSTANCE_YAML
+from aov_assets.instance import INSTANCE_YAML, STOCK_YAML
 from aov_assets.keys import DAILY_JOB, TTM_JOB, range_tags
 from aov_assets.manifest import load_manifest
 from aov_assets.partitions import daily_partitions, monthly_partitions
@@ -76,7 +76,7 @@ def stages(root: Path) -> None:
 def demo_runs(root: Path, pooled: bool = True, investigation: bool = True) -> float:
     home = root / "dagster_home"
     home.mkdir(parents=True)
-    yaml = INSTANCE_YAML.format(base_dir=home / "history" / "runs") if pooled else "telemetry:\n  enabled: false\n"
+    yaml = INSTANCE_YAML.format(base_dir=home / "history" / "runs") if pooled else STOCK_YAML
     (home / "dagster.yaml").write_text(yaml)
     os.environ["DAGSTER_HOME"] = str(home)
     daily = DEFS.resolve_job_def(DAILY_JOB)
