@@ -6,7 +6,11 @@ per (check, as-of day) in the warehouse's `alert_deliveries` ledger, then sends 
 
 - exactly once per check and as-of day: re-materializing or backfilling the same day finds the
   ledger row and sends nothing; a sender claims a row before posting, so two ticks never both send;
-- nothing lost: a failed post (5xx, timeout, refused) leaves the row pending for the next tick;
+- nothing lost: a failed post (5xx, refused connection) leaves the row pending for the next tick;
+- an unknown outcome is said so: a webhook that takes the request but does not answer within the
+  timeout may have posted (Slack has no idempotency key). The row becomes `unknown`, is re-sent once
+  on a later tick, and if that too gets no answer it ends as `maybe_sent`: such an alert can
+  arrive twice, never zero times, and never three times;
 - no flood: an alert for a day older than the warehouse's latest as-of day is recorded as history;
 - no webhook: the message is logged and written as JSON to `$AOV_DATA_DIR/outbox/`.
 
@@ -103,6 +107,10 @@ class DeliveryError(RuntimeError):
     """A post that did not go through; the message never contains the webhook URL."""
 
 
+class DeliveryUnknown(DeliveryError):
+    """The request was sent but no answer came in time: Slack may or may not have posted it."""
+
+
 class Notifier:
     """Where alerts go: the Slack incoming webhook, or, without one, JSON files in the outbox."""
 
@@ -126,6 +134,11 @@ class Notifier:
             return target
         try:
             response = httpx.post(self._webhook_url, json=message, timeout=self.timeout_seconds)
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as error:
+            raise DeliveryUnknown(
+                f"Slack webhook did not answer within {self.timeout_seconds:g}s ({type(error).__name__}); "
+                "it may have posted"
+            ) from None
         except httpx.HTTPError as error:
             raise DeliveryError(f"Slack webhook unreachable ({type(error).__name__})") from None
         if response.status_code >= 300:
@@ -140,6 +153,7 @@ class Alert:
     headline: str
     message: dict[str, Any]
     run_id: str | None = None
+    resend: bool = False  # a re-send after an unknown outcome: the last try
 
 
 @dataclass
@@ -152,6 +166,7 @@ class Outcome:
     delivered: list[str] = field(default_factory=list)
     outbox: list[Path] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -162,6 +177,8 @@ class Outcome:
             parts.append(f"written to the outbox (SLACK_WEBHOOK_URL is not set): {', '.join(map(str, self.outbox))}")
         if self.failed:
             parts.append(f"still pending, retried on the next tick: {'; '.join(self.failed)}")
+        if self.unknown:
+            parts.append(f"outcome unknown: {'; '.join(self.unknown)}")
         if self.history:
             parts.append(f"recorded as history, not sent (older than the latest as-of day): {len(self.history)}")
         return "; ".join(parts) or "no new alerts"
@@ -204,10 +221,10 @@ class AlertLedger:
         """Pending alerts, each claimed (status 'sending') by this caller alone."""
         with self.engine.connect() as connection:
             rows = connection.execute(
-                sa.select(alert_deliveries).where(alert_deliveries.c.status.in_(("pending", "sending")))
+                sa.select(alert_deliveries).where(alert_deliveries.c.status.in_(("pending", "sending", "unknown")))
             ).fetchall()
         for row in rows:
-            claimable = (alert_deliveries.c.status == "pending") | (
+            claimable = alert_deliveries.c.status.in_(("pending", "unknown")) | (
                 (alert_deliveries.c.status == "sending") & (alert_deliveries.c.claimed_at < _now() - STALE_CLAIM)
             )
             with self.engine.begin() as connection:
@@ -219,7 +236,8 @@ class AlertLedger:
                     .values(status="sending", claimed_at=_now(), attempts=alert_deliveries.c.attempts + 1)
                 ).rowcount
             if claimed == 1:
-                yield Alert(row.check_key, row.as_of, row.headline, json.loads(row.message), row.run_id)
+                message = json.loads(row.message)
+                yield Alert(row.check_key, row.as_of, row.headline, message, row.run_id, row.status == "unknown")
 
     def rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
@@ -312,6 +330,12 @@ def deliver_alerts(
         label = f"{alert.check_key} {alert.as_of}"
         try:
             outbox_file = notifier.send(alert.check_key, alert.as_of, alert.message)
+        except DeliveryUnknown as error:
+            status, then = ("maybe_sent", "not sent again") if alert.resend else ("unknown", "re-sent once")
+            ledger.finish(alert, status, str(error))
+            outcome.unknown.append(f"{label} ({error}; {then})")
+            log(f"alert {label}: {error}; {then}")
+            continue
         except DeliveryError as error:
             ledger.finish(alert, "pending", str(error))
             outcome.failed.append(f"{label} ({error})")

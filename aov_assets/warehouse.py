@@ -229,7 +229,9 @@ alert_deliveries = sa.Table(
     metadata,
     sa.Column("check_key", sa.String(200), primary_key=True),  # e.g. aov_30d:b2b_aov_contraction
     sa.Column("as_of", sa.Date, primary_key=True),
-    sa.Column("status", sa.String(12), nullable=False),  # pending | sending | delivered | outbox | history
+    sa.Column(
+        "status", sa.String(12), nullable=False
+    ),  # pending | sending | delivered | outbox | history | unknown | maybe_sent
     sa.Column("headline", sa.Text, nullable=False),
     sa.Column("message", sa.Text, nullable=False),  # the Slack payload, JSON
     sa.Column("run_id", sa.String(64)),

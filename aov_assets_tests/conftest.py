@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from aov_assets.definitions import build_defs
 from aov_assets.manifest import load_manifest
@@ -238,3 +239,13 @@ def warehouse_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'warehouse.db'}"
     return postgres_database(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_definitions_state() -> Iterator[None]:
+    """Each test starts without a "current" defs-state storage. Dagster keeps the entered instance's one in a
+    ContextVar; some in-process runs (seen after the fake-store pipeline tests) leave it set, and once that
+    instance is collected, a later `dg.materialize` on an ephemeral instance fails with "Attempted to resolve
+    undefined DagsterInstance weakref" (an intermittent failure in the full suite)."""
+    with set_defs_state_storage(None):
+        yield
