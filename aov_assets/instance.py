@@ -50,6 +50,7 @@ def use_dagster_home(data_dir: str | os.PathLike[str]) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     wanted = instance_yaml(home)
-    if not config.exists() or (config.read_text().startswith(OURS) and config.read_text() != wanted):
+    current = config.read_text() if config.exists() else None
+    if current is None or (current.startswith(OURS) and current != wanted):
         config.write_text(wanted)
     return home

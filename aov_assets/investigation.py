@@ -136,6 +136,10 @@ class Windows:
     before: dict[str, np.ndarray]  # name -> per account, lifetime before the span
     first_day: np.ndarray  # per account: first counted order day (NaT when none), all history
 
+    def ends(self, days: Sequence[date]) -> np.ndarray:
+        """Per as-of day: its index in the cumulative arrays (one past the day's column)."""
+        return self.days.get_indexer(pd.to_datetime(list(days))) + 1
+
     def window(self, name: str, as_of: date, offset: int = 0) -> np.ndarray:
         """Per account: the sum over the 30 days ending `offset` days before `as_of`."""
         end = self.days.get_loc(pd.Timestamp(as_of)) + 1 - offset
@@ -182,7 +186,7 @@ def account_rows(windows: Windows, days: Sequence[date]) -> pd.DataFrame:
     """Per as-of day in `days`, every account with counted orders in the current or prior window (guests
     included): its status, window sums, lifetime revenue up to the as-of day and LTV cohort.
     All days at once, as accounts x days arrays; rows come by as-of day, then account."""
-    ends = windows.days.get_indexer(pd.to_datetime(list(days))) + 1
+    ends = windows.ends(days)
 
     def window(name: str, offset: int = 0) -> np.ndarray:
         cumulative, end = windows.cumulative[name], ends - offset
@@ -324,7 +328,7 @@ def ranked_accounts(windows: Windows, days: Sequence[date]) -> np.ndarray:
 
 def _ever(windows: Windows, days: Sequence[date]) -> np.ndarray:
     """accounts x days: ordered (counted) up to the as-of day, guests aside."""
-    ends = windows.days.get_indexer(pd.to_datetime(list(days))) + 1
+    ends = windows.ends(days)
     ever = windows.before["orders"][:, None] + windows.cumulative["orders"][:, ends] > 0
     return ever & (windows.accounts != GUESTS)[:, None]
 
