@@ -127,7 +127,7 @@ def classified_orders(
     rejects = []
     with (
         lake_failures(),
-        warehouse.open().replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write,
+        warehouse.replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write,
     ):
         for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
             batch = days[start : start + CLASSIFY_BATCH_DAYS]
@@ -229,7 +229,7 @@ def daily_aov(
     db = warehouse.open()
     _require_every_raw_order_classified(days, lake, db)
     daily = daily_rows(db.daily_sums_from_orders(days[0], days[-1]), days)
-    with db.replacing([tables.daily_aov], days[0], days[-1]) as write:
+    with warehouse.replacing([tables.daily_aov], days[0], days[-1]) as write:
         write(
             tables.daily_aov,
             daily.assign(revenue=daily["revenue_cents"].map(cents_to_money)).drop(columns="revenue_cents"),
@@ -317,7 +317,7 @@ def aov_30d(
     db = warehouse.open()
     daily = db.read_daily(days[0] - timedelta(days=2 * WINDOW_DAYS - 1), days[-1])
     rows = card_rows(window_sums(daily, days[0], days[-1]), rule)
-    with db.replacing([tables.aov_30d], days[0], days[-1]) as write:
+    with warehouse.replacing([tables.aov_30d], days[0], days[-1]) as write:
         write(tables.aov_30d, rows)
     findings = Findings.by_day(*db.read_investigation(days[0], days[-1]))
     cards = {as_of: Card.from_rows(day_rows, rule, findings.get(as_of)) for as_of, day_rows in rows.groupby("as_of")}
@@ -383,7 +383,7 @@ def account_daily(
     days = days_of(context.partition_time_window)
     db = warehouse.open()
     progress = Progress(context.log, "account_daily", len(days))
-    with db.replacing([tables.account_daily, tables.b2b_currency_daily], days[0], days[-1]) as write:
+    with warehouse.replacing([tables.account_daily, tables.b2b_currency_daily], days[0], days[-1]) as write:
         for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
             batch = days[start : start + CLASSIFY_BATCH_DAYS]
             orders = db.b2b_orders(batch[0], batch[-1], manifest.metric.basis)
@@ -431,7 +431,7 @@ def b2b_investigation(
     covered_from = db.first_order_day() or days[0]
     progress = Progress(context.log, "b2b_investigation", len(days))
     outputs = (tables.b2b_accounts_30d, tables.b2b_cohorts_30d, tables.aov_why)
-    with db.replacing(outputs, days[0], days[-1]) as write:
+    with warehouse.replacing(outputs, days[0], days[-1]) as write:
         chunk_days = max(WINDOW_DAYS, INVESTIGATION_CELLS // max(db.account_count(days[-1]), 1) - why.LOOKBACK_DAYS)
         for start in range(0, len(days), chunk_days):
             chunk = days[start : start + chunk_days]
@@ -486,7 +486,7 @@ def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
     daily = db.read_daily(add_months(months[0], -11), add_months(months[-1], 1) - timedelta(days=1))
     rows = ttm_rows(daily, months[0], months[-1])
     first, last = (f"{m:%Y-%m}" for m in (months[0], months[-1]))
-    with db.replacing([tables.aov_ttm], first, last) as write:
+    with warehouse.replacing([tables.aov_ttm], first, last) as write:
         write(tables.aov_ttm, rows)
     for month in months:
         by_segment = rows[rows["month"] == f"{month:%Y-%m}"].set_index("segment")

@@ -4,11 +4,13 @@ Importing this module reads nothing: `defs` is a `@dg.definitions` function that
 and `build_defs(manifest)` is the factory that tests and the CLI call with a manifest of their own.
 """
 
+import sys
+
 import dagster as dg
 
 from .assets import build_assets
 from .health import HEALTH_CHECKS
-from .manifest import Manifest, load_manifest
+from .manifest import Manifest, ManifestError, load_manifest
 from .resources import default_resources
 from .schedules import JOBS, build_schedules
 from .sensors import aov_alert_slack_sensor, aov_auto_heal_sensor
@@ -29,4 +31,23 @@ def build_defs(manifest: Manifest) -> dg.Definitions:
 @dg.definitions
 def defs() -> dg.Definitions:
     """`$AOV_MANIFEST` (else ./aov.yaml), read when Dagster loads the code location."""
-    return build_defs(load_manifest())
+    try:
+        manifest = load_manifest()
+    except ManifestError:
+        _manifest_errors_in_one_line()
+        raise
+    return build_defs(manifest)
+
+
+def _manifest_errors_in_one_line() -> None:
+    """A command that loads this code (`dagster asset materialize ...`) then ends with the manifest's
+    one line instead of a traceback through Dagster's loader; any other error prints as before."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], error: BaseException, trace: object) -> None:
+        if issubclass(kind, ManifestError):
+            print(f"aov: {error}", file=sys.stderr)
+        else:
+            previous(kind, error, trace)
+
+    sys.excepthook = hook

@@ -7,12 +7,14 @@ definitions factory also builds partitions, schedules and sensors from.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import sqlalchemy as sa
 
 from .alerts import Notifier
 from .lake import RawOrderLake
@@ -20,7 +22,7 @@ from .manifest import Manifest
 from .sources import OrderSource
 from .sources.adobe_commerce import BASE_URL_VARIABLE, CREDENTIAL_VARIABLES, Credentials, client_for
 from .sources.sample import sample_merchant
-from .warehouse import Warehouse, WarehouseError
+from .warehouse import Warehouse, WarehouseError, Writer
 
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 DEFAULT_DATA_DIR = "data"
@@ -44,6 +46,15 @@ class WarehouseResource(dg.ConfigurableResource):
     def open(self) -> Warehouse:
         try:
             return _warehouse(self.url)
+        except WarehouseError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
+
+    @contextmanager
+    def replacing(self, tables: Iterable[sa.Table], first: Any, last: Any) -> Iterator[Writer]:
+        """`Warehouse.replacing`; a warehouse that stays locked fails the step in one line."""
+        try:
+            with self.open().replacing(tables, first, last) as write:
+                yield write
         except WarehouseError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
 

@@ -266,12 +266,19 @@ def _bigint(total: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
     return sa.cast(total, sa.BigInteger)
 
 
+BUSY_SECONDS = 60.0  # SQLite: how long a writer retries a lock held by another (`?timeout=` in the URL)
+
+
+def busy_seconds(url: str) -> float:
+    return float(sa.engine.make_url(url).query.get("timeout", BUSY_SECONDS))
+
+
 def create_engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": busy_seconds(url)})
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -302,6 +309,8 @@ def _open_error(url: str, error: Exception) -> WarehouseError:
     if isinstance(error, (sa.exc.NoSuchModuleError, ImportError)):
         fix = "Install it, e.g. pip install 'aov_assets[postgres]' for postgresql+psycopg."
         return WarehouseError(f"{where} names a dialect or driver that is not installed ({reason}). {fix}")
+    if "database is locked" in reason:
+        return _locked_error(url)
     if isinstance(error, sa.exc.ArgumentError):
         fix = "Set it to a SQLAlchemy URL, e.g. sqlite:///data/warehouse.db or postgresql+psycopg://user@host/db."
         return WarehouseError(f"{where} is not a database URL ({reason}). {fix}")
@@ -311,8 +320,17 @@ def _open_error(url: str, error: Exception) -> WarehouseError:
     )
 
 
+def _locked_error(url: str) -> WarehouseError:
+    return WarehouseError(
+        f"AOV_WAREHOUSE_URL {shown_url(url)} stayed locked by another writer for {busy_seconds(url):g} s "
+        "(SQLite takes one writer at a time). Re-run when the other run or `aov backfill` has finished, "
+        "or wait longer with ?timeout=SECONDS in the URL."
+    )
+
+
 class Warehouse:
     def __init__(self, url: str):
+        self.url = url
         try:
             self.engine = create_engine(url)
             metadata.create_all(self.engine)
@@ -330,14 +348,20 @@ class Warehouse:
         """One transaction that first deletes partitions first..last of `tables`, then takes new rows.
 
         Re-running a partition therefore replaces exactly its rows, and a failure anywhere rolls
-        the whole range back (nothing partial, nothing doubled).
+        the whole range back (nothing partial, nothing doubled). On SQLite, a write lock held by
+        another writer is retried for the busy timeout, then fails in one line.
         """
-        with self.engine.begin() as connection:
-            for table in tables:
-                _lock_for_writing(connection, table)
-                key = table.c[PARTITION_COLUMN[table.name]]
-                connection.execute(table.delete().where(key.between(first, last)))
-            yield Writer(connection, first, last)
+        try:
+            with self.engine.begin() as connection:
+                for table in tables:
+                    _lock_for_writing(connection, table)
+                    key = table.c[PARTITION_COLUMN[table.name]]
+                    connection.execute(table.delete().where(key.between(first, last)))
+                yield Writer(connection, first, last)
+        except sa.exc.OperationalError as error:
+            if "database is locked" in str(error.orig):
+                raise _locked_error(self.url) from None
+            raise
 
     # ----------------------------------------------------------------- reads
 

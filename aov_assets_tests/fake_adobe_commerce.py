@@ -35,6 +35,7 @@ from aov_assets.sources.sample import CUSTOMER_GROUPS, STORE_CONFIGS, STORE_VIEW
 
 TOKEN = "test-token"
 REMOVE = object()  # in Faults.malformed: drop the field from the order
+DEEP = "<an array nested 5,000 deep>"  # in Faults.malformed: served as that array (json.dumps cannot)
 FAULT_BODIES = {
     400: {"message": '"%fieldName" is required. Enter and try again.', "parameters": {"fieldName": "searchCriteria"}},
     429: {"message": "Too many requests"},
@@ -253,7 +254,7 @@ class FakeAdobeCommerce:
                     status, payload, headers = 200, cached, {}
                 else:
                     status, body, headers = store.respond(self.path, dict(self.headers.items()))
-                    payload = json.dumps(body).encode()
+                    payload = json.dumps(body).encode().replace(json.dumps(DEEP).encode(), b"[" * 5000 + b"]" * 5000)
                     if store._cache is not None and status == 200:
                         store._cache[self.path] = payload
                 self.send_response(status)

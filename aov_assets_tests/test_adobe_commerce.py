@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from aov_assets.manifest import parse_manifest
+from aov_assets.rules import RejectedOrder, parse_order
 from aov_assets.sources import segment_rule
 from aov_assets.sources.adobe_commerce import (
     AdobeCommerceAuthError,
@@ -17,7 +18,7 @@ from aov_assets.sources.adobe_commerce import (
     Credentials,
 )
 
-from .fake_adobe_commerce import REMOVE, TOKEN, FakeAdobeCommerce, OAuthKeys
+from .fake_adobe_commerce import DEEP, REMOVE, TOKEN, FakeAdobeCommerce, OAuthKeys
 
 DAY = date(2026, 4, 2)
 DAYS = [date(2026, 4, 1), date(2026, 4, 2), date(2026, 4, 3)]
@@ -231,6 +232,17 @@ def test_malformed_orders_are_passed_through_untouched_for_classification_to_rej
     assert len(payloads) == len(expected_ids(sample, DAY))
     assert msgspec.json.decode(payloads[0])["base_grand_total"] == "12,5"
     assert b'"entity_id"' not in payloads[1]
+
+
+def test_an_order_nested_too_deep_to_decode_reaches_the_lake_and_is_rejected_not_fatal(store, sample):
+    [*_, deep] = expected_ids(sample, DAY)  # the page's last item: the scan must find the items' end after it
+    store.faults.malformed = {deep: {"base_grand_total": DEEP}}
+    with client(store, page_size=300) as api:
+        [(_, payloads)] = api.iter_days([DAY])
+    assert len(payloads) == len(expected_ids(sample, DAY))
+    assert b"[" * 5000 in payloads[-1] and ids(payloads[:-1]) == expected_ids(sample, DAY)[:-1]
+    with pytest.raises(RejectedOrder, match="base_grand_total"):
+        parse_order(payloads[-1], DAY, "grand_total")
 
 
 def test_money_is_kept_exactly_as_the_store_wrote_it(store):

@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 
@@ -65,11 +66,14 @@ def test_the_ttm_schedule_runs_once_the_lookback_has_settled_last_month():
 IMPORT_EVERYTHING = "import aov_assets.assets, aov_assets.schedules, aov_assets.sensors, aov_assets.definitions"
 
 
-def run_python(code: str, cwd, **env: str) -> subprocess.CompletedProcess:
+def run(command: list[str], cwd, **env: str) -> subprocess.CompletedProcess:
+    """A command in `cwd` with none of our or Dagster's variables but `env`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AOV_", "DAGSTER_"))}
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=clean | env, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run(command, cwd=cwd, env=clean | env, capture_output=True, text=True, timeout=120)
+
+
+def run_python(code: str, cwd, **env: str) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-c", code], cwd, **env)
 
 
 def test_importing_reads_nothing_and_loading_reads_the_manifest_once(tmp_path):
@@ -89,7 +93,18 @@ def test_importing_reads_nothing_and_loading_reads_the_manifest_once(tmp_path):
 def test_a_missing_manifest_fails_at_load_in_one_line(tmp_path):
     result = run_python("from aov_assets.definitions import defs\ndefs()", tmp_path)
     assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"aov: manifest not found: {tmp_path.resolve() / 'aov.yaml'} (set AOV_MANIFEST or create aov.yaml)"
+    )
+
+
+def test_a_bad_manifest_ends_a_dagster_cli_command_with_its_line_not_a_traceback(tmp_path):
+    (tmp_path / "aov.yaml").write_text("source: sample\nstart_date: '2026-01-01'\nmetric: {basis: nonsense}\n")
+    command = "asset materialize -m aov_assets.definitions --select raw_orders --partition 2026-05-03".split()
+    result = run([str(Path(sys.executable).parent / "dagster"), *command], tmp_path, DAGSTER_HOME=str(tmp_path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        f"aov_assets.manifest.ManifestError: manifest not found: {tmp_path.resolve() / 'aov.yaml'} "
-        "(set AOV_MANIFEST or create aov.yaml)"
+        f"aov: {tmp_path.resolve() / 'aov.yaml'}: metric.basis: 'nonsense' is not allowed "
+        "(allowed: grand_total, subtotal)"
     )

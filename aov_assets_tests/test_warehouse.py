@@ -1,3 +1,4 @@
+import sqlite3
 import threading
 import time
 from datetime import date
@@ -134,3 +135,23 @@ def test_a_run_on_a_warehouse_that_cannot_be_opened_fails_with_that_line(pipelin
     assert failure.user_failure_data.description.startswith(
         "AOV_WAREHOUSE_URL postgresql+psycopg://u:***@127.0.0.1:1/x"
     )
+
+
+def test_a_warehouse_locked_by_another_writer_fails_the_run_in_one_line_after_the_bounded_wait(pipeline):
+    assert dg.materialize([raw_orders, classified_orders], resources=pipeline.resources, partition_key="2026-05-03")
+    other = sqlite3.connect(pipeline.root / "warehouse.db")
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    pipeline.url = f"{pipeline.warehouse_url}?timeout=0.5"
+    started = time.monotonic()
+    result = dg.materialize(
+        [raw_orders, classified_orders], resources=pipeline.resources, partition_key="2026-05-03", raise_on_error=False
+    )
+    assert time.monotonic() - started >= 0.5  # it waited for the lock before giving up
+    failure = next(event for event in result.all_events if event.is_step_failure).step_failure_data
+    assert failure.error.cls_name == "Failure"
+    assert failure.user_failure_data.description.startswith(
+        f"AOV_WAREHOUSE_URL {pipeline.warehouse_url} stayed locked by another writer for 0.5 s"
+    )
+    other.rollback()
+    rerun = dg.materialize([classified_orders], resources=pipeline.resources, partition_key="2026-05-03")
+    assert rerun.success  # the lock gone, the same run goes through

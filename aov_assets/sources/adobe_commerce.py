@@ -155,6 +155,38 @@ class _Page(msgspec.Struct):
 
 
 _PAGE = msgspec.json.Decoder(_Page)
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
+
+
+def _decode_page(content: bytes) -> _Page:
+    """The page, even when an order in it is nested deeper than msgspec's recursion limit.
+
+    Such an order must still reach the lake (and be rejected there, with its reason), not fail the
+    day, so the items are then split by an iterative scan and the rest is decoded as usual.
+    """
+    try:
+        return _PAGE.decode(content)
+    except RecursionError:
+        pass
+    depth, key, opened, items = 0, b"", None, []
+    for token in _JSON_TOKEN.finditer(content):
+        mark, at = token.group(), token.start()
+        if mark in (b"{", b"["):
+            depth += 1
+            if depth == 2 and mark == b"[" and key == b'"items"':
+                opened = start = at + 1
+        elif mark in (b"}", b"]"):
+            if depth == 2 and opened is not None:
+                items.append(content[start:at].strip())
+                page = _PAGE.decode(content[:opened] + content[at:])
+                return _Page([msgspec.Raw(item) for item in items if item], page.total_count)
+            depth -= 1
+        elif mark == b"," and depth == 2 and opened is not None:
+            items.append(content[start:at].strip())
+            start = at + 1
+        elif depth == 1:
+            key = mark
+    raise RecursionError("nested too deep outside the order items")
 
 
 def _api_message(response: httpx.Response) -> str:
@@ -339,8 +371,8 @@ class AdobeCommerceClient:
         }
         response = self.get("orders", params, f"orders created on {day} (page {number})")
         try:
-            return _PAGE.decode(response.content)
-        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+            return _decode_page(response.content)
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as error:
             raise AdobeCommerceError(
                 f"Adobe Commerce GET {self.prefix}/orders for orders created on {day} (page {number}) "
                 f"returned something that is not an order search result: {error}"
