@@ -37,7 +37,7 @@ import httpx
 import sqlalchemy as sa
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from .card import Card, Findings, money_text, pct_text, times_text
+from .card import Card, money_text, pct_text, times_text
 from .keys import CONTRACTION_KEY
 from .rules import AlertRule
 from .warehouse import Warehouse, alert_deliveries
@@ -73,6 +73,8 @@ def alert_message(card: Card, dagster_url: str) -> dict[str, Any]:
         names = ", ".join(row["name"] for row in findings.gone_quiet[:5])
         more = f" and {len(findings.gone_quiet) - 5} more" if len(findings.gone_quiet) > 5 else ""
         facts.append(f"*Gone quiet ({findings.total['gone_quiet']} vs {findings.typical_text}):* {names}{more}")
+    if card.neighbours:
+        facts.append("*Around it:* " + "; ".join(card.neighbours.lines()[:3]))
     rule = f"Rule: alert when B2B AOV moves more than {card.rule.drop_pct}% ({card.rule.direction})."
     return _message(title, facts, rule, link, "Open aov_30d in Dagster")
 
@@ -290,14 +292,15 @@ def _alert_for(evaluation: dg.AssetCheckEvaluation, run_id: str, warehouse: Ware
     check_key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
     as_of = _as_of(evaluation) or date.today()
     metadata = {name: value.value for name, value in evaluation.metadata.items()}
-    rows = warehouse.read_card(as_of) if check_key == CONTRACTION_KEY.to_user_string() else None
-    if rows is not None and not rows.empty:
+    card = None
+    if check_key == CONTRACTION_KEY.to_user_string():
         rule = AlertRule(
             drop_pct=Decimal(str(metadata["threshold_pct"])).normalize(),
             direction=metadata["direction"],
             min_orders=int(metadata["min_orders"]),
         )
-        card = Card.from_rows(rows, rule, Findings.from_frames(*warehouse.read_investigation(as_of, as_of)))
+        card = Card.stored(warehouse, as_of, rule)
+    if card is not None:
         return Alert(check_key, as_of, card.headline, alert_message(card, dagster_url), run_id)
     description = evaluation.description or f"{check_key} failed"
     return Alert(

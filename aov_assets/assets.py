@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from . import investigation as why
+from . import neighbours as around
 from . import warehouse as tables
-from .card import Card, Findings
+from .card import Card, Findings, Neighbours
 from .keys import CONTRACTION_CHECK, REJECTED_CHECK
 from .lake import LakeFileError, RawOrderLake
 from .manifest import Manifest
@@ -261,11 +262,11 @@ def _require_every_raw_order_classified(days: list[date], lake: LakeResource, db
         )
 
 
-def trailing_daily_aov(partitions: int) -> dg.AssetDep:
-    """daily_aov over the last `partitions` partitions of the downstream asset (60 days, 12 months),
+def trailing(asset: str, partitions: int) -> dg.AssetDep:
+    """`asset` over the last `partitions` partitions of the downstream asset (60 days, 12 months),
     clipped at the first partition rather than failing on days before it."""
     mapping = dg.TimeWindowPartitionMapping(start_offset=1 - partitions, allow_nonexistent_upstream_partitions=True)
-    return dg.AssetDep("daily_aov", partition_mapping=mapping)
+    return dg.AssetDep(asset, partition_mapping=mapping)
 
 
 def alert_rule(manifest: Manifest) -> AlertRule:
@@ -286,8 +287,14 @@ def check_metadata(card: Card) -> dict[str, Any]:
         if findings
         else {}
     )
+    around = (
+        {"around_it": dg.MetadataValue.md("\n".join(card.neighbours.lines()))} | card.neighbours.check_numbers()
+        if card.neighbours
+        else {}
+    )
     return investigation | _numbers(
-        {
+        around
+        | {
             "as_of": card.as_of.isoformat(),
             "verdict": card.verdict,
             "b2b_aov": b2b.aov,
@@ -320,7 +327,11 @@ def aov_30d(
     with warehouse.replacing([tables.aov_30d], days[0], days[-1]) as write:
         write(tables.aov_30d, rows)
     findings = Findings.by_day(*db.read_investigation(days[0], days[-1]))
-    cards = {as_of: Card.from_rows(day_rows, rule, findings.get(as_of)) for as_of, day_rows in rows.groupby("as_of")}
+    neighbours = Neighbours.by_day(*db.read_neighbours(days[0], days[-1]))
+    cards = {
+        as_of: Card.from_rows(day_rows, rule, findings.get(as_of), neighbours.get(as_of))
+        for as_of, day_rows in rows.groupby("as_of")
+    }
     for as_of, card in cards.items():
         b2b = card.segments["b2b"]
         context.add_asset_metadata(
@@ -479,6 +490,79 @@ def investigate(db: tables.Warehouse, days: list[date], covered_from: date) -> t
     return table, cohorts, pd.DataFrame(causes, columns=list(tables.aov_why.c.keys()))
 
 
+NEIGHBOUR_ORDERS = 2_000_000  # orders whose customers are in memory at once: as-of days computed together
+
+
+def segment_metrics_30d(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Around B2B AOV, per as-of day and segment (b2b, b2c, all), now and in the prior 30 days: revenue
+    share, active and new customers, orders per customer, repeat rate, lines per order, value per line,
+    refund rate. Repeat and new customers read each customer's first order in all history."""
+    days = days_of(context.partition_time_window)
+    db = warehouse.open()
+    _require_customer_keys(db, around.span_start(days[0]), days[-1])
+    progress = Progress(context.log, "segment_metrics_30d", len(days))
+    daily = db.read_daily(around.span_start(days[0]), days[-1])
+    per_day = max(int(daily["orders"].sum()) // max(daily["order_date"].nunique(), 1), 1)
+    chunk_days = max(WINDOW_DAYS, NEIGHBOUR_ORDERS // per_day - 2 * WINDOW_DAYS)
+    with warehouse.replacing([tables.segment_metrics_30d], days[0], days[-1]) as write:
+        for start in range(0, len(days), chunk_days):
+            chunk = days[start : start + chunk_days]
+            first = around.span_start(chunk[0])
+            rows = around.segment_rows(
+                db.daily_sums_from_orders(first, chunk[-1]),
+                daily.loc[daily["order_date"].between(first, chunk[-1]), "order_date"].unique(),
+                db.customer_presence(first, chunk[-1]),
+                db.first_order_days(first, chunk[-1]),
+                chunk[0],
+                chunk[-1],
+            )
+            rows = _as_money(rows, "revenue", "refunded", "prior_revenue", "prior_refunded")
+            write(tables.segment_metrics_30d, rows)
+            for as_of, found in Neighbours.by_day(rows, rows.iloc[:0]).items():
+                numbers = {
+                    f"{segment}_{name}": row[name]
+                    for segment, row in found.segments.items()
+                    for name in around.MEASURES
+                }
+                card = dg.MetadataValue.md(found.markdown())
+                context.add_asset_metadata(_numbers(numbers) | {"card": card}, partition_key=day_key(as_of))
+                progress.step(as_of)
+    return dg.MaterializeResult()
+
+
+def _require_customer_keys(db: tables.Warehouse, first: date, last: date) -> None:
+    """Refuse to count customers on days classified before orders had a customer_key."""
+    stale = db.days_without_customer_keys(first, last)
+    if stale:
+        raise dg.Failure(
+            f"classified_orders has orders without a customer_key on {len(stale)} day(s) ({stale[0]}..{stale[-1]}), "
+            f"classified by an older version. Re-classify them: aov backfill --from {stale[0]} --to {stale[-1]}",
+            allow_retries=False,
+        )
+
+
+def currency_aov_30d(
+    context: dg.AssetExecutionContext, manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per as-of day, segment and order currency: AOV in that currency (no exchange rate in it) and in
+    the global currency, now and in the prior 30 days."""
+    days = days_of(context.partition_time_window)
+    db = warehouse.open()
+    sums = db.currency_sums(around.span_start(days[0]), days[-1], manifest.metric.basis)
+    rows = around.currency_rows(sums, days[0], days[-1])
+    with warehouse.replacing([tables.currency_aov_30d], days[0], days[-1]) as write:
+        write(tables.currency_aov_30d, rows)
+    for as_of, day_rows in rows.groupby("as_of"):
+        numbers = {}
+        for row in day_rows.itertuples(index=False):
+            numbers |= {
+                f"{row.segment}_{row.currency}_aov": row.aov,
+                f"{row.segment}_{row.currency}_orders": row.orders,
+            }
+        context.add_asset_metadata(_numbers(numbers), partition_key=day_key(as_of))
+    return dg.MaterializeResult()
+
+
 def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Trailing-twelve-month AOV per segment for each calendar month (the 12 months ending with it)."""
     months = months_of(context.partition_time_window)
@@ -518,7 +602,11 @@ def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
     )  # the windows, and the gone-quiet counts as of D-30 .. D-330; lifetime value reads all history
     investigation_deps = [
         dg.AssetDep("account_daily", partition_mapping=lookback),
-        trailing_daily_aov(2 * WINDOW_DAYS),
+        trailing("daily_aov", 2 * WINDOW_DAYS),
+    ]
+    around_deps = [  # repeat and new customers also read each customer's first order in all history
+        trailing("classified_orders", 2 * WINDOW_DAYS),
+        trailing("daily_aov", 2 * WINDOW_DAYS),
     ]
     rejected = dg.AssetCheckSpec(
         REJECTED_CHECK,
@@ -558,8 +646,13 @@ def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
             can_subset=False,
             **multi,
         )(b2b_investigation),
+        dg.asset(deps=around_deps, kinds={"sql"}, **daily)(segment_metrics_30d),
+        dg.asset(deps=[trailing("classified_orders", 2 * WINDOW_DAYS)], kinds={"sql"}, **daily)(currency_aov_30d),
         dg.asset(
-            deps=[trailing_daily_aov(2 * WINDOW_DAYS), "aov_why"], kinds={"sql"}, check_specs=[contraction], **daily
+            deps=[trailing("daily_aov", 2 * WINDOW_DAYS), "aov_why", "segment_metrics_30d", "currency_aov_30d"],
+            kinds={"sql"},
+            check_specs=[contraction],
+            **daily,
         )(aov_30d),
-        dg.asset(deps=[trailing_daily_aov(12)], kinds={"sql"}, **monthly)(aov_ttm),
+        dg.asset(deps=[trailing("daily_aov", 12)], kinds={"sql"}, **monthly)(aov_ttm),
     ]

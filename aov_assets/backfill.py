@@ -3,8 +3,9 @@
 `aov backfill --from D1 --to D2` (and the optional auto-heal sensor) runs, each as one run:
 
 1. `aov_daily` over D1..D2: fetch, classify and sum the days again, and their own 30-day cards;
-2. `aov_windows` (aov_30d) over D2+1 .. D2+59: every later as-of day whose windows include a healed
-   day, capped at the latest as-of day the warehouse has (nothing is created that was not there);
+2. `aov_windows` (the investigation, the neighbours and aov_30d) over D2+1 .. the latest as-of day the
+   warehouse has: every later as-of day whose windows, lifetime values or first orders include a healed
+   day (nothing is created that was not there);
 3. `aov_ttm_monthly` over the months whose trailing twelve months include a healed day, capped at
    the latest month the warehouse has.
 
@@ -46,7 +47,8 @@ def backfill_plan(first: date, last: date, latest_as_of: date | None, latest_mon
             DAILY_JOB,
             first.isoformat(),
             last.isoformat(),
-            f"the daily chain, the investigation and aov_30d for {first}..{last} ({(last - first).days + 1} days)",
+            f"the daily chain, the investigation, the neighbours and aov_30d for {first}..{last} "
+            f"({(last - first).days + 1} days)",
         )
     ]
     windows_end = latest_as_of or last  # lifetime values (LTV cohorts) of every later day include those days
@@ -57,9 +59,9 @@ def backfill_plan(first: date, last: date, latest_as_of: date | None, latest_mon
                 WINDOWS_JOB,
                 windows_start.isoformat(),
                 windows_end.isoformat(),
-                f"the investigation and aov_30d for {windows_start}..{windows_end}: later as-of days whose windows, "
-                f"lifetime values or typical gone-quiet counts include those days (up to the latest as-of day in "
-                f"the warehouse, {latest_as_of})",
+                f"the investigation, the neighbours and aov_30d for {windows_start}..{windows_end}: later as-of days "
+                f"whose windows, lifetime values, first orders or typical gone-quiet counts include those days "
+                f"(up to the latest as-of day in the warehouse, {latest_as_of})",
             )
         )
     if latest_month is not None and latest_month >= month_start(first):

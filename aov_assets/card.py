@@ -7,17 +7,21 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .investigation import ACTIONS, ALL, COHORTS
+from .neighbours import MEASURES, NO_HISTORY
 from .rules import (
     WINDOW_DAYS,
     WINDOW_SEGMENTS,
     AlertRule,
     fraction_to_decimal,
 )
+
+if TYPE_CHECKING:
+    from .warehouse import Warehouse
 
 VERDICT_TEXT = {
     "alert": "ALERT",
@@ -180,6 +184,125 @@ class Findings:
 
 
 @dataclass(frozen=True)
+class Neighbours:
+    """One as-of day of segment_metrics_30d and currency_aov_30d: what moved around B2B AOV."""
+
+    segments: dict[str, dict[str, Any]]  # b2b / b2c / all -> segment_metrics_30d row
+    currencies: list[dict[str, Any]]  # currency_aov_30d rows, by segment and currency
+
+    @classmethod
+    def by_day(cls, metrics: pd.DataFrame, currencies: pd.DataFrame) -> dict[date, Neighbours]:
+        """Each as-of day that has segment_metrics_30d rows, e.g. from `Warehouse.read_neighbours`."""
+        segments_of: dict[date, dict[str, dict[str, Any]]] = {}
+        for row in _records(metrics):
+            segments_of.setdefault(row["as_of"], {})[row["segment"]] = row
+        currencies_of: dict[date, list[dict[str, Any]]] = {}
+        for row in _records(currencies):
+            currencies_of.setdefault(row.pop("as_of"), []).append(row)
+        return {
+            as_of: cls(segments, currencies_of.get(as_of, []))
+            for as_of, segments in sorted(segments_of.items())
+            if set(segments) >= set(WINDOW_SEGMENTS)
+        }
+
+    def lines(self) -> list[str]:
+        """The card's "Around it" lines: B2B's share, frequency, loyalty and basket; currencies when several."""
+        b2b = self.segments["b2b"]
+        if b2b["revenue_share_pct"] is None:
+            return [f"B2B around it: {NO_HISTORY} (no day of the current window in the warehouse)"]
+        lines = [
+            f"B2B share of revenue {_measure(b2b, 'revenue_share_pct')}",
+            f"Orders per B2B account {_measure(b2b, 'orders_per_customer')}; active accounts "
+            f"{_measure(b2b, 'active_customers')}, new {_measure(b2b, 'new_customers')}",
+            f"B2B repeat rate {_measure(b2b, 'repeat_rate_pct')}: accounts that had ordered before the window",
+            f"Lines per B2B order {_measure(b2b, 'lines_per_order')}; value per line {_measure(b2b, 'value_per_line')}",
+            f"B2B refund rate {_measure(b2b, 'refund_rate_pct')}; AOV stays gross",
+        ]
+        mine = [row for row in self.currencies if row["segment"] == "b2b"]
+        if len({row["currency"] for row in self.currencies}) > 1:
+            lines += [
+                f"B2B in {row['currency']}: AOV {money_text(row['aov'])} {row['currency']} (prior "
+                f"{money_text(row['prior_aov'])}, {pct_text(row['aov_change_pct'])}); {row['orders']:,} orders; "
+                f"global AOV {money_text(row['global_aov'])} ({pct_text(row['global_aov_change_pct'])})"
+                for row in mine
+            ]
+        return lines
+
+    def markdown(self) -> str:
+        """Every measure per segment, now (prior): segment_metrics_30d's card for one as-of day."""
+
+        def cell(row: dict[str, Any], name: str) -> str:
+            now, prior = row[name], row[f"prior_{name}"]
+            if now is None:
+                return NO_HISTORY
+            return f"{_measure_text(name, now)} ({'-' if prior is None else _measure_text(name, prior)})"
+
+        return "\n".join(
+            [
+                "| measure, now (prior 30 days) | " + " | ".join(WINDOW_SEGMENTS) + " |",
+                "| --- |" + " ---: |" * len(WINDOW_SEGMENTS),
+                *(
+                    f"| {name.replace('_', ' ')} | "
+                    + " | ".join(cell(self.segments[s], name) for s in WINDOW_SEGMENTS)
+                    + " |"
+                    for name in MEASURES
+                ),
+            ]
+        )
+
+    def check_numbers(self) -> dict[str, Any]:
+        """B2B's measures now and prior, for the check's metadata."""
+        b2b = self.segments["b2b"]
+        return {f"b2b_{prefix}{name}": b2b[f"{prefix}{name}"] for name in MEASURES for prefix in ("", "prior_")}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "neighbours": {
+                segment: {
+                    f"{prefix}{name}": _number(row[f"{prefix}{name}"]) for name in MEASURES for prefix in ("", "prior_")
+                }
+                for segment, row in self.segments.items()
+            },
+            "currencies": [_jsonable({k: row[k] for k in CURRENCY_JSON}) for row in self.currencies],
+        }
+
+
+CURRENCY_JSON = (
+    "segment",
+    "currency",
+    "orders",
+    "revenue",
+    "aov",
+    "prior_aov",
+    "aov_change_pct",
+    "global_aov",
+    "global_prior_aov",
+)
+
+
+def _measure(row: dict[str, Any], name: str) -> str:
+    """`now (prior P, change)`; "not enough history" for a window the warehouse does not cover."""
+    now, prior, change = row[name], row[f"prior_{name}"], row[f"{name}_change"]
+    if now is None:
+        return NO_HISTORY
+    shown = _measure_text(name, now)
+    if prior is None:
+        return f"{shown} (prior: {NO_HISTORY})"
+    moved = "-" if change is None else f"{change:+.1f} pts" if MEASURES[name] == "points" else pct_text(change)
+    return f"{shown} (prior {_measure_text(name, prior)}, {moved})"
+
+
+def _measure_text(name: str, value: Any) -> str:
+    if name.endswith("_pct"):
+        return plain_pct(value)
+    if name == "value_per_line":
+        return money_text(value)
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return f"{value:,}"
+
+
+@dataclass(frozen=True)
 class Card:
     as_of: date
     segments: dict[str, SegmentLine]
@@ -190,10 +313,27 @@ class Card:
     prior_days: int
     rule: AlertRule
     findings: Findings | None = None
+    neighbours: Neighbours | None = None
 
     @classmethod
-    def from_rows(cls, rows: pd.DataFrame, rule: AlertRule, findings: Findings | None = None) -> Card:
-        """Build from the three `aov_30d` rows of one as-of day (and that day's investigation, if any)."""
+    def stored(cls, warehouse: Warehouse, as_of: date, rule: AlertRule) -> Card | None:
+        """The card of one as-of day as the warehouse has it, with its investigation and neighbours; None
+        without aov_30d rows."""
+        rows = warehouse.read_card(as_of)
+        if rows.empty:
+            return None
+        neighbours = Neighbours.by_day(*warehouse.read_neighbours(as_of, as_of)).get(as_of)
+        return cls.from_rows(rows, rule, Findings.from_frames(*warehouse.read_investigation(as_of, as_of)), neighbours)
+
+    @classmethod
+    def from_rows(
+        cls,
+        rows: pd.DataFrame,
+        rule: AlertRule,
+        findings: Findings | None = None,
+        neighbours: Neighbours | None = None,
+    ) -> Card:
+        """Build from the three `aov_30d` rows of one as-of day (and that day's investigation and neighbours)."""
         by_segment = {row["segment"]: row for row in rows.to_dict("records")}
         missing = set(WINDOW_SEGMENTS) - set(by_segment)
         if missing:
@@ -212,6 +352,7 @@ class Card:
             prior_days=int(b2b["prior_days"]),
             rule=rule,
             findings=findings,
+            neighbours=neighbours,
         )
 
     @property
@@ -275,6 +416,7 @@ class Card:
             *_aligned(table),
             "",
             *self._facts(),
+            *self._around("Around it:", "  "),
         ]
         findings = self.findings
         if findings is None:
@@ -306,6 +448,7 @@ class Card:
             for s in self.segments.values()
         ]
         lines = [f"**B2B AOV vs B2C AOV as of {self.as_of}**", "", *rows, "", *(f"- {fact}" for fact in self._facts())]
+        lines += self._around("**Around it**", "- ", gap=True)
         findings = self.findings
         if findings is None:
             return "\n".join(lines)
@@ -332,20 +475,30 @@ class Card:
 
     def as_json(self) -> dict[str, Any]:
         (c0, c1), (p0, p1) = self.current_window, self.prior_window
-        return {
-            "as_of": self.as_of.isoformat(),
-            "current_window": [c0.isoformat(), c1.isoformat()],
-            "prior_window": [p0.isoformat(), p1.isoformat()],
-            "segments": {name: _jsonable(vars(line)) for name, line in self.segments.items()},
-            "multiplier": _number(self.multiplier),
-            "prior_multiplier": _number(self.prior_multiplier),
-            "alert": self.alert,
-            "verdict": self.verdict,
-            "headline": self.headline,
-            "threshold_pct": _number(self.rule.drop_pct),
-            "direction": self.rule.direction,
-            "min_orders": self.rule.min_orders,
-        } | (self.findings.as_json() if self.findings else {})
+        return (
+            {
+                "as_of": self.as_of.isoformat(),
+                "current_window": [c0.isoformat(), c1.isoformat()],
+                "prior_window": [p0.isoformat(), p1.isoformat()],
+                "segments": {name: _jsonable(vars(line)) for name, line in self.segments.items()},
+                "multiplier": _number(self.multiplier),
+                "prior_multiplier": _number(self.prior_multiplier),
+                "alert": self.alert,
+                "verdict": self.verdict,
+                "headline": self.headline,
+                "threshold_pct": _number(self.rule.drop_pct),
+                "direction": self.rule.direction,
+                "min_orders": self.rule.min_orders,
+            }
+            | (self.findings.as_json() if self.findings else {})
+            | (self.neighbours.as_json() if self.neighbours else {})
+        )
+
+    def _around(self, title: str, bullet: str, gap: bool = False) -> list[str]:
+        """The neighbours' section, or nothing when they were not materialized for this day."""
+        if self.neighbours is None:
+            return []
+        return ["", title, *([""] if gap else []), *(f"{bullet}{line}" for line in self.neighbours.lines())]
 
     def _facts(self) -> list[str]:
         b2b = self.segments["b2b"]

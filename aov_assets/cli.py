@@ -31,19 +31,17 @@ def _data_dir() -> str:
 
 def card(as_of: date, as_json: bool) -> None:
     from .assets import alert_rule
-    from .card import Card, Findings
+    from .card import Card
 
     warehouse = _warehouse()
-    rows = warehouse.read_card(as_of)
-    if rows.empty:
+    result = Card.stored(warehouse, as_of, alert_rule(load_manifest()))
+    if result is None:
         latest = warehouse.latest_as_of()
         hint = f"the latest as-of day there is {latest}" if latest else "aov_30d is empty (try: make demo)"
         raise UsageError(
             f"no aov_30d rows for {as_of} in the warehouse; {hint}. Materialize it with: dagster asset "
             f"materialize -m aov_assets.definitions --select aov_30d --partition {as_of}"
         )
-    findings = Findings.from_frames(*warehouse.read_investigation(as_of, as_of))
-    result = Card.from_rows(rows, alert_rule(load_manifest()), findings)
     print(json.dumps(result.as_json(), indent=2) if as_json else result.text())
 
 

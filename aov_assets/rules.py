@@ -90,6 +90,8 @@ ORDER_COLUMNS = (
     "counted",
     "company_name",
     "refunded",
+    "subtotal",
+    "customer_email",
 )
 
 
@@ -108,9 +110,11 @@ TEXT_LIMITS = {  # the warehouse's VARCHAR lengths
     "base_currency_code": 3,
     "order_currency_code": 3,
     "company_name": 255,
+    "customer_email": 255,
     "created_at": 64,
     "updated_at": 64,
 }
+AMOUNTS = ("base_grand_total", "base_subtotal", "grand_total", "subtotal", "base_to_global_rate", "base_total_refunded")
 Id = int | str  # a JSON number, or the numeric string some Magento versions send; anything else is rejected
 
 
@@ -152,6 +156,8 @@ class OrderFields(msgspec.Struct):
     base_currency_code: str | None = None
     order_currency_code: str | None = None
     base_total_refunded: Decimal | None = None
+    subtotal: Decimal | None = None
+    customer_email: str | None = None
     extension_attributes: _Extension | None = None
 
 
@@ -203,7 +209,7 @@ def parse_order(
     created_at = _timestamp(order.created_at, "created_at")
     if created_at.date() != day:
         raise RejectedOrder(f"created_at {created_at} is not on the requested day {day}")
-    for field in ("base_grand_total", "base_subtotal", "grand_total", "base_to_global_rate", "base_total_refunded"):
+    for field in AMOUNTS:
         _amount(getattr(order, field), field)
     if order.base_to_global_rate <= 0:
         raise RejectedOrder(f"base_to_global_rate must be above 0: {order.base_to_global_rate}")
@@ -237,6 +243,8 @@ def parse_order(
         "counted": order.state not in COUNTED_STATES_EXCLUDE,
         "company_name": company.company_name if company else None,
         "refunded": (refunded * order.base_to_global_rate).quantize(CENT, ROUND_HALF_UP),
+        "subtotal": order.subtotal,
+        "customer_email": order.customer_email,
     }
 
 
@@ -357,6 +365,30 @@ def classify(orders: pd.DataFrame, rule: SegmentRule) -> pd.DataFrame:
     )
 
 
+def customer_keys(orders: pd.DataFrame) -> np.ndarray:
+    """Who placed each order, decided at order time: a B2B order's Company (`company:<id>`), else the
+    customer (`customer:<id>`; Magento's guests have none, or 0), else a guest by lower-cased email
+    (`guest:<email>`), else the order itself (`order:<entity_id>`)."""
+    company = orders["company_id"].astype("Int64")
+    customer = orders["customer_id"].astype("Int64")
+    customer = customer.mask(customer == 0)
+    email = orders["customer_email"].astype("string").str.strip().str.lower()
+    email = email.mask(email == "")
+
+    def keyed(prefix: str, values: pd.Series) -> np.ndarray:
+        return (prefix + values.astype("string")).to_numpy(dtype=object, na_value="")
+
+    return np.select(
+        [
+            (orders["segment"] == "b2b").to_numpy() & company.notna().to_numpy(),
+            customer.notna().to_numpy(),
+            email.notna().to_numpy(),
+        ],
+        [keyed("company:", company), keyed("customer:", customer), keyed("guest:", email)],
+        default=keyed("order:", orders["entity_id"].astype("Int64")),
+    ).astype(object)
+
+
 # --------------------------------------------------------------------------- windows
 
 
@@ -443,6 +475,17 @@ def _dense(daily: pd.DataFrame, days: pd.DatetimeIndex) -> tuple[dict[str, np.nd
     return arrays, present
 
 
+def two_windows(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Day rows (days x sums, from 59 days before the first as-of day) -> their sums over the current
+    window (D-29..D) and the prior one (D-59..D-30) of every as-of day: differences of cumulative sums."""
+    zero = np.zeros((1, *dense.shape[1:]), dtype=np.int64)
+    cumulative = np.concatenate([zero, np.cumsum(dense, axis=0, dtype=np.int64)])
+    ends = np.arange(2 * WINDOW_DAYS, len(dense) + 1)  # cumulative index just past each as-of day
+    return cumulative[ends] - cumulative[ends - WINDOW_DAYS], cumulative[ends - WINDOW_DAYS] - cumulative[
+        ends - 2 * WINDOW_DAYS
+    ]
+
+
 def window_sums(daily: pd.DataFrame, first_as_of: date, last_as_of: date) -> pd.DataFrame:
     """Trailing 30 days (D-29..D) and prior 30 days (D-59..D-30) for every as-of day D.
 
@@ -452,20 +495,14 @@ def window_sums(daily: pd.DataFrame, first_as_of: date, last_as_of: date) -> pd.
     """
     span = pd.date_range(first_as_of - timedelta(days=2 * WINDOW_DAYS - 1), last_as_of, freq="D")
     arrays, present = _dense(daily, span)
-    ends = np.arange(2 * WINDOW_DAYS, len(span) + 1)  # cumulative index just past each as-of day
-
-    def window(cumulative: np.ndarray, offset: int) -> np.ndarray:
-        return cumulative[ends - offset] - cumulative[ends - offset - WINDOW_DAYS]
-
-    present_cum = np.concatenate([[0], np.cumsum(present)])
+    days_now, days_before = two_windows(present)
     frames = []
     for segment in WINDOW_SEGMENTS:
-        cumulative = np.vstack([np.zeros((1, 3), dtype=np.int64), np.cumsum(arrays[segment], axis=0)])
-        now, before = window(cumulative, 0), window(cumulative, WINDOW_DAYS)
+        now, before = two_windows(arrays[segment])
         frames.append(
             pd.DataFrame(
                 {
-                    "as_of": [d.date() for d in span[ends - 1]],
+                    "as_of": [d.date() for d in span[2 * WINDOW_DAYS - 1 :]],
                     "segment": segment,
                     "orders": now[:, 0],
                     "revenue_cents": now[:, 1],
@@ -473,8 +510,8 @@ def window_sums(daily: pd.DataFrame, first_as_of: date, last_as_of: date) -> pd.
                     "prior_orders": before[:, 0],
                     "prior_revenue_cents": before[:, 1],
                     "prior_line_items": before[:, 2],
-                    "days": window(present_cum, 0),
-                    "prior_days": window(present_cum, WINDOW_DAYS),
+                    "days": days_now,
+                    "prior_days": days_before,
                 }
             )
         )
@@ -605,7 +642,9 @@ def classify_orders(
         )
     kept = newest_first[~duplicate].sort_values(["order_date", "position"]).drop(columns="_updated")
     rejected = pd.DataFrame(rejects, columns=["order_date", "position", "entity_id", "reason", "payload"], dtype=object)
-    return classify(kept, rule).reset_index(drop=True), rejected
+    classified = classify(kept, rule).reset_index(drop=True)
+    classified["customer_key"] = customer_keys(classified)
+    return classified.drop(columns="customer_email"), rejected
 
 
 def cross_day_duplicates(orders: pd.DataFrame, elsewhere: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:

@@ -14,19 +14,21 @@ from .keys import DAILY_JOB, TTM_JOB, WINDOWS_JOB, range_tags
 from .manifest import Manifest
 
 INVESTIGATION = ("b2b_accounts_30d", "b2b_cohorts_30d", "aov_why")  # one step: b2b_investigation
-DAILY_ASSETS = ("raw_orders", "classified_orders", "daily_aov", "account_daily", *INVESTIGATION, "aov_30d")
+WINDOWS = (*INVESTIGATION, "segment_metrics_30d", "currency_aov_30d", "aov_30d")  # per as-of day
+DAILY_ASSETS = ("raw_orders", "classified_orders", "daily_aov", "account_daily", *WINDOWS)
 
 daily_job = dg.define_asset_job(
     DAILY_JOB,
     selection=dg.AssetSelection.assets(*DAILY_ASSETS),
-    description="Pull UTC days of orders, classify them, sum the days and accounts, investigate and refresh their "
-    "30-day cards.",
+    description="Pull UTC days of orders, classify them, sum the days and accounts, investigate, measure the "
+    "neighbours and refresh their 30-day cards.",
 )
 
 windows_job = dg.define_asset_job(
     WINDOWS_JOB,
-    selection=dg.AssetSelection.assets(*INVESTIGATION, "aov_30d"),
-    description="Recompute the investigation and the 30-day cards (after a backfill changed days they include).",
+    selection=dg.AssetSelection.assets(*WINDOWS),
+    description="Recompute the investigation, the neighbours and the 30-day cards (after a backfill changed days "
+    "they include).",
 )
 
 ttm_job = dg.define_asset_job(

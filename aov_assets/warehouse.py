@@ -19,6 +19,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from .neighbours import MEASURES
+
 metadata = sa.MetaData()
 
 
@@ -103,6 +105,8 @@ classified_orders = sa.Table(
     sa.Column("counted", sa.Boolean, nullable=False),
     sa.Column("company_name", sa.String(255)),
     sa.Column("refunded", Money()),  # base_total_refunded x base_to_global_rate (context; AOV stays gross)
+    sa.Column("subtotal", Amount()),  # in the order currency, like grand_total
+    sa.Column("customer_key", sa.String(270), index=True),  # rules.customer_keys: who placed it, at order time
 )
 
 rejected_orders = sa.Table(
@@ -224,6 +228,48 @@ aov_why = sa.Table(
     sa.Column("summary", sa.Text, nullable=False),
 )
 
+
+def _measure_columns() -> list[sa.Column]:
+    """segment_metrics_30d's measures: each now, prior, and its change (points for *_pct, else percent)."""
+    kinds = {"active_customers": sa.Integer, "new_customers": sa.Integer, "value_per_line": Money}
+    return [
+        sa.Column(f"{prefix}{name}{suffix}", (Percent if suffix else kinds.get(name, Percent))())
+        for name in MEASURES
+        for prefix, suffix in (("", ""), ("prior_", ""), ("", "_change"))
+    ]
+
+
+segment_metrics_30d = sa.Table(
+    "segment_metrics_30d",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("segment", sa.String(3), primary_key=True),
+    *_measure_columns(),
+    *(sa.Column(f"{prefix}{name}", Money()) for prefix in ("", "prior_") for name in ("revenue", "refunded")),
+    *(sa.Column(f"{prefix}{name}", sa.Integer) for prefix in ("", "prior_") for name in ("orders", "line_items")),
+    sa.Column("days", sa.Integer, nullable=False),
+    sa.Column("prior_days", sa.Integer, nullable=False),
+)
+
+currency_aov_30d = sa.Table(
+    "currency_aov_30d",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("segment", sa.String(3), primary_key=True),
+    sa.Column("currency", sa.String(3), primary_key=True),  # order_currency_code
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("revenue", Money(), nullable=False),  # in the order currency
+    sa.Column("aov", Money()),
+    sa.Column("prior_orders", sa.Integer, nullable=False),
+    sa.Column("prior_revenue", Money(), nullable=False),
+    sa.Column("prior_aov", Money()),
+    sa.Column("aov_change_pct", Percent()),
+    sa.Column("global_revenue", Money(), nullable=False),  # the same orders in the global currency
+    sa.Column("global_aov", Money()),
+    sa.Column("global_prior_aov", Money()),
+    sa.Column("global_aov_change_pct", Percent()),
+)
+
 alert_deliveries = sa.Table(
     "alert_deliveries",
     metadata,
@@ -253,6 +299,8 @@ PARTITION_COLUMN = {
     "b2b_accounts_30d": "as_of",
     "b2b_cohorts_30d": "as_of",
     "aov_why": "as_of",
+    "segment_metrics_30d": "as_of",
+    "currency_aov_30d": "as_of",
 }
 
 
@@ -380,11 +428,76 @@ class Warehouse:
                 sa.func.count().label("orders"),
                 _bigint(sa.func.sum(cents(t.c.order_value))).label("revenue_cents"),
                 _bigint(sa.func.sum(t.c.line_items)).label("line_items"),
+                _bigint(sa.func.sum(sa.func.coalesce(cents(t.c.refunded), 0))).label("refunded_cents"),
             )
             .where(t.c.counted, t.c.order_date.between(first, last))
             .group_by(t.c.order_date, t.c.segment)
         )
         return self._frame(query)
+
+    def customer_presence(self, first: date, last: date) -> pd.DataFrame:
+        """Each day's customers per segment (counted orders), for the neighbours' distinct counts."""
+        t = classified_orders
+        query = (
+            sa.select(t.c.order_date, t.c.segment, t.c.customer_key)
+            .distinct()
+            .where(t.c.counted, t.c.order_date.between(first, last))
+        )
+        return self._frame(query)
+
+    def first_order_days(self, first: date, last: date) -> pd.DataFrame:
+        """The first counted order day ever (all history) of every customer with a counted order in first..last."""
+        t = classified_orders
+        active = sa.select(t.c.customer_key).where(t.c.counted, t.c.order_date.between(first, last)).distinct()
+        query = (
+            sa.select(t.c.customer_key, sa.func.min(t.c.order_date).label("first_order_date"))
+            .where(t.c.counted, t.c.order_date <= last, t.c.customer_key.in_(active.scalar_subquery()))
+            .group_by(t.c.customer_key)
+        )
+        return self._frame(query)
+
+    def currency_sums(self, first: date, last: date, basis: str) -> pd.DataFrame:
+        """Counted orders per day, segment and order currency: the basis amount in that currency
+        (1/10,000 units) and the order value in global cents."""
+        t = classified_orders
+        # A store (or an older classification) without `subtotal`: the order's own base-to-order rate applied.
+        derived = t.c.base_subtotal * t.c.grand_total / sa.func.nullif(t.c.base_grand_total, 0)
+        amount = (
+            t.c.grand_total if basis == "grand_total" else sa.func.coalesce(t.c.subtotal, derived, t.c.base_subtotal)
+        )
+        query = (
+            sa.select(
+                t.c.order_date,
+                t.c.segment,
+                t.c.order_currency_code.label("currency"),
+                sa.func.count().label("orders"),
+                _bigint(sa.func.sum(sa.cast(sa.func.round(amount * 10_000), sa.BigInteger))).label("units"),
+                _bigint(sa.func.sum(cents(t.c.order_value))).label("revenue_cents"),
+            )
+            .where(t.c.counted, t.c.order_date.between(first, last))
+            .group_by(t.c.order_date, t.c.segment, t.c.order_currency_code)
+        )
+        frame = self._frame(query)
+        return frame.assign(currency=frame["currency"].fillna("?"))
+
+    def days_without_customer_keys(self, first: date, last: date) -> list[date]:
+        """Days classified by a version that had no customer_key (re-materialize classified_orders for them)."""
+        t = classified_orders
+        query = (
+            sa.select(t.c.order_date).distinct().where(t.c.order_date.between(first, last), t.c.customer_key.is_(None))
+        )
+        with self.connect() as connection:
+            return sorted(connection.scalars(query))
+
+    def read_neighbours(self, first: date, last: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """segment_metrics_30d and currency_aov_30d rows of as-of days first..last."""
+        m, c = segment_metrics_30d, currency_aov_30d
+        return (
+            self._frame(sa.select(m).where(m.c.as_of.between(first, last))),
+            self._frame(
+                sa.select(c).where(c.c.as_of.between(first, last)).order_by(c.c.as_of, c.c.segment, c.c.currency)
+            ),
+        )
 
     def stored_orders_per_day(self, first: date, last: date) -> Counter[date]:
         """Orders classified or rejected per day; next to the lake's counts it proves nothing was lost."""
@@ -546,6 +659,8 @@ def _add_new_columns(engine: Engine) -> None:
                 if column.name not in existing and column.nullable:
                     kind = column.type.compile(dialect=engine.dialect)
                     connection.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+            for index in table.indexes:
+                index.create(connection, checkfirst=True)
 
 
 def _lock_for_writing(connection: Connection, table: sa.Table) -> None:

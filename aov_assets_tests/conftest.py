@@ -22,11 +22,32 @@ from aov_assets.warehouse import Warehouse
 REPO = Path(__file__).resolve().parents[1]
 # The code location as Dagster loads it from the repo's manifest (the sample's dates).
 DEFS = build_defs(load_manifest(REPO / "aov.yaml"))
-raw_orders, classified_orders, daily_aov, account_daily, investigation, aov_30d, aov_ttm = (
-    DEFS.get_assets_def(name)
-    for name in ("raw_orders", "classified_orders", "daily_aov", "account_daily", "aov_why", "aov_30d", "aov_ttm")
+ASSET_NAMES = (
+    "raw_orders",
+    "classified_orders",
+    "daily_aov",
+    "account_daily",
+    "aov_why",
+    "segment_metrics_30d",
+    "currency_aov_30d",
+    "aov_30d",
+    "aov_ttm",
+)
+(
+    raw_orders,
+    classified_orders,
+    daily_aov,
+    account_daily,
+    investigation,
+    segment_metrics,
+    currency_aov,
+    aov_30d,
+    aov_ttm,
+) = (
+    DEFS.get_assets_def(name) for name in ASSET_NAMES
 )  # `investigation` is the b2b_investigation step: b2b_accounts_30d, b2b_cohorts_30d and aov_why
-DAILY_CHAIN = [raw_orders, classified_orders, daily_aov, account_daily, investigation, aov_30d]
+NEIGHBOURS = [segment_metrics, currency_aov]
+DAILY_CHAIN = [raw_orders, classified_orders, daily_aov, account_daily, investigation, *NEIGHBOURS, aov_30d]
 
 EXAMPLE_DAY = date(2026, 5, 3)
 EXAMPLE_FIRST_DAY = date(2026, 3, 5)  # the first day of the prior window as of EXAMPLE_DAY
@@ -124,6 +145,8 @@ TABLE_KEYS = {
     "b2b_accounts_30d": ["as_of", "account"],
     "b2b_cohorts_30d": ["as_of", "cohort"],
     "aov_why": ["as_of", "cause"],
+    "segment_metrics_30d": ["as_of", "segment"],
+    "currency_aov_30d": ["as_of", "segment", "currency"],
 }
 
 

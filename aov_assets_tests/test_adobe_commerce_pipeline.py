@@ -23,7 +23,7 @@ from .conftest import (
 from .fake_adobe_commerce import TOKEN, FakeAdobeCommerce
 
 CHAIN = DAILY_CHAIN
-COMPARED = ("classified_orders", "daily_aov", "aov_30d")
+COMPARED = ("classified_orders", "daily_aov", "segment_metrics_30d", "currency_aov_30d", "aov_30d")
 
 
 @pytest.fixture(scope="module")

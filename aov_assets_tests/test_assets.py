@@ -75,6 +75,9 @@ def test_the_contraction_check_fails_on_the_latest_day_with_the_numbers_a_person
     assert metadata["b2b_aov_change_pct"] == -16.5173 and metadata["b2c_aov_change_pct"] == -0.1437
     assert (metadata["b2b_orders_change_pct"], metadata["b2b_revenue_change_pct"]) == (2.8986, -14.0975)
     assert "642.82 vs 770.00" in evaluation.description
+    assert (metadata["b2b_revenue_share_pct"], metadata["b2b_prior_revenue_share_pct"]) == (74.1909, 76.7386)
+    assert (metadata["b2b_active_customers"], metadata["b2b_prior_active_customers"]) == (172, 180)
+    assert "B2B share of revenue 74.2% (prior 76.7%, -2.5 pts)" in metadata["around_it"]
 
 
 def test_each_day_gets_its_own_metadata_for_the_ui_plots(example_pipeline):
@@ -83,6 +86,12 @@ def test_each_day_gets_its_own_metadata_for_the_ui_plots(example_pipeline):
     assert events["2026-05-03"]["b2b_aov"].value == 642.82
     assert "| b2b | 1,420 | 912,800.00 | 642.82 |" in events["2026-05-03"]["card"].value
     assert events["2026-03-05"]["verdict"].value == "incomplete_window"  # its prior window predates the run
+    assert "**Around it**" in events["2026-05-03"]["card"].value
+    around = {
+        m.partition: m.metadata for m in example_pipeline.result.asset_materializations_for_node("segment_metrics_30d")
+    }
+    assert len(around) == 60 and around["2026-05-03"]["b2b_revenue_share_pct"].value == 74.1909
+    assert "| lines per order | 4.78 (5.95) |" in around["2026-05-03"]["card"].value
     raw = {
         m.partition: m.metadata["orders"].value
         for m in example_pipeline.result.asset_materializations_for_node("raw_orders")

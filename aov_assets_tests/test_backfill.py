@@ -33,7 +33,7 @@ from .fake_adobe_commerce import TOKEN, FakeAdobeCommerce
 
 CHAIN = DAILY_CHAIN
 COMPARED = ("classified_orders", "daily_aov", "account_daily", "b2b_accounts_30d", "b2b_cohorts_30d", "aov_why")
-COMPARED += ("aov_30d", "aov_ttm")
+COMPARED += ("segment_metrics_30d", "currency_aov_30d", "aov_30d", "aov_ttm")
 BIN = Path(sys.executable).parent
 
 
@@ -197,8 +197,11 @@ def test_an_outage_then_one_backfill_command_matches_a_clean_run(store, tmp_path
     env = synced.env() | {"ADOBE_COMMERCE_BASE_URL": store.base_url, "ADOBE_COMMERCE_TOKEN": TOKEN}
     for _ in range(2):  # safe to repeat
         out = run_cli([str(BIN / "aov"), "backfill", "--from", "2026-02-10", "--to", "2026-02-14"], env).stdout
-        assert "1. aov_daily: the daily chain, the investigation and aov_30d for 2026-02-10..2026-02-14" in out
-        assert "2. aov_windows: the investigation and aov_30d for 2026-02-15..2026-02-17" in out
+        assert (
+            "1. aov_daily: the daily chain, the investigation, the neighbours and aov_30d for 2026-02-10..2026-02-14"
+            in out
+        )
+        assert "2. aov_windows: the investigation, the neighbours and aov_30d for 2026-02-15..2026-02-17" in out
         assert "3. aov_ttm_monthly: aov_ttm for 2026-02..2026-02" in out
         assert "[3/3] done" in out and TOKEN not in out
         for name in COMPARED:

@@ -36,6 +36,13 @@ def test_card_json_carries_the_numbers(example_env, capsys):
     parts = card["decomposition"]
     assert len(parts) == 4 and abs(sum(parts.values()) - change) <= 0.01 * len(parts) + 1e-9
     assert card["why"][0]["cause"] in parts and card["gone_quiet"]["count"] == 8
+    around = card["neighbours"]
+    assert set(around) == {"b2b", "b2c", "all"} and len(around["b2b"]) == 16  # 8 measures, each with its prior
+    assert (around["b2b"]["revenue_share_pct"], around["b2b"]["prior_revenue_share_pct"]) == (74.1909, 76.7386)
+    assert (around["b2b"]["lines_per_order"], around["b2b"]["prior_lines_per_order"]) == (4.7838, 5.9507)
+    assert (around["b2b"]["active_customers"], around["b2b"]["prior_active_customers"]) == (172, 180)
+    b2b_usd = next(c for c in card["currencies"] if (c["segment"], c["currency"]) == ("b2b", "USD"))
+    assert (b2b_usd["aov"], b2b_usd["prior_aov"], b2b_usd["orders"]) == (642.82, 770.0, 1420)
 
 
 def test_card_for_a_day_not_in_the_warehouse_says_what_to_do(example_env, capsys):

@@ -80,10 +80,15 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
     assert "Accounts gone quiet (ordered in the prior 30 days, not since): 8 vs typical" in out
     assert "1. basket_shrink -71.71 (56.4% of the move)" in out
     assert "2. account_mix -63.67 (50.1% of the move)" in out
+    # around it, over the full history (README's worked example)
+    assert "  B2B share of revenue 74.2% (prior 76.7%, -2.5 pts)" in out
+    assert "  Orders per B2B account 8.26 (prior 7.67, +7.7%); active accounts 172 (prior 180, -4.4%)" in out
+    assert "  Lines per B2B order 4.78 (prior 5.95, -19.6%); value per line 134.37 (prior 129.40, +3.8%)" in out
     [alert] = receiver.accepted
     assert "642.82" in alert["text"] and "16.5" in alert["text"]
     assert "Likely cause: basket_shrink (-71.71, 56.4% of the move)" in alert["text"]
     assert "Gone quiet (8 vs typical" in alert["text"]
+    assert "Around it: B2B share of revenue 74.2% (prior 76.7%, -2.5 pts)" in alert["text"]
     for result in (first, second):
         assert "sekrit" not in result.stdout + result.stderr
     assert (tmp_path / "data" / "dagster_home" / "dagster.yaml").exists()
@@ -93,7 +98,14 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
         result = connection.execute(sa.select(tables.aov_30d).where(tables.aov_30d.c.segment == "b2b"))
         b2b = pd.DataFrame(result.fetchall(), columns=list(result.keys())).set_index("as_of")
         ttm = connection.scalar(sa.select(sa.func.count()).select_from(tables.aov_ttm))
-    assert len(b2b) == 733 and ttm == 24 * 3
+        b2c_repeat = connection.execute(
+            sa.select(tables.segment_metrics_30d.c.repeat_rate_pct, tables.segment_metrics_30d.c.new_customers).where(
+                tables.segment_metrics_30d.c.as_of == date(2026, 5, 3), tables.segment_metrics_30d.c.segment == "b2c"
+            )
+        ).one()
+        around = connection.scalar(sa.select(sa.func.count()).select_from(tables.segment_metrics_30d))
+    assert len(b2b) == 733 and ttm == 24 * 3 and around == 733 * 3
+    assert tuple(b2c_repeat) == (Decimal("59.2995"), 1162)
     assert b2b.at[date(2026, 5, 3), "aov"] == Decimal("642.82")
     alerts = b2b.index[b2b["alert"]]
     assert len(alerts) > 0 and alerts.min() > date(2026, 4, 4), "ordinary history must not alert"

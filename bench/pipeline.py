@@ -1,7 +1,8 @@
 """Times the demo pipeline: each stage's own code, then the whole Dagster run, side by side.
 
 Part A runs the stages over the sample's full range on an in-memory Dagster instance, so step
-times are essentially our code: orders per second per stage. Part B runs what `make demo` runs (the daily chain
+times are essentially our code: orders per second per stage, and the neighbours' cost as a ratio to
+aov_30d's own step. Part B runs what `make demo` runs (the daily chain
 and the TTM rollup as single-run backfills) three times in this one process: as `make demo` does, without the
 investigation's assets (what the demo cost before them), and on Dagster's stock SQLite event log instead of
 aov_assets.pooled_event_log.PooledSqliteEventLogStorage; it prints the two ratios.
@@ -35,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 MANIFEST = load_manifest(REPO / "aov.yaml")
 DEFS = build_defs(MANIFEST)
 INVESTIGATION_STEPS = ("account_daily", "b2b_investigation")
+NEIGHBOUR_STEPS = ("segment_metrics_30d", "currency_aov_30d")
 INVESTIGATION_ASSETS = ("account_daily", *INVESTIGATION)
 DAYS, MONTHS = daily_partitions(MANIFEST).get_partition_keys(), monthly_partitions(MANIFEST).get_partition_keys()
 
@@ -71,6 +73,9 @@ def stages(root: Path) -> None:
         f"the investigation's steps ({', '.join(INVESTIGATION_STEPS)}) take {new:.2f}s, "
         f"{new / (sum(step_seconds.values()) - new):.2f}x the other steps' time in the same run"
     )
+    around, card = {key: step_seconds[key] for key in NEIGHBOUR_STEPS}, step_seconds["aov_30d"]
+    steps = ", ".join(f"{key} {seconds:.2f}s" for key, seconds in around.items())
+    print(f"the neighbours' steps ({steps}) take {sum(around.values()) / card:.2f}x aov_30d's own step ({card:.2f}s)")
 
 
 def demo_runs(root: Path, pooled: bool = True, investigation: bool = True) -> float:

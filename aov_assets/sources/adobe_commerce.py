@@ -40,7 +40,7 @@ MAX_PAGE_SIZE = 300
 # What the lake keeps of each order: everything the rules read, plus what explains an order later.
 ORDER_FIELDS = (
     "items[entity_id,increment_id,created_at,updated_at,state,status,store_id,customer_id,customer_group_id,"
-    "customer_is_guest,base_currency_code,global_currency_code,order_currency_code,base_to_global_rate,"
+    "customer_is_guest,customer_email,base_currency_code,global_currency_code,order_currency_code,base_to_global_rate,"
     "base_to_order_rate,base_grand_total,grand_total,base_subtotal,subtotal,base_discount_amount,"
     "base_shipping_amount,base_tax_amount,base_total_refunded,total_item_count,total_qty_ordered,payment[method],"
     "items[item_id,parent_item_id,sku,name,product_type,qty_ordered,price,row_total],"
