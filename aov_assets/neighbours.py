@@ -88,13 +88,16 @@ def segment_rows(
     first_seen: pd.DataFrame,
     first_as_of: date,
     last_as_of: date,
+    unkeyed: Sequence[date] = (),
 ) -> pd.DataFrame:
     """segment_metrics_30d rows for first_as_of..last_as_of.
 
     `sums`: per order_date and segment, SUMS of counted orders from span_start(first_as_of);
     `covered`: the days the warehouse has (daily_aov); `presence`: order_date, segment, customer_key
     of counted orders from span_start; `first_seen`: customer_key -> first_order_date (all history).
-    A window with no covered day has no measures ("not enough history"), never zeros.
+    A window with no covered day has no measures ("not enough history"), never zeros. `unkeyed` are
+    days classified without customer keys (an older version): customer counts of a window that holds
+    one, and repeat/new counts of any window on or after the first, are left empty, never guessed.
     """
     start = span_start(first_as_of)
     span = pd.date_range(start, last_as_of, freq="D")
@@ -120,16 +123,23 @@ def segment_rows(
         active[segment] = active_and_repeat(day[mine], key[mine], first, n)
 
     as_of_days = [d.date() for d in span[2 * WINDOW_DAYS - 1 :]]
+    unkeyed_now, unkeyed_before = two_windows(span.isin(pd.to_datetime(list(unkeyed))).astype(np.int64))
+    first_unkeyed = (pd.Timestamp(min(unkeyed)) - span[0]).days if len(unkeyed) else n  # may be < 0
     now_all, before_all = two_windows(dense["all"])
+
+    def window(sums: np.ndarray, all_revenue: int, counted: tuple[np.ndarray, ...], at: int, keyed: bool) -> dict:
+        count, repeat = (int(values[at]) for values in counted)
+        return _measures(sums, all_revenue, count if keyed else None, repeat if at < first_unkeyed else None)
+
     rows = []
     for segment in WINDOW_SEGMENTS:
         now, before = two_windows(dense[segment])
-        counts, repeats = active[segment]
         for i, as_of in enumerate(as_of_days):
             at = i + 2 * WINDOW_DAYS - 1  # the as-of day's index in the span; the prior window ends 30 before
-            current = _measures(now[i], now_all[i][1], counts[at], repeats[at]) if days_now[i] else None
+            counted = active[segment]
+            current = window(now[i], now_all[i][1], counted, at, not unkeyed_now[i]) if days_now[i] else None
             prior = (
-                _measures(before[i], before_all[i][1], counts[at - WINDOW_DAYS], repeats[at - WINDOW_DAYS])
+                window(before[i], before_all[i][1], counted, at - WINDOW_DAYS, not unkeyed_before[i])
                 if days_before[i]
                 else None
             )
@@ -143,15 +153,16 @@ def segment_rows(
     return pd.DataFrame(rows, dtype=object)  # integers stay integers next to None
 
 
-def _measures(sums: np.ndarray, all_revenue_cents: int, active: int, repeat: int) -> dict[str, Any]:
+def _measures(sums: np.ndarray, all_revenue_cents: int, active: int | None, repeat: int | None) -> dict[str, Any]:
+    """One window's measures; the customer counts are None where they cannot be known (see segment_rows)."""
     orders, revenue_cents, line_items, refunded_cents = (int(v) for v in sums)
-    active, repeat = int(active), int(repeat)
+    known = active is not None and repeat is not None
     return {
         "revenue_share_pct": _pct(revenue_cents, int(all_revenue_cents)),
         "active_customers": active,
-        "orders_per_customer": _ratio(orders, active),
-        "repeat_rate_pct": _pct(repeat, active),
-        "new_customers": active - repeat,
+        "orders_per_customer": None if active is None else _ratio(orders, active),
+        "repeat_rate_pct": _pct(repeat, active) if known else None,
+        "new_customers": active - repeat if known else None,
         "lines_per_order": _ratio(line_items, orders),
         "value_per_line": ratio_to_money(revenue_cents, line_items),
         "refund_rate_pct": _pct(refunded_cents, revenue_cents),

@@ -441,14 +441,18 @@ class Warehouse:
         query = (
             sa.select(t.c.order_date, t.c.segment, t.c.customer_key)
             .distinct()
-            .where(t.c.counted, t.c.order_date.between(first, last))
+            .where(t.c.counted, t.c.order_date.between(first, last), t.c.customer_key.is_not(None))
         )
         return self._frame(query)
 
     def first_order_days(self, first: date, last: date) -> pd.DataFrame:
         """The first counted order day ever (all history) of every customer with a counted order in first..last."""
         t = classified_orders
-        active = sa.select(t.c.customer_key).where(t.c.counted, t.c.order_date.between(first, last)).distinct()
+        active = (
+            sa.select(t.c.customer_key)
+            .where(t.c.counted, t.c.order_date.between(first, last), t.c.customer_key.is_not(None))
+            .distinct()
+        )
         query = (
             sa.select(t.c.customer_key, sa.func.min(t.c.order_date).label("first_order_date"))
             .where(t.c.counted, t.c.order_date <= last, t.c.customer_key.in_(active.scalar_subquery()))
@@ -480,12 +484,10 @@ class Warehouse:
         frame = self._frame(query)
         return frame.assign(currency=frame["currency"].fillna("?"))
 
-    def days_without_customer_keys(self, first: date, last: date) -> list[date]:
-        """Days classified by a version that had no customer_key (re-materialize classified_orders for them)."""
+    def days_without_customer_keys(self, last: date) -> list[date]:
+        """Days up to `last` classified by a version that had no customer_key (re-classify them)."""
         t = classified_orders
-        query = (
-            sa.select(t.c.order_date).distinct().where(t.c.order_date.between(first, last), t.c.customer_key.is_(None))
-        )
+        query = sa.select(t.c.order_date).distinct().where(t.c.order_date <= last, t.c.customer_key.is_(None))
         with self.connect() as connection:
             return sorted(connection.scalars(query))
 

@@ -21,11 +21,13 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
 from aov_assets import assets
+from aov_assets import warehouse as tables
 from aov_assets.card import Card, Neighbours
 from aov_assets.neighbours import active_and_repeat
 from aov_assets.rules import AlertRule
@@ -188,6 +190,26 @@ def test_rerunning_a_range_replaces_its_rows(merchant):
     assert merchant.materialize([segment_metrics, currency_aov], "2026-02-01", str(AS_OF)).success
     for name, frame in before.items():
         pd.testing.assert_frame_equal(read_table(merchant, name), frame)
+
+
+def test_days_classified_without_customer_keys_leave_only_the_counts_they_touch_empty(merchant):
+    """A warehouse classified by an older version: no run fails and no alert is held back; the counts
+    that would need the missing keys are empty until `aov backfill` re-classifies those days."""
+    assert merchant.materialize(CHAIN, str(FIRST), str(AS_OF)).success
+    warehouse = merchant.warehouse()
+    with warehouse.engine.begin() as connection:
+        t = tables.classified_orders
+        connection.execute(t.update().where(t.c.order_date == date(2026, 2, 2)).values(customer_key=None))
+    with dg.instance_for_test() as instance:
+        result = merchant.materialize([segment_metrics], str(FIRST), str(AS_OF), instance)
+        assert result.success
+        logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any("Re-classify them: aov backfill --from 2026-02-02 --to 2026-02-02" in line for line in logged)
+    now = metrics(merchant, AS_OF)["b2b"]
+    assert now["revenue_share_pct"] == Decimal("80.8511")  # sums do not need keys
+    assert (now["active_customers"], now["repeat_rate_pct"], now["new_customers"]) == (None, None, None)
+    assert now["prior_active_customers"] == 1  # the prior window (01-01..01-30) holds no such day
+    assert metrics(merchant, EARLY)["b2b"]["repeat_rate_pct"] == Decimal("0.0000")  # before the first such day
 
 
 def test_as_of_days_read_in_chunks_give_the_same_rows(merchant, monkeypatch):
