@@ -73,6 +73,8 @@ def alert_message(card: Card, dagster_url: str) -> dict[str, Any]:
         names = ", ".join(row["name"] for row in findings.gone_quiet[:5])
         more = f" and {len(findings.gone_quiet) - 5} more" if len(findings.gone_quiet) > 5 else ""
         facts.append(f"*Gone quiet ({findings.total['gone_quiet']} vs {findings.typical_text}):* {names}{more}")
+    if card.basket_lines():
+        facts.append("*Left the baskets:* " + "; ".join(card.basket_lines()))
     if card.neighbours:
         facts.append("*Around it:* " + "; ".join(card.neighbours.lines()[:3]))
     rule = f"Rule: alert when B2B AOV moves more than {card.rule.drop_pct}% ({card.rule.direction})."

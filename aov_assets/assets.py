@@ -17,6 +17,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from . import basket
 from . import investigation as why
 from . import neighbours as around
 from . import warehouse as tables
@@ -292,6 +293,8 @@ def check_metadata(card: Card) -> dict[str, Any]:
         if card.neighbours
         else {}
     )
+    if card.basket_lines():
+        around["left_the_baskets"] = dg.MetadataValue.md("\n".join(f"- {line}" for line in card.basket_lines()))
     return investigation | _numbers(
         around
         | {
@@ -490,6 +493,7 @@ def investigate(db: tables.Warehouse, days: list[date], covered_from: date) -> t
     return table, cohorts, pd.DataFrame(causes, columns=list(tables.aov_why.c.keys()))
 
 
+AROUND_IT = ("segment_metrics_30d", "currency_aov_30d", "b2b_category_mix_30d")  # read by aov_30d's card
 NEIGHBOUR_ORDERS = 2_000_000  # orders whose customers are in memory at once: as-of days computed together
 
 
@@ -525,7 +529,7 @@ def segment_metrics_30d(context: dg.AssetExecutionContext, warehouse: WarehouseR
             )
             rows = _as_money(rows, "revenue", "refunded", "prior_revenue", "prior_refunded")
             write(tables.segment_metrics_30d, rows)
-            for as_of, found in Neighbours.by_day(rows, rows.iloc[:0]).items():
+            for as_of, found in Neighbours.by_day(rows).items():
                 numbers = {
                     f"{segment}_{name}": row[name]
                     for segment, row in found.segments.items()
@@ -555,6 +559,77 @@ def currency_aov_30d(
                 f"{row.segment}_{row.currency}_aov": row.aov,
                 f"{row.segment}_{row.currency}_orders": row.orders,
             }
+        context.add_asset_metadata(_numbers(numbers), partition_key=day_key(as_of))
+    return dg.MaterializeResult()
+
+
+def product_catalog(
+    context: dg.AssetExecutionContext,
+    manifest: dg.ResourceParam[Manifest],
+    warehouse: WarehouseResource,
+    adobe_commerce: AdobeCommerceResource,
+) -> dg.MaterializeResult:
+    """SKU -> product name and category path, from the source's catalog (replaced whole)."""
+    with adobe_commerce.open_source(manifest) as source:
+        catalog = pd.DataFrame(source.catalog(), columns=["sku", "name", "product_id", "category"])
+    catalog = catalog.dropna(subset=["sku"]).drop_duplicates("sku", keep="first")
+    catalog["category"] = catalog["category"].fillna(basket.UNCATEGORIZED).replace("", basket.UNCATEGORIZED)
+    with warehouse.replacing([tables.product_catalog], None, None) as write:
+        write(tables.product_catalog, catalog.astype(object))
+    uncategorized = int((catalog["category"] == basket.UNCATEGORIZED).sum())
+    context.log.info(f"product_catalog: {len(catalog):,} SKUs in {catalog['category'].nunique()} categories")
+    return dg.MaterializeResult(
+        metadata={
+            "skus": len(catalog),
+            "categories": int(catalog["category"].nunique()),
+            "uncategorized_skus": uncategorized,
+        }
+    )
+
+
+def order_lines(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """One row per counted order line (configurables as their parent, bundles by the rows that carry
+    the price), valued in exact cents that add up to each order's lines, from the lake."""
+    days = days_of(context.partition_time_window)
+    store, db = lake.raw_orders(), warehouse.open()
+    progress = Progress(context.log, "order_lines", len(days))
+    with lake_failures(), warehouse.replacing([tables.order_lines], days[0], days[-1]) as write:
+        for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
+            batch = days[start : start + CLASSIFY_BATCH_DAYS]
+            counted = db.counted_orders_of(batch[0], batch[-1]).set_index("entity_id")
+            rejected = db.rejected_between(batch[0], batch[-1])
+            lines, unreadable = basket.line_rows(
+                ((day, store.read_day(day)) for day in batch), set(counted.index), rejected
+            )
+            if unreadable:
+                context.log.warning(
+                    f"order_lines: {len(unreadable)} counted order(s) have items that cannot be read and no lines "
+                    f"(entity_ids {', '.join(map(str, unreadable[:10]))}{' ...' if len(unreadable) > 10 else ''})"
+                )
+            lines = lines.astype({"entity_id": "int64"}).join(counted, on="entity_id")
+            lines = lines.rename(columns={"customer_key": "account", "line_cents": "line_value_cents"})
+            write(tables.order_lines, _as_money(lines, "line_value"))
+            per_day = lines.groupby("order_date")["entity_id"].agg(["size", "nunique"])
+            for day in batch:
+                count, orders = per_day.loc[day] if day in per_day.index else (0, 0)
+                context.add_asset_metadata({"lines": int(count), "orders": int(orders)}, partition_key=day_key(day))
+                progress.step(day, int(orders))
+    return dg.MaterializeResult()
+
+
+def b2b_category_mix_30d(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Per as-of day and category: B2B line value per order now and in the prior 30 days; the
+    categories that left the baskets are the ones whose value per order fell most."""
+    days = days_of(context.partition_time_window)
+    db = warehouse.open()
+    sums, orders = db.b2b_category_sums(around.span_start(days[0]), days[-1])
+    rows = basket.category_rows(sums, orders, days[0], days[-1])
+    with warehouse.replacing([tables.b2b_category_mix_30d], days[0], days[-1]) as write:
+        write(tables.b2b_category_mix_30d, rows)
+    for as_of, day_rows in rows.groupby("as_of"):
+        numbers = {f"{row.category}_per_order": row.per_order for row in day_rows.itertuples(index=False)}
         context.add_asset_metadata(_numbers(numbers), partition_key=day_key(as_of))
     return dg.MaterializeResult()
 
@@ -643,9 +718,14 @@ def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
             **multi,
         )(b2b_investigation),
         dg.asset(deps=around_deps, kinds={"sql"}, **daily)(segment_metrics_30d),
+        dg.asset(kinds={"sql"}, **spec)(product_catalog),
+        dg.asset(deps=["raw_orders", "classified_orders"], kinds={"sql"}, **daily)(order_lines),
+        dg.asset(deps=[trailing("order_lines", 2 * WINDOW_DAYS), "product_catalog"], kinds={"sql"}, **daily)(
+            b2b_category_mix_30d
+        ),
         dg.asset(deps=[trailing("classified_orders", 2 * WINDOW_DAYS)], kinds={"sql"}, **daily)(currency_aov_30d),
         dg.asset(
-            deps=[trailing("daily_aov", 2 * WINDOW_DAYS), "aov_why", "segment_metrics_30d", "currency_aov_30d"],
+            deps=[trailing("daily_aov", 2 * WINDOW_DAYS), "aov_why", *AROUND_IT],
             kinds={"sql"},
             check_specs=[contraction],
             **daily,

@@ -189,21 +189,30 @@ class Neighbours:
 
     segments: dict[str, dict[str, Any]]  # b2b / b2c / all -> segment_metrics_30d row
     currencies: list[dict[str, Any]]  # currency_aov_30d rows, by segment and currency
+    categories: list[dict[str, Any]]  # b2b_category_mix_30d rows
 
     @classmethod
-    def by_day(cls, metrics: pd.DataFrame, currencies: pd.DataFrame) -> dict[date, Neighbours]:
+    def by_day(
+        cls, metrics: pd.DataFrame, currencies: pd.DataFrame | None = None, categories: pd.DataFrame | None = None
+    ) -> dict[date, Neighbours]:
         """Each as-of day that has segment_metrics_30d rows, e.g. from `Warehouse.read_neighbours`."""
         segments_of: dict[date, dict[str, dict[str, Any]]] = {}
         for row in _records(metrics):
             segments_of.setdefault(row["as_of"], {})[row["segment"]] = row
-        currencies_of: dict[date, list[dict[str, Any]]] = {}
-        for row in _records(currencies):
-            currencies_of.setdefault(row.pop("as_of"), []).append(row)
+        rows_of: dict[str, dict[date, list[dict[str, Any]]]] = {"currencies": {}, "categories": {}}
+        for name, frame in (("currencies", currencies), ("categories", categories)):
+            for row in _records(frame) if frame is not None else []:
+                rows_of[name].setdefault(row.pop("as_of"), []).append(row)
         return {
-            as_of: cls(segments, currencies_of.get(as_of, []))
+            as_of: cls(segments, rows_of["currencies"].get(as_of, []), rows_of["categories"].get(as_of, []))
             for as_of, segments in sorted(segments_of.items())
             if set(segments) >= set(WINDOW_SEGMENTS)
         }
+
+    def fallen_categories(self, limit: int = 3) -> list[dict[str, Any]]:
+        """The categories whose B2B line value per order fell most: what left the baskets."""
+        fell = [row for row in self.categories if row["per_order_change"] is not None and row["per_order_change"] < 0]
+        return sorted(fell, key=lambda row: (row["per_order_change"], row["category"]))[:limit]
 
     def lines(self) -> list[str]:
         """The card's "Around it" lines: B2B's share, frequency, loyalty and basket; currencies when several."""
@@ -381,6 +390,24 @@ class Card:
         threshold = f"threshold: {'more than ' if self.rule.direction != 'both' else ''}{self.rule.drop_pct}%"
         return f"{VERDICT_TEXT.get(self.verdict, self.verdict)}: {move}; {threshold}"
 
+    def left_the_baskets(self) -> list[dict[str, Any]]:
+        """When the check fires and B2B lines per order fell: the categories whose value per order fell most."""
+        b2b = self.segments["b2b"]
+        if not (self.alert and self.neighbours and b2b.orders and b2b.prior_orders):
+            return []
+        if Fraction(b2b.line_items, b2b.orders) >= Fraction(b2b.prior_line_items, b2b.prior_orders):
+            return []
+        return self.neighbours.fallen_categories()
+
+    def basket_lines(self) -> list[str]:
+        """One line per category that left the baskets (empty unless `left_the_baskets` has some)."""
+        return [
+            f"{row['category']}: {money_text(row['per_order'])} per B2B order "
+            f"(prior {money_text(row['prior_per_order'])}, {_signed_money(row['per_order_change'])}); "
+            f"{row['lines']:,} lines (prior {row['prior_lines']:,})"
+            for row in self.left_the_baskets()
+        ]
+
     @property
     def likely_cause(self) -> str | None:
         """One sentence naming the top cause, or None when the investigation has none."""
@@ -434,6 +461,8 @@ class Card:
             f"Why B2B AOV moved ({_signed_money(move)}):",
             *findings.why_lines(),
         ]
+        if self.basket_lines():
+            lines += ["Left the baskets (B2B line value per order by category):", *self.basket_lines()]
         if findings.top:
             lines.append(f"Action: {ACTIONS[findings.top['cause']]}")
         return "\n".join(lines)
@@ -469,6 +498,8 @@ class Card:
             "",
             *findings.why_lines(),
         ]
+        if self.basket_lines():
+            lines += ["", "**Left the baskets**", "", *(f"- {line}" for line in self.basket_lines())]
         if findings.top:
             lines += ["", f"**Action:** {ACTIONS[findings.top['cause']]}"]
         return "\n".join(lines)
@@ -492,6 +523,7 @@ class Card:
             }
             | (self.findings.as_json() if self.findings else {})
             | (self.neighbours.as_json() if self.neighbours else {})
+            | {"left_the_baskets": [_jsonable(row) for row in self.left_the_baskets()]}
         )
 
     def _around(self, title: str, bullet: str, gap: bool = False) -> list[str]:

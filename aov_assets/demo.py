@@ -11,7 +11,7 @@ import dagster as dg
 
 from .alerts import AlertLedger
 from .card import Card
-from .keys import CONTRACTION_KEY, DAILY_JOB, TTM_JOB, range_tags
+from .keys import CATALOG_JOB, CONTRACTION_KEY, DAILY_JOB, TTM_JOB, range_tags
 from .manifest import Manifest
 from .sources.sample import LAST_DAY
 from .warehouse import Warehouse
@@ -37,10 +37,12 @@ def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None
     first, last = manifest.start_date, min(manifest.end_date or LAST_DAY, LAST_DAY)
     started = time.monotonic()
     say(f"aov demo: sample merchant, {first}..{last}; Dagster instance {os.environ['DAGSTER_HOME']}")
-    say("1/2 raw_orders -> classified_orders -> daily sums, investigation, neighbours -> aov_30d, in one run ...")
+    say("1/3 product_catalog ...")
+    _execute(defs.resolve_job_def(CATALOG_JOB), instance, {})
+    say("2/3 raw_orders -> classified_orders -> sums, lines, investigation, neighbours -> aov_30d, in one run ...")
     _execute(defs.resolve_job_def(DAILY_JOB), instance, range_tags(first, last))
     months = monthly_partitions(manifest).get_partition_keys()
-    say(f"2/2 aov_ttm for {len(months)} months in one run ...")
+    say(f"3/3 aov_ttm for {len(months)} months in one run ...")
     if months:
         _execute(defs.resolve_job_def(TTM_JOB), instance, range_tags(months[0], months[-1]))
     say(f"materialized in {time.monotonic() - started:.1f}s\n")

@@ -14,7 +14,7 @@ CONTRACTION_KEY = dg.AssetCheckKey(dg.AssetKey("aov_30d"), CONTRACTION_CHECK)
 REJECTED_KEY = dg.AssetCheckKey(dg.AssetKey("classified_orders"), REJECTED_CHECK)
 ALERTING_CHECKS = (CONTRACTION_KEY, REJECTED_KEY)  # their ERROR evaluations page people
 
-DAILY_JOB, WINDOWS_JOB, TTM_JOB = "aov_daily", "aov_windows", "aov_ttm_monthly"
+DAILY_JOB, WINDOWS_JOB, TTM_JOB, CATALOG_JOB = "aov_daily", "aov_windows", "aov_ttm_monthly", "aov_catalog"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 

@@ -1,21 +1,22 @@
 """Jobs and schedules.
 
-Every day at 01:00 UTC the daily chain runs for yesterday and, in the same run, re-syncs the
-`sync.lookback_days` days before it, so late changes (cancellations, pending_payment -> complete)
-reach the tables and their 30-day windows. The monthly TTM rollup runs once those re-syncs have
-settled the previous month (on day `lookback_days + 1`).
+Every day at 00:30 UTC the product catalog is refreshed; at 01:00 UTC the daily chain runs for
+yesterday and, in the same run, re-syncs the `sync.lookback_days` days before it, so late changes
+(cancellations, pending_payment -> complete) reach the tables and their 30-day windows. The
+monthly TTM rollup runs once those re-syncs have settled the previous month (on day
+`lookback_days + 1`).
 """
 
 from datetime import timedelta
 
 import dagster as dg
 
-from .keys import DAILY_JOB, TTM_JOB, WINDOWS_JOB, range_tags
+from .keys import CATALOG_JOB, DAILY_JOB, TTM_JOB, WINDOWS_JOB, range_tags
 from .manifest import Manifest
 
 INVESTIGATION = ("b2b_accounts_30d", "b2b_cohorts_30d", "aov_why")  # one step: b2b_investigation
-WINDOWS = (*INVESTIGATION, "segment_metrics_30d", "currency_aov_30d", "aov_30d")  # per as-of day
-DAILY_ASSETS = ("raw_orders", "classified_orders", "daily_aov", "account_daily", *WINDOWS)
+WINDOWS = (*INVESTIGATION, "segment_metrics_30d", "currency_aov_30d", "b2b_category_mix_30d", "aov_30d")  # per as-of
+DAILY_ASSETS = ("raw_orders", "classified_orders", "daily_aov", "account_daily", "order_lines", *WINDOWS)
 
 daily_job = dg.define_asset_job(
     DAILY_JOB,
@@ -37,7 +38,22 @@ ttm_job = dg.define_asset_job(
     description="Roll the trailing twelve months up for completed months.",
 )
 
-JOBS = [daily_job, windows_job, ttm_job]
+catalog_job = dg.define_asset_job(
+    CATALOG_JOB,
+    selection=dg.AssetSelection.assets("product_catalog"),
+    description="Refresh SKU -> name and category from the store's catalog.",
+)
+
+JOBS = [daily_job, windows_job, ttm_job, catalog_job]
+
+catalog_schedule = dg.ScheduleDefinition(
+    name="aov_catalog_schedule",
+    job=catalog_job,
+    cron_schedule="30 0 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="The catalog, refreshed before the daily run reads it.",
+)
 
 
 @dg.schedule(
@@ -68,4 +84,4 @@ def build_schedules(manifest: Manifest) -> list:
         hour_of_day=2,
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-    return [aov_daily_schedule, monthly]
+    return [catalog_schedule, aov_daily_schedule, monthly]

@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from .basket import UNCATEGORIZED
 from .neighbours import MEASURES
 
 metadata = sa.MetaData()
@@ -270,6 +271,46 @@ currency_aov_30d = sa.Table(
     sa.Column("global_aov_change_pct", Percent()),
 )
 
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("entity_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("line", sa.Integer, primary_key=True, autoincrement=False),  # 1.. in the order's item order
+    sa.Column("order_date", sa.Date, nullable=False, index=True),
+    sa.Column("segment", sa.String(3), nullable=False),
+    sa.Column("account", sa.String(270), nullable=False),  # the order's customer_key
+    sa.Column("sku", sa.String(64)),
+    sa.Column("variant_sku", sa.String(64)),  # a configurable's chosen child
+    sa.Column("name", sa.String(255)),
+    sa.Column("product_id", sa.BigInteger),
+    sa.Column("product_type", sa.String(32)),
+    sa.Column("qty", Amount()),
+    sa.Column("line_value", Money(), nullable=False),  # (base_row_total - base_discount_amount) x rate
+)
+
+product_catalog = sa.Table(  # not partitioned: replaced whole on each refresh
+    "product_catalog",
+    metadata,
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("product_id", sa.BigInteger),
+    sa.Column("category", sa.String(255), nullable=False),  # Parent/Child path, or `uncategorized`
+)
+
+b2b_category_mix_30d = sa.Table(
+    "b2b_category_mix_30d",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("category", sa.String(255), primary_key=True),
+    sa.Column("line_value", Money(), nullable=False),
+    sa.Column("lines", sa.Integer, nullable=False),
+    sa.Column("prior_line_value", Money(), nullable=False),
+    sa.Column("prior_lines", sa.Integer, nullable=False),
+    sa.Column("per_order", Money()),  # the category's line value per B2B order of the window
+    sa.Column("prior_per_order", Money()),
+    sa.Column("per_order_change", Money()),
+)
+
 alert_deliveries = sa.Table(
     "alert_deliveries",
     metadata,
@@ -301,7 +342,9 @@ PARTITION_COLUMN = {
     "aov_why": "as_of",
     "segment_metrics_30d": "as_of",
     "currency_aov_30d": "as_of",
-}
+    "order_lines": "order_date",
+    "b2b_category_mix_30d": "as_of",
+}  # a table not listed here (product_catalog) is replaced whole
 
 
 def cents(column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
@@ -403,8 +446,9 @@ class Warehouse:
             with self.engine.begin() as connection:
                 for table in tables:
                     _lock_for_writing(connection, table)
-                    key = table.c[PARTITION_COLUMN[table.name]]
-                    connection.execute(table.delete().where(key.between(first, last)))
+                    key = PARTITION_COLUMN.get(table.name)
+                    delete = table.delete()
+                    connection.execute(delete if key is None else delete.where(table.c[key].between(first, last)))
                 yield Writer(connection, first, last)
         except sa.exc.OperationalError as error:
             if "database is locked" in str(error.orig):
@@ -491,14 +535,59 @@ class Warehouse:
         with self.connect() as connection:
             return sorted(connection.scalars(query))
 
-    def read_neighbours(self, first: date, last: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """segment_metrics_30d and currency_aov_30d rows of as-of days first..last."""
+    def rejected_between(self, first: date, last: date) -> set[tuple[date, int]]:
+        """(order_date, position) of the lake payloads that classification rejected."""
+        t = rejected_orders
+        with self.connect() as connection:
+            query = sa.select(t.c.order_date, t.c.position).where(t.c.order_date.between(first, last))
+            return {(day, position) for day, position in connection.execute(query)}
+
+    def counted_orders_of(self, first: date, last: date) -> pd.DataFrame:
+        """entity_id, segment and customer_key of the counted orders of first..last (for their lines)."""
+        t = classified_orders
+        query = sa.select(t.c.entity_id, t.c.segment, t.c.customer_key).where(
+            t.c.counted, t.c.order_date.between(first, last)
+        )
+        return self._frame(query)
+
+    def b2b_category_sums(self, first: date, last: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per day and category: B2B line cents and lines (a SKU missing from the catalog is
+        `uncategorized`); and per day the B2B orders that have lines."""
+        lines, catalog = order_lines, product_catalog
+        b2b = (lines.c.segment == "b2b", lines.c.order_date.between(first, last))
+        joined = lines.outerjoin(catalog, catalog.c.sku == lines.c.sku)
+        sums = (
+            sa.select(
+                lines.c.order_date,
+                catalog.c.category,
+                _bigint(sa.func.sum(cents(lines.c.line_value))).label("line_cents"),
+                sa.func.count().label("lines"),
+            )
+            .select_from(joined)
+            .where(*b2b)
+            .group_by(lines.c.order_date, catalog.c.category)
+        )
+        orders = (
+            sa.select(lines.c.order_date, sa.func.count(sa.distinct(lines.c.entity_id)).label("orders"))
+            .where(*b2b)
+            .group_by(lines.c.order_date)
+        )
+        sums = self._frame(sums)
+        return sums.assign(category=sums["category"].fillna(UNCATEGORIZED)), self._frame(orders)
+
+    def read_category_mix(self, first: date, last: date) -> pd.DataFrame:
+        m = b2b_category_mix_30d
+        return self._frame(sa.select(m).where(m.c.as_of.between(first, last)).order_by(m.c.as_of, m.c.category))
+
+    def read_neighbours(self, first: date, last: date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """segment_metrics_30d, currency_aov_30d and b2b_category_mix_30d rows of as-of days first..last."""
         m, c = segment_metrics_30d, currency_aov_30d
         return (
             self._frame(sa.select(m).where(m.c.as_of.between(first, last))),
             self._frame(
                 sa.select(c).where(c.c.as_of.between(first, last)).order_by(c.c.as_of, c.c.segment, c.c.currency)
             ),
+            self.read_category_mix(first, last),
         )
 
     def stored_orders_per_day(self, first: date, last: date) -> Counter[date]:
@@ -696,8 +785,8 @@ class Writer:
     def __call__(self, table: sa.Table, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        key = frame[PARTITION_COLUMN[table.name]]
-        if not key.between(self.first, self.last).all():
+        key = PARTITION_COLUMN.get(table.name)
+        if key is not None and not frame[key].between(self.first, self.last).all():
             raise ValueError(f"{table.name}: rows outside partitions {self.first}..{self.last}")
         names = [name for name in frame.columns if name in table.c]  # like a Core insert: other columns are ignored
         rows = list(zip(*(_bind_values(table.c[name], frame[name], self.connection.dialect) for name in names)))

@@ -30,6 +30,9 @@ ASSET_NAMES = (
     "aov_why",
     "segment_metrics_30d",
     "currency_aov_30d",
+    "order_lines",
+    "b2b_category_mix_30d",
+    "product_catalog",
     "aov_30d",
     "aov_ttm",
 )
@@ -38,15 +41,16 @@ ASSET_NAMES = (
     classified_orders,
     daily_aov,
     account_daily,
-    investigation,
+    investigation,  # the b2b_investigation step: b2b_accounts_30d, b2b_cohorts_30d and aov_why
     segment_metrics,
     currency_aov,
+    order_lines,
+    category_mix,
+    product_catalog,
     aov_30d,
     aov_ttm,
-) = (
-    DEFS.get_assets_def(name) for name in ASSET_NAMES
-)  # `investigation` is the b2b_investigation step: b2b_accounts_30d, b2b_cohorts_30d and aov_why
-NEIGHBOURS = [segment_metrics, currency_aov]
+) = (DEFS.get_assets_def(name) for name in ASSET_NAMES)
+NEIGHBOURS = [segment_metrics, currency_aov, order_lines, category_mix]
 DAILY_CHAIN = [raw_orders, classified_orders, daily_aov, account_daily, investigation, *NEIGHBOURS, aov_30d]
 
 EXAMPLE_DAY = date(2026, 5, 3)
@@ -118,6 +122,7 @@ def example_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipel
     """The daily chain materialized over the worked example's 60 days (2026-03-05..2026-05-03), once."""
     pipeline = Pipeline(tmp_path_factory.mktemp("example"), REPO / "aov.yaml")
     with dg.instance_for_test() as instance:
+        assert dg.materialize([product_catalog], resources=pipeline.resources, instance=instance).success
         result = pipeline.materialize(DAILY_CHAIN, str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY), instance)
         assert result.success
         pipeline.result = result
@@ -147,6 +152,9 @@ TABLE_KEYS = {
     "aov_why": ["as_of", "cause"],
     "segment_metrics_30d": ["as_of", "segment"],
     "currency_aov_30d": ["as_of", "segment", "currency"],
+    "order_lines": ["entity_id", "line"],
+    "b2b_category_mix_30d": ["as_of", "category"],
+    "product_catalog": ["sku"],
 }
 
 

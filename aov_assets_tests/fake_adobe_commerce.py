@@ -5,7 +5,8 @@ Implements what the connector relies on, the way Magento 2.4 does it: `searchCri
 to, null and notnull; sort orders; paging (pageSize above 300 is a 400); the `fields` projection;
 401 for a missing or wrong bearer token or OAuth 1.0a HMAC-SHA256 signature (verified with oauthlib
 over the request as received); `/V1/customerGroups/search`, `/V1/store/storeViews` and
-`/V1/store/storeConfigs`. Faults are switchable while it runs: 429 with Retry-After, 5xx, slow
+`/V1/store/storeConfigs`, and the catalog (`/V1/products` with category links, `/V1/categories/list`,
+both paged like Magento's searchCriteria). Faults are switchable while it runs: 429 with Retry-After, 5xx, slow
 pages, days that are down, 2.3 paging (the last page repeated past the end) and malformed orders.
 
 It serves the sample merchant by default, so the whole asset graph can run over HTTP:
@@ -32,6 +33,32 @@ from urllib.parse import parse_qsl, urlsplit
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
 from aov_assets.sources.sample import CUSTOMER_GROUPS, STORE_CONFIGS, STORE_VIEWS, sample_merchant
+
+ROOT_CATEGORIES = [{"id": 1, "name": "Root Catalog", "path": "1"}, {"id": 2, "name": "Default Category", "path": "1/2"}]
+
+
+def catalog_endpoints() -> tuple[list[dict], list[dict]]:
+    """The sample's catalog as `/V1/products` and `/V1/categories/list` items (category ids from 3)."""
+    categories, ids = list(ROOT_CATEGORIES), {}
+    products = []
+    for row in sample_merchant().catalog():
+        path = "1/2"
+        for name in row["category"].split("/"):
+            if (path, name) not in ids:
+                ids[(path, name)] = len(categories) + 1
+                categories.append({"id": ids[(path, name)], "name": name, "path": f"{path}/{ids[(path, name)]}"})
+            path = f"{path}/{ids[(path, name)]}"
+        links = [{"position": 0, "category_id": path.rsplit("/", 1)[1]}]
+        products.append(
+            {
+                "id": row["product_id"],
+                "sku": row["sku"],
+                "name": row["name"],
+                "extension_attributes": {"category_links": links},
+            }
+        )
+    return products, categories
+
 
 TOKEN = "test-token"
 REMOVE = object()  # in Faults.malformed: drop the field from the order
@@ -301,6 +328,8 @@ class FakeAdobeCommerce:
             return 200, list(STORE_VIEWS), {}
         if route == "store/storeConfigs":
             return 200, list(STORE_CONFIGS), {}
+        if route in ("products", "categories/list"):
+            return self._catalog(route, params)
         return 404, {"message": "Request does not match any route."}, {}
 
     def _authenticate(self, target: str, headers: Mapping[str, str]) -> str | None:
@@ -327,6 +356,21 @@ class FakeAdobeCommerce:
             and oauth_signature.verify_hmac_sha256(request, self.oauth.consumer_secret, self.oauth.access_token_secret)
         )
         return "oauth1" if valid else None
+
+    def _catalog(self, route: str, params: list[tuple[str, str]]) -> tuple[int, Any, dict[str, str]]:
+        products, categories = catalog_endpoints()
+        items = products if route == "products" else categories
+        criteria = _nested(params, "searchCriteria")
+        size, page = int(criteria.get("pageSize", 0) or 0), int(criteria.get("currentPage", 1) or 1)
+        if size > 300:
+            return 400, {"message": "Maximum SearchCriteria pageSize is %1", "parameters": ["300"]}, {}
+        body: dict[str, Any] = {
+            "items": items[(page - 1) * size : page * size] if size else items,
+            "search_criteria": criteria,
+            "total_count": len(items),
+        }
+        fields = dict(params).get("fields")
+        return 200, _project(body, _fields_tree(fields)) if fields else body, {}
 
     def _orders(self, params: list[tuple[str, str]]) -> tuple[int, Any, dict[str, str]]:
         faults = self.faults

@@ -78,6 +78,7 @@ def test_the_contraction_check_fails_on_the_latest_day_with_the_numbers_a_person
     assert (metadata["b2b_revenue_share_pct"], metadata["b2b_prior_revenue_share_pct"]) == (74.1909, 76.7386)
     assert (metadata["b2b_active_customers"], metadata["b2b_prior_active_customers"]) == (172, 180)
     assert "B2B share of revenue 74.2% (prior 76.7%, -2.5 pts)" in metadata["around_it"]
+    assert metadata["left_the_baskets"].startswith("- Janitorial/Equipment: ")  # the B2B lines per order fell
 
 
 def test_each_day_gets_its_own_metadata_for_the_ui_plots(example_pipeline):

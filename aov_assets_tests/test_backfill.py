@@ -33,7 +33,7 @@ from .fake_adobe_commerce import TOKEN, FakeAdobeCommerce
 
 CHAIN = DAILY_CHAIN
 COMPARED = ("classified_orders", "daily_aov", "account_daily", "b2b_accounts_30d", "b2b_cohorts_30d", "aov_why")
-COMPARED += ("segment_metrics_30d", "currency_aov_30d", "aov_30d", "aov_ttm")
+COMPARED += ("segment_metrics_30d", "currency_aov_30d", "order_lines", "b2b_category_mix_30d", "aov_30d", "aov_ttm")
 BIN = Path(sys.executable).parent
 
 

@@ -43,6 +43,8 @@ def test_card_json_carries_the_numbers(example_env, capsys):
     assert (around["b2b"]["active_customers"], around["b2b"]["prior_active_customers"]) == (172, 180)
     b2b_usd = next(c for c in card["currencies"] if (c["segment"], c["currency"]) == ("b2b", "USD"))
     assert (b2b_usd["aov"], b2b_usd["prior_aov"], b2b_usd["orders"]) == (642.82, 770.0, 1420)
+    assert card["left_the_baskets"][0]["category"] == "Janitorial/Equipment"
+    assert card["left_the_baskets"][0]["per_order_change"] < 0
 
 
 def test_card_for_a_day_not_in_the_warehouse_says_what_to_do(example_env, capsys):

@@ -80,6 +80,8 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
     assert "Accounts gone quiet (ordered in the prior 30 days, not since): 8 vs typical" in out
     assert "1. basket_shrink -71.71 (56.4% of the move)" in out
     assert "2. account_mix -63.67 (50.1% of the move)" in out
+    # the categories that left the B2B baskets (README's worked example)
+    assert "Janitorial/Equipment: 115.63 per B2B order (prior 226.68, -111.05); 1,171 lines (prior 2,473)" in out
     # around it, over the full history (README's worked example)
     assert "  B2B share of revenue 74.2% (prior 76.7%, -2.5 pts)" in out
     assert "  Orders per B2B account 8.26 (prior 7.67, +7.7%); active accounts 172 (prior 180, -4.4%)" in out
@@ -89,6 +91,7 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
     assert "Likely cause: basket_shrink (-71.71, 56.4% of the move)" in alert["text"]
     assert "Gone quiet (8 vs typical" in alert["text"]
     assert "Around it: B2B share of revenue 74.2% (prior 76.7%, -2.5 pts)" in alert["text"]
+    assert "Left the baskets: Janitorial/Equipment: 115.63 per B2B order (prior 226.68, -111.05)" in alert["text"]
     for result in (first, second):
         assert "sekrit" not in result.stdout + result.stderr
     assert (tmp_path / "data" / "dagster_home" / "dagster.yaml").exists()

@@ -27,6 +27,10 @@ class OrderSource(Protocol):
 
     def store_configs(self) -> list[dict]: ...
 
+    def catalog(self) -> list[dict]:
+        """SKU -> name, product_id and category path (`Parent/Child`), for every product the store has."""
+        ...
+
 
 def segment_rule(segments: Segments, source: OrderSource) -> SegmentRule:
     """The manifest's routing with group / store-view codes resolved against the store's own lists."""

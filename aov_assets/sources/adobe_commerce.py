@@ -43,7 +43,8 @@ ORDER_FIELDS = (
     "customer_is_guest,customer_email,base_currency_code,global_currency_code,order_currency_code,base_to_global_rate,"
     "base_to_order_rate,base_grand_total,grand_total,base_subtotal,subtotal,base_discount_amount,"
     "base_shipping_amount,base_tax_amount,base_total_refunded,total_item_count,total_qty_ordered,payment[method],"
-    "items[item_id,parent_item_id,sku,name,product_type,qty_ordered,price,row_total],"
+    "items[item_id,parent_item_id,sku,name,product_id,product_type,qty_ordered,price,row_total,base_row_total,"
+    "base_discount_amount],"
     "extension_attributes[company_order_attributes[company_id,company_name],company_attributes[company_id]]],"
     "total_count"
 )
@@ -54,6 +55,8 @@ ACL_RESOURCES = {
     "customerGroups/search": "Magento_Customer::group (Customers > Customer Groups)",
     "store/storeViews": "Magento_Backend::stores (Stores > Settings > All Stores)",
     "store/storeConfigs": "Magento_Backend::stores (Stores > Settings > All Stores)",
+    "products": "Magento_Catalog::products (Catalog > Inventory > Products)",
+    "categories/list": "Magento_Catalog::categories (Catalog > Inventory > Categories)",
 }
 BASE_URL_VARIABLE = "ADOBE_COMMERCE_BASE_URL"
 CREDENTIAL_VARIABLES = {  # Credentials field -> environment variable
@@ -358,6 +361,33 @@ class AdobeCommerceClient:
             "fields": "total_count",
         }
         return int(self.get("orders", params, f"orders created {first}..{last}").json().get("total_count") or 0)
+
+    def catalog(self) -> list[dict]:
+        """SKU -> name and category path (`/V1/products` with its category links, `/V1/categories/list`
+        for the names); a product's first category link decides."""
+        products = self._search(
+            "products", "products", fields="items[id,sku,name,extension_attributes[category_links]],total_count"
+        )
+        categories = self._search("categories/list", "categories", fields="items[id,name,path],total_count")
+        names = {str(c["id"]): c.get("name") or str(c["id"]) for c in categories}
+        paths = {
+            str(c["id"]): "/".join(names.get(i, i) for i in str(c.get("path", "")).split("/")[2:])  # below the root
+            for c in categories
+        }
+        rows = []
+        for product in products:
+            links = (product.get("extension_attributes") or {}).get("category_links") or []
+            first = min(links, key=lambda link: int(link.get("position") or 0), default=None)
+            category = paths.get(str(first["category_id"])) if first else None
+            rows.append(
+                {
+                    "sku": product.get("sku"),
+                    "name": product.get("name"),
+                    "product_id": product.get("id"),
+                    "category": category,
+                }
+            )
+        return rows
 
     # ----------------------------------------------------------------- orders
 

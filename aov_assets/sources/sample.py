@@ -130,6 +130,30 @@ CATALOG = (
     ("Vacuum Bags, pack of 10", "JS-VAC-10", ("Upright", "Backpack"), 2_199),
 )
 
+CATEGORIES = {  # sku -> category path, as the store's category tree names it
+    "JS-LNR-55": "Janitorial/Can Liners",
+    "JS-GLV-NIT": "Janitorial/Gloves & PPE",
+    "JS-GLV-UTL": "Janitorial/Gloves & PPE",
+    "JS-PT-12": "Janitorial/Paper",
+    "JS-TT-96": "Janitorial/Paper",
+    "JS-MFT-4K": "Janitorial/Paper",
+    "JS-FLR-1G": "Janitorial/Chemicals",
+    "JS-DW-80": "Janitorial/Chemicals",
+    "JS-GLS-32": "Janitorial/Chemicals",
+    "JS-DGR-1G": "Janitorial/Chemicals",
+    "JS-BLC-121": "Janitorial/Chemicals",
+    "JS-MFC-24": "Janitorial/Equipment",
+    "JS-MOP-24": "Janitorial/Equipment",
+    "JS-BKT-35": "Janitorial/Equipment",
+    "JS-DMF-24": "Janitorial/Equipment",
+    "JS-WFS": "Janitorial/Equipment",
+    "JS-VAC-10": "Janitorial/Equipment",
+    "JS-HS-1L": "Janitorial/Hand & Restroom Care",
+    "JS-SAN-1G": "Janitorial/Hand & Restroom Care",
+    "JS-URS-10": "Janitorial/Hand & Restroom Care",
+}
+LEFT_THE_BASKETS = "Janitorial/Equipment"  # what mid-tier and small accounts stop adding in the current window
+
 _FIRST_NAMES = ("Ava", "Ben", "Chloe", "Dan", "Ella", "Finn", "Grace", "Hugo", "Iris", "Jack", "Kate", "Liam")
 _LAST_NAMES = ("Adams", "Baker", "Chen", "Diaz", "Evans", "Foster", "Garcia", "Hughes", "Ito", "Jones", "Khan", "Lopez")
 _COMPANY_WORDS = (
@@ -223,6 +247,23 @@ class SampleMerchant:
 
     def store_configs(self) -> list[dict]:
         return [dict(config) for config in STORE_CONFIGS]
+
+    def catalog(self) -> list[dict]:
+        """SKU -> name and category path, products and their configurable variants."""
+        rows = []
+        for number, (name, sku, options, _) in enumerate(CATALOG):
+            category = CATEGORIES[sku]
+            rows.append({"sku": sku, "name": name, "product_id": number + 1, "category": category})
+            rows += [
+                {
+                    "sku": f"{sku}-{option.upper()}",
+                    "name": f"{name} - {option}",
+                    "product_id": 1000 + 10 * number + i,
+                    "category": category,
+                }
+                for i, option in enumerate(options)
+            ]
+        return rows
 
     # ----------------------------------------------------------------- orders
 
@@ -435,6 +476,9 @@ class SampleMerchant:
         row_total[last] += subtotal - np.bincount(order_row, row_total, minlength=len(orders)).astype(np.int64)
         product = rng.integers(0, len(CATALOG), len(order_row))
         option = rng.integers(0, 4, len(order_row))
+        kept = np.array([i for i, row in enumerate(CATALOG) if CATEGORIES[row[1]] != LEFT_THE_BASKETS])
+        left = late[order_row] & ~np.isin(product, kept)
+        product[left] = kept[product[left] % len(kept)]  # the shrunken baskets lost their equipment lines
         return pd.DataFrame(
             {"order_row": order_row, "product": product, "option": option, "qty": qty, "row_total": row_total}
         )
@@ -476,9 +520,12 @@ class SampleMerchant:
                 "sku": sku,
                 "name": name,
                 "product_type": "configurable" if options else "simple",
+                "product_id": c["line_product"][line] + 1,
                 "qty_ordered": qty,
                 "price": row_total // qty / 100,
                 "row_total": row_total / 100,
+                "base_row_total": row_total / 100,
+                "base_discount_amount": 0,
             }
             items.append(parent)
             qty_total += qty
@@ -492,10 +539,13 @@ class SampleMerchant:
                         "parent_item_id": parent["item_id"],
                         "sku": f"{sku}-{option.upper()}",
                         "name": f"{name} - {option}",
+                        "product_id": 1000 + 10 * c["line_product"][line] + options.index(option),
                         "product_type": "simple",
                         "qty_ordered": qty,
                         "price": 0,
                         "row_total": 0,
+                        "base_row_total": 0,
+                        "base_discount_amount": 0,
                     }
                 )
         grand, subtotal = c["value_cents"][row] / 100, c["subtotal_cents"][row] / 100

@@ -1,0 +1,203 @@
+"""Order lines, the catalog and the categories that left the baskets, by hand.
+
+The merchant (first partition 2026-01-01; as of 2026-03-01 the current window is 01-31..03-01 and
+the prior one 01-01..01-30), B2B unless marked:
+
+    prior    #1 01-10 company 10: mop bucket (Equipment) 200.00 + paper towels (Paper) 100.00
+             #2 01-20 company 11: nitrile gloves (Gloves & PPE), configurable, size M, 50.00
+    current  #3 02-10 company 10: paper towels 100.00
+             #4 02-15 company 11: a fixed-price bundle KIT-1 (not in the catalog) 80.00
+             #5 02-20 company 10: canceled, a mop bucket 999.00 (no lines)
+             #6 02-21 B2C: paper towels 20.00 (not in the B2B mix)
+
+B2B value per order by category, now (2 orders) vs prior (2 orders): Equipment 0.00 vs 100.00,
+Paper 50.00 vs 50.00, Gloves & PPE 0.00 vs 25.00, uncategorized 40.00 vs 0.00.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+
+import dagster as dg
+import msgspec
+import pandas as pd
+import pytest
+
+from aov_assets.basket import _ORDER, UNCATEGORIZED, line_rows, order_line_rows
+from aov_assets.card import Neighbours
+from aov_assets.rules import parse_order
+from aov_assets.sources.adobe_commerce import AdobeCommerceClient, Credentials
+from aov_assets.sources.sample import sample_merchant
+
+from .conftest import (
+    Pipeline,
+    category_mix,
+    classified_orders,
+    daily_aov,
+    order_lines,
+    product_catalog,
+    read_table,
+    segment_metrics,
+    write_manifest,
+)
+from .fake_adobe_commerce import TOKEN, FakeAdobeCommerce
+
+FIRST, AS_OF = date(2026, 1, 1), date(2026, 3, 1)
+
+
+def item(item_id: int, sku: str, total: str, product_type: str = "simple", parent: int | None = None, **more) -> dict:
+    return {
+        "item_id": item_id,
+        "parent_item_id": parent,
+        "sku": sku,
+        "name": sku.lower(),
+        "product_id": item_id + 100,
+        "product_type": product_type,
+        "qty_ordered": 1,
+        "base_row_total": total,
+        **more,
+    }
+
+
+def order(entity_id: int, day: str, items: list[dict], b2b: bool = True, **fields) -> bytes:
+    body = {
+        "entity_id": entity_id,
+        "created_at": f"2026-{day} 10:00:00",
+        "state": "complete",
+        "customer_group_id": 2 if b2b else 1,
+        "customer_id": 500 + entity_id,
+        "base_to_global_rate": 1,
+        "base_grand_total": "0",
+        "grand_total": "0",
+        "base_subtotal": "0",
+        "items": items,
+    } | fields
+    if b2b:
+        company = 10 if entity_id % 2 else 11
+        body["extension_attributes"] = {"company_order_attributes": {"company_id": company, "company_name": "Acme"}}
+    total = sum(Decimal(str(i.get("base_row_total") or 0)) for i in items)
+    body["base_grand_total"] = body["grand_total"] = body["base_subtotal"] = str(total)
+    return json.dumps(body).encode()
+
+
+def test_configurables_bundles_and_discounts_make_lines_that_add_up_to_the_order_to_the_cent():
+    tricky = order(
+        1,
+        "02-10",
+        [
+            item(1, "GLOVES", "30.00", "configurable"),
+            item(2, "GLOVES-M", "0", parent=1),  # the configurable's child: its SKU is the variant
+            item(3, "KIT-DYN", "0", "bundle"),  # dynamic price: the children carry it
+            item(4, "SOAP", "10.00", parent=3),
+            item(5, "SPONGE", "5.50", parent=3),
+            item(6, "KIT-FIX", "40.00", "bundle"),  # fixed price: the parent carries it
+            item(7, "CLOTH", "0", parent=6),
+            item(8, "MOP", "12.34", base_discount_amount="2.00"),
+        ],
+        base_to_global_rate="0.7350",
+    )
+    lines = order_line_rows(_ORDER.decode(tricky), date(2026, 2, 10))
+    assert [(line["sku"], line["variant_sku"]) for line in lines] == [
+        ("GLOVES", "GLOVES-M"),
+        ("SOAP", None),
+        ("SPONGE", None),
+        ("KIT-FIX", None),
+        ("MOP", None),
+    ]
+    # 30 x .735 = 22.05, 10 x .735 = 7.35, 5.5 x .735 = 4.0425, 40 x .735 = 29.40, (12.34 - 2) x .735 = 7.5999:
+    # floors 22.05 + 7.35 + 4.04 + 29.40 + 7.59 = 70.43; the order rounds once to 70.44: the largest remainder
+    assert [line["line_cents"] for line in lines] == [2205, 735, 404, 2940, 760]
+    value = parse_order(tricky, date(2026, 2, 10), "subtotal")["order_value"]  # (97.84 x .735) rounded
+    assert sum(line["line_cents"] for line in lines) == 7044 == int((value - Decimal("2.00") * Decimal("0.735")) * 100)
+
+
+def test_a_rejected_copy_or_an_uncounted_order_has_no_lines_and_unreadable_items_are_never_fatal():
+    good = order(1, "02-10", [item(1, "A", "5.00")])
+    copy = order(1, "02-10", [item(1, "A", "9.00")])  # a duplicate copy classification rejected
+    broken = order(2, "02-10", [item(1, "B", "NaN")])
+    lines, unreadable = line_rows([(date(2026, 2, 10), [copy, good, broken])], {1, 2}, {(date(2026, 2, 10), 0)})
+    assert lines["line_cents"].tolist() == [500] and unreadable == [2]
+    assert line_rows([(date(2026, 2, 10), [good])], set(), set())[0].empty  # not counted (canceled)
+
+
+MERCHANT = [
+    order(1, "01-10", [item(1, "JS-BKT-35", "200.00"), item(2, "JS-PT-12", "100.00")]),
+    order(2, "01-20", [item(1, "JS-GLV-NIT", "50.00", "configurable"), item(2, "JS-GLV-NIT-M", "0", parent=1)]),
+    order(3, "02-10", [item(1, "JS-PT-12", "100.00")]),
+    order(4, "02-15", [item(1, "KIT-1", "80.00", "bundle"), item(2, "X", "0", parent=1), item(3, "Y", "0", parent=1)]),
+    order(5, "02-20", [item(1, "JS-BKT-35", "999.00")], state="canceled"),
+    order(6, "02-21", [item(1, "JS-PT-12", "20.00")], b2b=False),
+]
+
+
+@pytest.fixture
+def merchant(tmp_path, warehouse_url) -> Pipeline:
+    pipeline = Pipeline(tmp_path, write_manifest(tmp_path / "aov.yaml", start_date="'2026-01-01'"))
+    pipeline.url = None if warehouse_url.startswith("sqlite") else warehouse_url
+    lake = pipeline.resources["lake"].raw_orders()
+    for i in range((AS_OF - FIRST).days + 1):
+        day = FIRST + timedelta(days=i)
+        lake.write_day(day, [p for p in MERCHANT if json.loads(p)["created_at"][:10] == str(day)], source="test")
+    return pipeline
+
+
+def test_order_lines_the_catalog_and_the_category_mix_match_the_hand_count(merchant):
+    assert dg.materialize([product_catalog], resources=merchant.resources).success
+    chain = [classified_orders, daily_aov, segment_metrics, order_lines, category_mix]
+    assert merchant.materialize(chain, str(FIRST), str(AS_OF)).success
+    lines = read_table(merchant, "order_lines")
+    lines = lines.astype(object).where(lines.notna(), None)
+    assert lines[["entity_id", "sku", "variant_sku", "segment", "account"]].values.tolist() == [
+        [1, "JS-BKT-35", None, "b2b", "company:10"],
+        [1, "JS-PT-12", None, "b2b", "company:10"],
+        [2, "JS-GLV-NIT", "JS-GLV-NIT-M", "b2b", "company:11"],
+        [3, "JS-PT-12", None, "b2b", "company:10"],
+        [4, "KIT-1", None, "b2b", "company:11"],
+        [6, "JS-PT-12", None, "b2c", "customer:506"],
+    ]  # the canceled order #5 has no lines
+    assert lines["line_value"].tolist() == [
+        Decimal(v) for v in ("200.00", "100.00", "50.00", "100.00", "80.00", "20.00")
+    ]
+
+    mix = read_table(merchant, "b2b_category_mix_30d")
+    day = mix[mix["as_of"] == AS_OF].set_index("category")
+    expected = {  # per order now, prior, change
+        "Janitorial/Equipment": ("0.00", "100.00", "-100.00"),
+        "Janitorial/Paper": ("50.00", "50.00", "0.00"),
+        "Janitorial/Gloves & PPE": ("0.00", "25.00", "-25.00"),
+        UNCATEGORIZED: ("40.00", "0.00", "40.00"),
+    }
+    for category, values in expected.items():
+        row = day.loc[category]
+        assert (row["per_order"], row["prior_per_order"], row["per_order_change"]) == tuple(map(Decimal, values))
+    neighbours = Neighbours.by_day(*merchant.warehouse().read_neighbours(AS_OF, AS_OF))[AS_OF]
+    assert [row["category"] for row in neighbours.fallen_categories()] == [
+        "Janitorial/Equipment",
+        "Janitorial/Gloves & PPE",
+    ]
+
+    before = {name: read_table(merchant, name) for name in ("order_lines", "b2b_category_mix_30d")}
+    assert merchant.materialize([order_lines, category_mix], "2026-02-01", str(AS_OF)).success  # replaces
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(read_table(merchant, name), frame)
+
+
+def test_the_live_store_catalog_is_paged_and_matches_the_sample():
+    with (
+        FakeAdobeCommerce() as store,
+        AdobeCommerceClient(store.base_url, Credentials(token=TOKEN), page_size=7) as api,
+    ):
+        rows = api.catalog()
+        pages = [r for r in store.requests if r["path"].endswith("/V1/products")]
+    assert len(pages) == 6  # 38 products, 7 per page
+    assert sorted(rows, key=lambda r: r["sku"]) == sorted(sample_merchant().catalog(), key=lambda r: r["sku"])
+
+
+def test_the_sample_lines_add_up_to_each_order_to_the_cent():
+    sample = sample_merchant()
+    for payload in sample.iter_days([date(2026, 4, 20)]).__next__()[1][:200]:
+        order_ = msgspec.json.decode(payload)
+        lines = order_line_rows(_ORDER.decode(payload), date(2026, 4, 20))
+        assert sum(line["line_cents"] for line in lines) == round(Decimal(str(order_["base_subtotal"])) * 100)
