@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import dagster as dg
@@ -634,6 +635,95 @@ def b2b_category_mix_30d(context: dg.AssetExecutionContext, warehouse: Warehouse
     return dg.MaterializeResult()
 
 
+def _month_end(month: date) -> date:
+    return add_months(month, 1) - timedelta(days=1)
+
+
+def basket_pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Per month (the trailing 90 days up to its end) and segment: category pairs, and SKU pairs in at
+    least 1% of orders, bought together in one order, with support, confidence and lift."""
+    months = months_of(context.partition_time_window)
+    db = warehouse.open()
+    keys = [f"{m:%Y-%m}" for m in months]
+    loaded: dict[date, pd.DataFrame] = {}  # month -> its lines, each read once while a window needs it
+    with warehouse.replacing([tables.basket_pairs], keys[0], keys[-1]) as write:
+        for month, key in zip(months, keys):
+            last = _month_end(month)
+            first = last - timedelta(days=basket.PAIR_DAYS - 1)
+            needed = [add_months(month, -back) for back in range(3, -1, -1) if add_months(month, -back + 1) > first]
+            loaded = {m: loaded[m] if m in loaded else db.basket_lines(m, _month_end(m)) for m in needed}
+            window = pd.concat(list(loaded.values()), ignore_index=True)
+            window = window[window["order_date"] >= first]
+            pairs = _pairs_of(window).assign(month=key)
+            write(tables.basket_pairs, pairs)
+            context.add_asset_metadata(
+                {"pairs": len(pairs), "bundle_candidates": dg.MetadataValue.md(_bundle_card(pairs))},
+                partition_key=month_key(month),
+            )
+    return dg.MaterializeResult()
+
+
+def _pairs_of(window: pd.DataFrame) -> pd.DataFrame:
+    frames = []
+    for segment, lines in window.groupby("segment") if len(window) else []:
+        orders = lines["entity_id"].nunique()
+        for kind, floor in (("category", Fraction(0)), ("sku", basket.MIN_SKU_SUPPORT)):
+            items = lines[["entity_id", kind]].drop_duplicates().rename(columns={kind: "item"})
+            frames.append(basket.pair_rows(items, orders, floor).assign(segment=segment, kind=kind))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["segment", "kind"])
+
+
+def _bundle_card(pairs: pd.DataFrame) -> str:
+    """The B2B category pairs with the highest lift: the bundle candidates, as Markdown."""
+    top = pairs[(pairs["segment"] == "b2b") & (pairs["kind"] == "category")]
+    top = top.sort_values(["lift", "antecedent"], ascending=[False, True]).head(10)
+    return "\n".join(
+        ["| B2B: bought | also bought | orders | support | confidence | lift |", "| --- | --- |" + " ---: |" * 4]
+        + [
+            f"| {r.antecedent} | {r.consequent} | {r.orders:,} | {r.support_pct:.1f}% | {r.confidence_pct:.1f}% | "
+            f"{r.lift:.2f} |"
+            for r in top.itertuples(index=False)
+        ]
+    )
+
+
+WHITESPACE_SHOWN = 20
+
+
+def account_whitespace(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Per month (the trailing 12 months up to its end): each B2B account's categories that at least
+    half of its LTV-cohort peers buy and it does not, sized by the peers' median spend."""
+    months = months_of(context.partition_time_window)
+    db = warehouse.open()
+    keys = [f"{m:%Y-%m}" for m in months]
+    with warehouse.replacing([tables.account_whitespace], keys[0], keys[-1]) as write:
+        for month, key in zip(months, keys):
+            last = _month_end(month)
+            accounts = db.cohorts_as_of(last)
+            if accounts.empty:
+                context.log.warning(f"account_whitespace {key}: no b2b_accounts_30d rows as of {last} (no cohorts)")
+            cohort_of = accounts.set_index("account")["cohort"]
+            spend = db.b2b_spend(add_months(month, -11), last)
+            rows = basket.whitespace_rows(spend, cohort_of)
+            rows = rows.assign(month=key, name=rows["account"].map(accounts.set_index("account")["name"]))
+            write(tables.account_whitespace, rows)
+            top = rows.sort_values(["peer_median_spend", "account"], ascending=[False, True]).head(WHITESPACE_SHOWN)
+            card = [
+                "| account | category | cohort | peers buying | peer median spend |",
+                "| --- | --- | --- | ---: | ---: |",
+            ]
+            card += [
+                f"| {r.name} ({r.account}) | {r.category} | {r.cohort} | {r.peers_buying}/{r.peers} | "
+                f"{r.peer_median_spend:,.2f} |"
+                for r in top.itertuples(index=False)
+            ]
+            context.add_asset_metadata(
+                {"opportunities": len(rows), "top_opportunities": dg.MetadataValue.md("\n".join(card))},
+                partition_key=month_key(month),
+            )
+    return dg.MaterializeResult()
+
+
 def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Trailing-twelve-month AOV per segment for each calendar month (the 12 months ending with it)."""
     months = months_of(context.partition_time_window)
@@ -731,4 +821,8 @@ def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
             **daily,
         )(aov_30d),
         dg.asset(deps=[trailing("daily_aov", 12)], kinds={"sql"}, **monthly)(aov_ttm),
+        dg.asset(deps=[trailing("order_lines", 3), "product_catalog"], kinds={"sql"}, **monthly)(basket_pairs),
+        dg.asset(deps=[trailing("order_lines", 12), "product_catalog", "b2b_accounts_30d"], kinds={"sql"}, **monthly)(
+            account_whitespace
+        ),
     ]

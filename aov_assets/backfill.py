@@ -6,8 +6,8 @@
 2. `aov_windows` (the investigation, the neighbours and aov_30d) over D2+1 .. the latest as-of day the
    warehouse has: every later as-of day whose windows, lifetime values or first orders include a healed
    day (nothing is created that was not there);
-3. `aov_ttm_monthly` over the months whose trailing twelve months include a healed day, capped at
-   the latest month the warehouse has.
+3. `aov_ttm_monthly` (aov_ttm, basket_pairs, account_whitespace) over the months whose trailing
+   twelve months include a healed day, capped at the latest month the warehouse has.
 
 Every step replaces exactly its partitions, so the whole thing is safe to repeat, and after it the
 tables are what a clean run would have produced.
@@ -71,8 +71,9 @@ def backfill_plan(first: date, last: date, latest_as_of: date | None, latest_mon
                 TTM_JOB,
                 month_start(first).isoformat(),
                 months_end.isoformat(),
-                f"aov_ttm for {month_start(first):%Y-%m}..{months_end:%Y-%m}: months whose trailing twelve months "
-                f"include those days (capped at the latest month in the warehouse, {latest_month:%Y-%m})",
+                f"aov_ttm, basket_pairs and account_whitespace for {month_start(first):%Y-%m}..{months_end:%Y-%m}: "
+                f"months whose trailing twelve months include those days (capped at the latest month in the "
+                f"warehouse, {latest_month:%Y-%m})",
             )
         )
     return steps

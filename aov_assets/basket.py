@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 import msgspec
@@ -188,3 +189,81 @@ CATEGORY_COLUMNS = [
 
 def _per_order(cents: int, orders: int) -> Decimal | None:
     return (Decimal(int(cents)) / int(orders) / 100).quantize(CENT, ROUND_HALF_UP) if orders else None
+
+
+# --------------------------------------------------------------------------- bought together
+
+PAIR_DAYS = 90  # basket_pairs: the trailing days up to the month's end
+MIN_SKU_SUPPORT = Fraction(1, 100)  # SKU pairs bought together in at least 1% of the segment's orders
+PAIR_COLUMNS = ["kind", "antecedent", "consequent", "orders", "support_pct", "confidence_pct", "lift"]
+
+
+def pair_rows(items: pd.DataFrame, orders: int, min_support: Fraction = Fraction(0)) -> pd.DataFrame:
+    """Items bought together in one order, as directed rules antecedent -> consequent.
+
+    `items` holds distinct (entity_id, item) of one segment's orders, `orders` how many orders the
+    window has. support = orders with both / all orders; confidence = orders with both / orders with
+    the antecedent; lift = support / (support(antecedent) x support(consequent)). Counting is a
+    self-join on the order (grouped, no loop over orders), kept to pairs at or above `min_support`;
+    the ratios are rounded to 4 places (they are not money).
+    """
+    if items.empty or not orders:
+        return pd.DataFrame(columns=PAIR_COLUMNS[1:])
+    alone = items.groupby("item").size()
+    together = items.merge(items, on="entity_id", suffixes=("_a", "_b"))
+    together = together[together["item_a"] != together["item_b"]]
+    pairs = together.groupby(["item_a", "item_b"]).size().rename("orders").reset_index()
+    pairs = pairs[pairs["orders"] * min_support.denominator >= min_support.numerator * orders]
+    both = pairs["orders"].to_numpy(dtype=np.float64)
+    a, b = (
+        alone.reindex(pairs["item_a"]).to_numpy(dtype=np.float64),
+        alone.reindex(pairs["item_b"]).to_numpy(dtype=np.float64),
+    )
+    return pd.DataFrame(
+        {
+            "antecedent": pairs["item_a"].to_numpy(dtype=object),
+            "consequent": pairs["item_b"].to_numpy(dtype=object),
+            "orders": pairs["orders"].to_numpy(dtype=np.int64),
+            "support_pct": np.round(100 * both / orders, 4),
+            "confidence_pct": np.round(100 * both / a, 4),
+            "lift": np.round(both * orders / (a * b), 4),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- whitespace
+
+WHITESPACE_SHARE = Fraction(1, 2)  # a category "the peers buy" when at least half of them do
+WHITESPACE_COLUMNS = ["account", "category", "cohort", "peers", "peers_buying", "peer_median_spend"]
+
+
+def whitespace_rows(spend: pd.DataFrame, cohort_of: pd.Series) -> pd.DataFrame:
+    """For each B2B account, the categories that at least half of its LTV-cohort peers buy and it does
+    not, sized by the median spend of the peers that buy it.
+
+    `spend`: account, category, line_cents over the trailing 12 months; `cohort_of`: account -> cohort.
+    An account's peers are the other accounts of its cohort, whether or not they bought anything.
+    """
+    bought = spend[(spend["line_cents"] > 0) & spend["account"].isin(cohort_of.index)]
+    bought = bought.groupby(["account", "category"], as_index=False)["line_cents"].sum()
+    cohort_of_buyer = bought["account"].map(cohort_of)
+    rows = []
+    for (cohort, category), group in bought.groupby([cohort_of_buyer, "category"], sort=True):
+        members = set(cohort_of.index[cohort_of == cohort])
+        buyers = set(group["account"])
+        peers = len(members) - 1
+        if peers < 1 or len(buyers) * WHITESPACE_SHARE.denominator < WHITESPACE_SHARE.numerator * peers:
+            continue
+        median = Decimal(str(np.median(group["line_cents"].to_numpy(dtype=np.int64)))) / 100
+        for account in sorted(members - buyers):
+            rows.append(
+                {
+                    "account": account,
+                    "category": category,
+                    "cohort": cohort,
+                    "peers": peers,
+                    "peers_buying": len(buyers),
+                    "peer_median_spend": median.quantize(CENT, ROUND_HALF_UP),
+                }
+            )
+    return pd.DataFrame(rows, columns=WHITESPACE_COLUMNS, dtype=object)

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import date
+from datetime import date, timedelta
 
 from .manifest import ManifestError, load_manifest
 from .resources import DEFAULT_DATA_DIR, DEFAULT_WAREHOUSE_URL
@@ -98,6 +98,78 @@ def backfill(first: date, last: date) -> None:
             raise UsageError(str(error)) from None
 
 
+def cross_sell(bought: str, avoided: str, segment: str, since: date | None, as_csv: bool) -> None:
+    """The accounts that bought X but never Y since a day: the list a sales rep calls."""
+    import csv
+
+    from .rules import cents_to_money
+    from .warehouse import order_lines
+
+    warehouse = _warehouse()
+    latest = warehouse.latest_order_day(order_lines)
+    if latest is None:
+        raise UsageError("order_lines is empty: materialize it first (make demo, or aov backfill)")
+    since = since or latest - timedelta(days=364)
+    segments = ("b2b", "b2c") if segment == "all" else (segment,)
+    matches = []
+    for text in (bought, avoided):
+        match = warehouse.line_matcher(text)
+        if match is None:
+            raise UsageError(f"{text!r} is neither a SKU in order_lines nor a category in product_catalog")
+        matches.append(match)
+    (bought_what, bought_match), (avoided_what, avoided_match) = matches
+    accounts = warehouse.accounts_buying(bought_match, since, segments) - warehouse.accounts_buying(
+        avoided_match, since, segments
+    )
+    rows = warehouse.account_orders(accounts, since).sort_values(["revenue_cents", "account"], ascending=[False, True])
+    table = [
+        (
+            row.account,
+            row.name if isinstance(row.name, str) else "",
+            f"{cents_to_money(row.revenue_cents):.2f}",
+            str(row.orders),
+            str(row.last_order),
+        )
+        for row in rows.itertuples(index=False)
+    ]
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["account", "name", "revenue", "orders", "last_order"])
+        writer.writerows(table)
+        return
+    print(
+        f"{len(table)} {segment} account(s) bought {bought_what} but not {avoided_what} from {since} to {latest} "
+        "(largest revenue first)"
+    )
+    table = [(a, n, f"{float(r):,.2f}", o, d) for a, n, r, o, d in table]
+    widths = [max([len(h), *(len(r[i]) for r in table)]) for i, h in enumerate(CROSS_SELL_HEADER)]
+    for row in [CROSS_SELL_HEADER, *table]:
+        print(
+            "  ".join(cell.rjust(w) if 2 <= i <= 3 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        )
+
+
+CROSS_SELL_HEADER = ("account", "name", "revenue", "orders", "last_order")
+
+
+def whitespace(account: str | None, month: str | None) -> None:
+    """The categories each B2B account's peers buy and it does not, largest opportunity first."""
+    rows = _warehouse().read_whitespace(month, account)
+    if rows.empty:
+        where = f" for {account}" if account else ""
+        raise UsageError(f"no account_whitespace rows{where} (materialize it: make demo, or the aov_ttm_monthly job)")
+    shown = rows if account else rows.head(20)
+    print(
+        f"Whitespace {rows['month'].iloc[0]} (trailing 12 months): categories at least half of an account's "
+        f"LTV-cohort peers buy and it does not; {len(rows):,} opportunities{'' if account else ', top 20'}"
+    )
+    for row in shown.itertuples(index=False):
+        print(
+            f"  {row.name or row.account} ({row.account}), {row.cohort}: {row.category}, bought by "
+            f"{row.peers_buying} of {row.peers} peers, median {row.peer_median_spend:,.2f}"
+        )
+
+
 def doctor() -> bool:
     from .doctor import run
 
@@ -125,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     backfill_parser.add_argument("--from", dest="first", required=True, type=_day, help="first day, YYYY-MM-DD (UTC)")
     backfill_parser.add_argument("--to", dest="last", required=True, type=_day, help="last day, YYYY-MM-DD (UTC)")
+    cross = commands.add_parser("cross-sell", help="accounts that bought X but never Y (a SKU or a category)")
+    cross.add_argument("--bought", required=True, metavar="X", help="a SKU or a category (path or its last part)")
+    cross.add_argument("--not", dest="avoided", required=True, metavar="Y", help="a SKU or a category")
+    cross.add_argument("--segment", choices=("b2b", "b2c", "all"), default="b2b", help="default: b2b")
+    cross.add_argument("--since", type=_day, help="first day, YYYY-MM-DD (default: the last 365 days of order_lines)")
+    cross.add_argument("--csv", action="store_true", help="CSV: account,name,revenue,orders,last_order")
+    white = commands.add_parser("whitespace", help="the categories each B2B account's cohort peers buy and it does not")
+    white.add_argument("--account", help="one account, e.g. company:42 (default: the top 20 of all)")
+    white.add_argument("--month", help="YYYY-MM (default: the latest in account_whitespace)")
     args = parser.parse_args(argv)
     try:
         if args.command == "card":
@@ -137,9 +218,16 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if doctor() else 1
         elif args.command == "backfill":
             backfill(args.first, args.last)
+        elif args.command == "cross-sell":
+            cross_sell(args.bought, args.avoided, args.segment, args.since, args.csv)
+        elif args.command == "whitespace":
+            whitespace(args.account, args.month)
     except (UsageError, ManifestError) as error:
         print(f"aov: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `aov cross-sell ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

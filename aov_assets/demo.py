@@ -42,7 +42,7 @@ def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None
     say("2/3 raw_orders -> classified_orders -> sums, lines, investigation, neighbours -> aov_30d, in one run ...")
     _execute(defs.resolve_job_def(DAILY_JOB), instance, range_tags(first, last))
     months = monthly_partitions(manifest).get_partition_keys()
-    say(f"3/3 aov_ttm for {len(months)} months in one run ...")
+    say(f"3/3 aov_ttm, basket_pairs and account_whitespace for {len(months)} months in one run ...")
     if months:
         _execute(defs.resolve_job_def(TTM_JOB), instance, range_tags(months[0], months[-1]))
     say(f"materialized in {time.monotonic() - started:.1f}s\n")

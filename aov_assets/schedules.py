@@ -34,8 +34,8 @@ windows_job = dg.define_asset_job(
 
 ttm_job = dg.define_asset_job(
     TTM_JOB,
-    selection=dg.AssetSelection.assets("aov_ttm"),
-    description="Roll the trailing twelve months up for completed months.",
+    selection=dg.AssetSelection.assets("aov_ttm", "basket_pairs", "account_whitespace"),
+    description="Roll the trailing twelve months up for completed months; bought-together pairs and whitespace.",
 )
 
 catalog_job = dg.define_asset_job(

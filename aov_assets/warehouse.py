@@ -8,7 +8,7 @@ backends), so no float ever enters a total.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -311,6 +311,33 @@ b2b_category_mix_30d = sa.Table(
     sa.Column("per_order_change", Money()),
 )
 
+basket_pairs = sa.Table(
+    "basket_pairs",
+    metadata,
+    sa.Column("month", sa.String(7), primary_key=True),  # the trailing 90 days up to the month's end
+    sa.Column("segment", sa.String(3), primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),  # category | sku
+    sa.Column("antecedent", sa.String(255), primary_key=True),
+    sa.Column("consequent", sa.String(255), primary_key=True),
+    sa.Column("orders", sa.Integer, nullable=False),  # orders with both
+    sa.Column("support_pct", Percent(), nullable=False),
+    sa.Column("confidence_pct", Percent(), nullable=False),
+    sa.Column("lift", Percent(), nullable=False),
+)
+
+account_whitespace = sa.Table(
+    "account_whitespace",
+    metadata,
+    sa.Column("month", sa.String(7), primary_key=True),  # the trailing 12 months up to the month's end
+    sa.Column("account", sa.String(270), primary_key=True),
+    sa.Column("category", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("cohort", sa.String(12), nullable=False),
+    sa.Column("peers", sa.Integer, nullable=False),  # the other accounts of its LTV cohort
+    sa.Column("peers_buying", sa.Integer, nullable=False),
+    sa.Column("peer_median_spend", Money(), nullable=False),  # the size of the opportunity
+)
+
 alert_deliveries = sa.Table(
     "alert_deliveries",
     metadata,
@@ -344,6 +371,8 @@ PARTITION_COLUMN = {
     "currency_aov_30d": "as_of",
     "order_lines": "order_date",
     "b2b_category_mix_30d": "as_of",
+    "basket_pairs": "month",
+    "account_whitespace": "month",
 }  # a table not listed here (product_catalog) is replaced whole
 
 
@@ -574,6 +603,98 @@ class Warehouse:
         )
         sums = self._frame(sums)
         return sums.assign(category=sums["category"].fillna(UNCATEGORIZED)), self._frame(orders)
+
+    def line_matcher(self, text: str) -> tuple[str, sa.ColumnElement[bool]] | None:
+        """What `text` names in order_lines: a SKU (or a configurable's variant SKU), else a category of
+        product_catalog (its whole path, or its last part, case-insensitively); None if neither."""
+        lines, catalog = order_lines, product_catalog
+        with self.connect() as connection:
+            sku = sa.or_(lines.c.sku == text, lines.c.variant_sku == text)
+            if connection.scalar(sa.select(sa.literal(1)).where(sku).limit(1)):
+                return f"SKU {text}", sku
+            categories = connection.scalars(sa.select(catalog.c.category).distinct()).all()
+        wanted = text.casefold().strip("/")
+        named = sorted(c for c in categories if wanted in (c.casefold(), c.casefold().rsplit("/", 1)[-1]))
+        if not named:
+            return None
+        skus = sa.select(catalog.c.sku).where(catalog.c.category.in_(named)).scalar_subquery()
+        return f"category {', '.join(named)}", sa.or_(lines.c.sku.in_(skus), lines.c.variant_sku.in_(skus))
+
+    def accounts_buying(self, match: sa.ColumnElement[bool], since: date, segments: Sequence[str]) -> set[str]:
+        """Accounts with a counted order line matching `match` since `since`, in these segments."""
+        lines = order_lines
+        query = (
+            sa.select(lines.c.account)
+            .distinct()
+            .where(match, lines.c.order_date >= since, lines.c.segment.in_(list(segments)))
+        )
+        with self.connect() as connection:
+            return set(connection.scalars(query))
+
+    def account_orders(self, accounts: Iterable[str], since: date) -> pd.DataFrame:
+        """Per account: counted orders, revenue (cents), last order day and latest company name since `since`."""
+        t, keys, frames = classified_orders, sorted(accounts), []
+        for start in range(0, len(keys), ID_CHUNK):
+            query = sa.select(
+                t.c.customer_key.label("account"),
+                t.c.order_date,
+                t.c.created_at,
+                t.c.company_name,
+                cents(t.c.order_value).label("revenue_cents"),
+            ).where(t.c.counted, t.c.order_date >= since, t.c.customer_key.in_(keys[start : start + ID_CHUNK]))
+            frames.append(self._frame(query))
+        orders = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if orders.empty:
+            return pd.DataFrame(columns=["account", "name", "revenue_cents", "orders", "last_order"])
+        names = orders.sort_values("created_at").groupby("account")["company_name"].last()
+        sums = orders.groupby("account").agg(
+            revenue_cents=("revenue_cents", "sum"), orders=("order_date", "size"), last_order=("order_date", "max")
+        )
+        return sums.join(names.rename("name")).reset_index()
+
+    def basket_lines(self, first: date, last: date) -> pd.DataFrame:
+        """Distinct (order_date, segment, entity_id, sku, category) of the lines of first..last; a SKU
+        missing from the catalog is `uncategorized`."""
+        lines, catalog = order_lines, product_catalog
+        query = (
+            sa.select(lines.c.order_date, lines.c.segment, lines.c.entity_id, lines.c.sku, catalog.c.category)
+            .distinct()
+            .select_from(lines.outerjoin(catalog, catalog.c.sku == lines.c.sku))
+            .where(lines.c.order_date.between(first, last))
+        )
+        frame = self._frame(query)
+        return frame.assign(category=frame["category"].fillna(UNCATEGORIZED))
+
+    def b2b_spend(self, first: date, last: date) -> pd.DataFrame:
+        """Per B2B account and category: line cents over first..last."""
+        lines, catalog = order_lines, product_catalog
+        query = (
+            sa.select(
+                lines.c.account,
+                catalog.c.category,
+                _bigint(sa.func.sum(cents(lines.c.line_value))).label("line_cents"),
+            )
+            .select_from(lines.outerjoin(catalog, catalog.c.sku == lines.c.sku))
+            .where(lines.c.segment == "b2b", lines.c.order_date.between(first, last))
+            .group_by(lines.c.account, catalog.c.category)
+        )
+        spend = self._frame(query)
+        return spend.assign(category=spend["category"].fillna(UNCATEGORIZED))
+
+    def cohorts_as_of(self, as_of: date) -> pd.DataFrame:
+        """account, name and LTV cohort of the B2B accounts in b2b_accounts_30d as of a day."""
+        a = b2b_accounts_30d
+        return self._frame(sa.select(a.c.account, a.c.name, a.c.cohort).where(a.c.as_of == as_of))
+
+    def read_whitespace(self, month: str | None, account: str | None) -> pd.DataFrame:
+        """account_whitespace of a month (the latest when None), one account's or all, largest first."""
+        w = account_whitespace
+        with self.connect() as connection:
+            month = month or connection.scalar(sa.select(sa.func.max(w.c.month)))
+        query = sa.select(w).where(w.c.month == month)
+        if account is not None:
+            query = query.where(w.c.account == account)
+        return self._frame(query.order_by(w.c.peer_median_spend.desc(), w.c.account, w.c.category))
 
     def read_category_mix(self, first: date, last: date) -> pd.DataFrame:
         m = b2b_category_mix_30d

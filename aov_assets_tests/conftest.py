@@ -35,6 +35,8 @@ ASSET_NAMES = (
     "product_catalog",
     "aov_30d",
     "aov_ttm",
+    "basket_pairs",
+    "account_whitespace",
 )
 (
     raw_orders,
@@ -49,6 +51,8 @@ ASSET_NAMES = (
     product_catalog,
     aov_30d,
     aov_ttm,
+    basket_pairs,
+    account_whitespace,
 ) = (DEFS.get_assets_def(name) for name in ASSET_NAMES)
 NEIGHBOURS = [segment_metrics, currency_aov, order_lines, category_mix]
 DAILY_CHAIN = [raw_orders, classified_orders, daily_aov, account_daily, investigation, *NEIGHBOURS, aov_30d]
@@ -155,6 +159,8 @@ TABLE_KEYS = {
     "order_lines": ["entity_id", "line"],
     "b2b_category_mix_30d": ["as_of", "category"],
     "product_catalog": ["sku"],
+    "basket_pairs": ["month", "segment", "kind", "antecedent", "consequent"],
+    "account_whitespace": ["month", "account", "category"],
 }
 
 

@@ -23,7 +23,9 @@ from .conftest import (
     DEFS,
     REPO,
     Pipeline,
+    account_whitespace,
     aov_ttm,
+    basket_pairs,
     daily_aov,
     raw_orders,
     read_table,
@@ -34,6 +36,8 @@ from .fake_adobe_commerce import TOKEN, FakeAdobeCommerce
 CHAIN = DAILY_CHAIN
 COMPARED = ("classified_orders", "daily_aov", "account_daily", "b2b_accounts_30d", "b2b_cohorts_30d", "aov_why")
 COMPARED += ("segment_metrics_30d", "currency_aov_30d", "order_lines", "b2b_category_mix_30d", "aov_30d", "aov_ttm")
+COMPARED += ("basket_pairs", "account_whitespace")
+MONTHLY = [aov_ttm, basket_pairs, account_whitespace]  # the aov_ttm_monthly job
 BIN = Path(sys.executable).parent
 
 
@@ -178,7 +182,7 @@ def test_an_outage_then_one_backfill_command_matches_a_clean_run(store, tmp_path
     clean = Pipeline(tmp_path / "clean", REPO / "aov.yaml")
     with dg.instance_for_test() as instance:
         assert clean.materialize(CHAIN, "2026-01-15", "2026-02-17", instance).success
-        assert clean.materialize([aov_ttm], "2026-01-01", "2026-02-01", instance).success
+        assert clean.materialize(MONTHLY, "2026-01-01", "2026-02-01", instance).success
 
     synced = store_pipeline(tmp_path / "synced", store)
     home = tmp_path / "synced" / "dagster_home"
@@ -191,7 +195,7 @@ def test_an_outage_then_one_backfill_command_matches_a_clean_run(store, tmp_path
             tick = datetime.combine(day + timedelta(days=1), datetime.min.time(), timezone.utc).replace(hour=1)
             outcome[day] = run_schedule_tick(synced, instance, tick).success
         store.faults.down = False
-        assert synced.materialize([aov_ttm], "2026-01-01", "2026-02-01", instance).success
+        assert synced.materialize(MONTHLY, "2026-01-01", "2026-02-01", instance).success
     assert [day for day, ok in outcome.items() if not ok] == list(pd.date_range("2026-02-10", "2026-02-14").date)
 
     env = synced.env() | {"ADOBE_COMMERCE_BASE_URL": store.base_url, "ADOBE_COMMERCE_TOKEN": TOKEN}
@@ -202,7 +206,7 @@ def test_an_outage_then_one_backfill_command_matches_a_clean_run(store, tmp_path
             in out
         )
         assert "2. aov_windows: the investigation, the neighbours and aov_30d for 2026-02-15..2026-02-17" in out
-        assert "3. aov_ttm_monthly: aov_ttm for 2026-02..2026-02" in out
+        assert "3. aov_ttm_monthly: aov_ttm, basket_pairs and account_whitespace for 2026-02..2026-02" in out
         assert "[3/3] done" in out and TOKEN not in out
         for name in COMPARED:
             pd.testing.assert_frame_equal(read_table(synced, name), read_table(clean, name), check_exact=True)

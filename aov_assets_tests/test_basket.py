@@ -19,20 +19,23 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import dagster as dg
 import msgspec
 import pandas as pd
 import pytest
 
-from aov_assets.basket import _ORDER, UNCATEGORIZED, line_rows, order_line_rows
+from aov_assets.basket import _ORDER, UNCATEGORIZED, line_rows, order_line_rows, pair_rows, whitespace_rows
 from aov_assets.card import Neighbours
+from aov_assets.cli import main
 from aov_assets.rules import parse_order
 from aov_assets.sources.adobe_commerce import AdobeCommerceClient, Credentials
 from aov_assets.sources.sample import sample_merchant
 
 from .conftest import (
     Pipeline,
+    basket_pairs,
     category_mix,
     classified_orders,
     daily_aov,
@@ -184,6 +187,26 @@ def test_order_lines_the_catalog_and_the_category_mix_match_the_hand_count(merch
         pd.testing.assert_frame_equal(read_table(merchant, name), frame)
 
 
+def test_cross_sell_lists_the_accounts_that_bought_x_but_never_y(merchant, monkeypatch, capsys):
+    if merchant.url:
+        pytest.skip("the CLI's query is the same SQLAlchemy code: SQLite covers it")
+    assert dg.materialize([product_catalog], resources=merchant.resources).success
+    assert merchant.materialize([classified_orders, order_lines], str(FIRST), str(AS_OF)).success
+    monkeypatch.setenv("AOV_WAREHOUSE_URL", merchant.warehouse_url)
+    since = ["--since", "2026-01-01"]
+    assert main(["cross-sell", "--bought", "Paper", "--not", "Janitorial/Gloves & PPE", *since, "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "account,name,revenue,orders,last_order",
+        "company:10,Acme,400.00,2,2026-02-10",  # #1 and #3; the canceled #5 is not counted
+    ]
+    assert main(["cross-sell", "--bought", "JS-PT-12", "--not", "JS-GLV-NIT-M", "--segment", "all", *since]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 all account(s) bought SKU JS-PT-12 but not SKU JS-GLV-NIT-M from 2026-01-01 to 2026-02-21")
+    assert "customer:506" in out and "company:11" not in out
+    assert main(["cross-sell", "--bought", "Paper", "--not", "Nails"]) == 2
+    assert "'Nails' is neither a SKU in order_lines nor a category in product_catalog" in capsys.readouterr().err
+
+
 def test_the_live_store_catalog_is_paged_and_matches_the_sample():
     with (
         FakeAdobeCommerce() as store,
@@ -201,3 +224,45 @@ def test_the_sample_lines_add_up_to_each_order_to_the_cent():
         order_ = msgspec.json.decode(payload)
         lines = order_line_rows(_ORDER.decode(payload), date(2026, 4, 20))
         assert sum(line["line_cents"] for line in lines) == round(Decimal(str(order_["base_subtotal"])) * 100)
+
+
+def test_pairs_have_the_hand_counted_support_confidence_and_lift():
+    items = pd.DataFrame(
+        [(1, "A"), (1, "B"), (2, "A"), (2, "B"), (3, "A"), (4, "C")], columns=["entity_id", "item"]
+    )  # A in 3 of 4 orders, B in 2, both in 2
+    pairs = pair_rows(items, 4).set_index(["antecedent", "consequent"])
+    assert sorted(pairs.index) == [("A", "B"), ("B", "A")]
+    assert pairs.loc[("A", "B")].tolist() == [2, 50.0, 66.6667, 1.3333]  # orders, support, confidence, lift
+    assert pairs.loc[("B", "A")].tolist() == [2, 50.0, 100.0, 1.3333]
+    assert pair_rows(items, 4, Fraction(51, 100)).empty  # below the minimum support
+
+
+def test_whitespace_is_what_half_the_cohort_peers_buy_sized_by_their_median_spend():
+    cohort_of = pd.Series({"a1": "top", "a2": "top", "a3": "top", "b1": "bottom"})
+    spend = pd.DataFrame(
+        [("a1", "X", 10_000), ("a1", "Y", 5_000), ("a2", "X", 20_001), ("a3", "Y", 1_000), ("b1", "Z", 500)],
+        columns=["account", "category", "line_cents"],
+    )
+    rows = whitespace_rows(spend, cohort_of).set_index(["account", "category"])
+    assert sorted(rows.index) == [("a2", "Y"), ("a3", "X")]  # b1 has no peers
+    assert rows.loc[("a3", "X"), "peer_median_spend"] == Decimal("150.01")  # (100.00 + 200.01) / 2, half up
+    assert rows.loc[("a2", "Y"), "peer_median_spend"] == Decimal("30.00")
+    assert (rows.loc[("a3", "X"), "peers"], rows.loc[("a3", "X"), "peers_buying"]) == (2, 2)
+
+
+def test_basket_pairs_of_a_month_read_its_trailing_90_days(merchant):
+    assert dg.materialize([product_catalog], resources=merchant.resources).success
+    assert merchant.materialize([classified_orders, order_lines], str(FIRST), str(AS_OF)).success
+    assert dg.materialize([basket_pairs], resources=merchant.resources, partition_key="2026-02-01").success
+    pairs = read_table(merchant, "basket_pairs")
+    b2b = pairs[(pairs["segment"] == "b2b") & (pairs["kind"] == "category")].set_index(["antecedent", "consequent"])
+    # B2B orders with lines up to 02-28: #1 {Equipment, Paper}, #2 {Gloves}, #3 {Paper}, #4 {uncategorized}
+    row = b2b.loc[("Janitorial/Equipment", "Janitorial/Paper")]
+    assert (row["orders"], row["support_pct"], row["confidence_pct"], row["lift"]) == (
+        1,
+        Decimal("25.0000"),
+        Decimal("100.0000"),
+        Decimal("2.0000"),
+    )
+    assert b2b.loc[("Janitorial/Paper", "Janitorial/Equipment"), "confidence_pct"] == Decimal("50.0000")
+    assert set(pairs["month"]) == {"2026-02"}

@@ -14,6 +14,7 @@ from .conftest import REPO
 CONTRACT_ASSETS = {"raw_orders", "classified_orders", "daily_aov", "aov_30d", "aov_ttm"}
 CONTRACT_ASSETS |= {"account_daily", "b2b_accounts_30d", "b2b_cohorts_30d", "aov_why"}
 CONTRACT_ASSETS |= {"segment_metrics_30d", "currency_aov_30d", "order_lines", "product_catalog", "b2b_category_mix_30d"}
+CONTRACT_ASSETS |= {"basket_pairs", "account_whitespace"}
 
 
 def test_the_definitions_load():

@@ -81,7 +81,7 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
     assert "1. basket_shrink -71.71 (56.4% of the move)" in out
     assert "2. account_mix -63.67 (50.1% of the move)" in out
     # the categories that left the B2B baskets (README's worked example)
-    assert "Janitorial/Equipment: 115.63 per B2B order (prior 226.68, -111.05); 1,171 lines (prior 2,473)" in out
+    assert "Janitorial/Equipment: 99.63 per B2B order (prior 202.57, -102.94); 1,030 lines (prior 2,248)" in out
     # around it, over the full history (README's worked example)
     assert "  B2B share of revenue 74.2% (prior 76.7%, -2.5 pts)" in out
     assert "  Orders per B2B account 8.26 (prior 7.67, +7.7%); active accounts 172 (prior 180, -4.4%)" in out
@@ -91,7 +91,7 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
     assert "Likely cause: basket_shrink (-71.71, 56.4% of the move)" in alert["text"]
     assert "Gone quiet (8 vs typical" in alert["text"]
     assert "Around it: B2B share of revenue 74.2% (prior 76.7%, -2.5 pts)" in alert["text"]
-    assert "Left the baskets: Janitorial/Equipment: 115.63 per B2B order (prior 226.68, -111.05)" in alert["text"]
+    assert "Left the baskets: Janitorial/Equipment: 99.63 per B2B order (prior 202.57, -102.94)" in alert["text"]
     for result in (first, second):
         assert "sekrit" not in result.stdout + result.stderr
     assert (tmp_path / "data" / "dagster_home" / "dagster.yaml").exists()
@@ -107,8 +107,10 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
             )
         ).one()
         around = connection.scalar(sa.select(sa.func.count()).select_from(tables.segment_metrics_30d))
+        whitespace = connection.scalar(sa.select(sa.func.count()).where(tables.account_whitespace.c.month == "2026-04"))
     assert len(b2b) == 733 and ttm == 24 * 3 and around == 733 * 3
     assert tuple(b2c_repeat) == (Decimal("59.2995"), 1162)
+    assert whitespace == 44  # README: a third of the companies never buy one category
     assert b2b.at[date(2026, 5, 3), "aov"] == Decimal("642.82")
     alerts = b2b.index[b2b["alert"]]
     assert len(alerts) > 0 and alerts.min() > date(2026, 4, 4), "ordinary history must not alert"

@@ -476,9 +476,15 @@ class SampleMerchant:
         row_total[last] += subtotal - np.bincount(order_row, row_total, minlength=len(orders)).astype(np.int64)
         product = rng.integers(0, len(CATALOG), len(order_row))
         option = rng.integers(0, 4, len(order_row))
-        kept = np.array([i for i, row in enumerate(CATALOG) if CATEGORIES[row[1]] != LEFT_THE_BASKETS])
-        left = late[order_row] & ~np.isin(product, kept)
-        product[left] = kept[product[left] % len(kept)]  # the shrunken baskets lost their equipment lines
+        category = np.array([CATEGORIES[row[1]] for row in CATALOG])
+        names = sorted(set(CATEGORIES.values()))
+        company = orders["company_id"].to_numpy()[order_row]
+        skipped = np.where(company % 3 == 1, np.array(names)[company // 3 % len(names)], "")  # a third skip one
+        avoided = (category[product] == skipped) | (late[order_row] & (category[product] == LEFT_THE_BASKETS))
+        for name in names:  # the shrunken baskets lost their equipment lines; each avoided line moves elsewhere
+            moved = avoided & (category[product] == name)
+            others = np.flatnonzero((category != name) & (category != LEFT_THE_BASKETS))
+            product[moved] = others[product[moved] % len(others)]
         return pd.DataFrame(
             {"order_row": order_row, "product": product, "option": option, "qty": qty, "row_total": row_total}
         )
