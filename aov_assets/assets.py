@@ -646,12 +646,18 @@ def basket_pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     db = warehouse.open()
     keys = [f"{m:%Y-%m}" for m in months]
     loaded: dict[date, pd.DataFrame] = {}  # month -> its lines, each read once while a window needs it
+    category_of = db.categories()
+
+    def lines_of(month: date) -> pd.DataFrame:
+        lines = db.basket_lines(month, _month_end(month))
+        return lines.assign(category=lines["sku"].map(category_of).fillna(basket.UNCATEGORIZED))
+
     with warehouse.replacing([tables.basket_pairs], keys[0], keys[-1]) as write:
         for month, key in zip(months, keys):
             last = _month_end(month)
             first = last - timedelta(days=basket.PAIR_DAYS - 1)
             needed = [add_months(month, -back) for back in range(3, -1, -1) if add_months(month, -back + 1) > first]
-            loaded = {m: loaded[m] if m in loaded else db.basket_lines(m, _month_end(m)) for m in needed}
+            loaded = {m: loaded[m] if m in loaded else lines_of(m) for m in needed}
             window = pd.concat(list(loaded.values()), ignore_index=True)
             window = window[window["order_date"] >= first]
             pairs = _pairs_of(window).assign(month=key)

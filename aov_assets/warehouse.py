@@ -653,17 +653,17 @@ class Warehouse:
         return sums.join(names.rename("name")).reset_index()
 
     def basket_lines(self, first: date, last: date) -> pd.DataFrame:
-        """Distinct (order_date, segment, entity_id, sku, category) of the lines of first..last; a SKU
-        missing from the catalog is `uncategorized`."""
-        lines, catalog = order_lines, product_catalog
-        query = (
-            sa.select(lines.c.order_date, lines.c.segment, lines.c.entity_id, lines.c.sku, catalog.c.category)
-            .distinct()
-            .select_from(lines.outerjoin(catalog, catalog.c.sku == lines.c.sku))
-            .where(lines.c.order_date.between(first, last))
+        """order_date, segment, entity_id and sku of the lines of first..last."""
+        lines = order_lines
+        query = sa.select(lines.c.order_date, lines.c.segment, lines.c.entity_id, lines.c.sku).where(
+            lines.c.order_date.between(first, last)
         )
-        frame = self._frame(query)
-        return frame.assign(category=frame["category"].fillna(UNCATEGORIZED))
+        return self._frame(query)
+
+    def categories(self) -> pd.Series:
+        """sku -> category of product_catalog."""
+        catalog = self._frame(sa.select(product_catalog.c.sku, product_catalog.c.category))
+        return catalog.set_index("sku")["category"]
 
     def b2b_spend(self, first: date, last: date) -> pd.DataFrame:
         """Per B2B account and category: line cents over first..last."""
