@@ -650,7 +650,7 @@ def basket_pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
     def lines_of(month: date) -> pd.DataFrame:
         lines = db.basket_lines(month, _month_end(month))
-        return lines.assign(category=lines["sku"].map(category_of).fillna(basket.UNCATEGORIZED))
+        return lines.assign(category=lines["sku"].map(category_of).astype(object).fillna(basket.UNCATEGORIZED))
 
     with warehouse.replacing([tables.basket_pairs], keys[0], keys[-1]) as write:
         for month, key in zip(months, keys):

@@ -21,7 +21,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from .rules import CENT, WINDOW_DAYS, Id, entity_id_of, two_windows
+from .rules import CENT, WINDOW_DAYS, Id, RejectedOrder, check_amount, check_id, check_text, entity_id_of, two_windows
 
 LINE_COLUMNS = [
     "entity_id",
@@ -89,9 +89,18 @@ def _allocate(exact: list[Decimal]) -> list[int]:
     return floors
 
 
+LINE_TEXT = {"sku": 64, "variant_sku": 64, "name": 255, "product_type": 32}  # order_lines' VARCHAR lengths
+
+
 def order_line_rows(order: _Order, day: date) -> list[dict[str, Any]]:
-    """One counted order's lines."""
+    """One counted order's lines; an item the warehouse cannot hold exactly raises RejectedOrder."""
     lines = counted_lines(order.items)
+    for item, variant in lines:
+        for field in ("base_row_total", "base_discount_amount", "qty_ordered"):
+            check_amount(getattr(item, field), f"items.{field}")
+        for field, limit in LINE_TEXT.items():
+            check_text(variant if field == "variant_sku" else getattr(item, field), f"items.{field}", limit)
+        check_id(item.product_id, "items.product_id")
     exact = [
         ((item.base_row_total or Decimal(0)) - (item.base_discount_amount or Decimal(0))) * order.base_to_global_rate
         for item, _ in lines
@@ -104,7 +113,7 @@ def order_line_rows(order: _Order, day: date) -> list[dict[str, Any]]:
             "sku": item.sku,
             "variant_sku": variant,
             "name": item.name,
-            "product_id": None if item.product_id is None else int(item.product_id),
+            "product_id": check_id(item.product_id, "items.product_id"),
             "product_type": item.product_type,
             "qty": item.qty_ordered,
             "line_cents": cents,
@@ -128,7 +137,7 @@ def line_rows(
                 order = _ORDER.decode(payload)
                 if int(order.entity_id) in counted:
                     rows += order_line_rows(order, day)
-            except (msgspec.ValidationError, ValueError, ArithmeticError, TypeError):
+            except (msgspec.ValidationError, RejectedOrder, ValueError, ArithmeticError, TypeError):
                 unreadable.append(entity_id_of(payload))
     return pd.DataFrame(rows, columns=LINE_COLUMNS, dtype=object), [i for i in unreadable if i in counted]
 

@@ -174,7 +174,7 @@ _IDENTITY_DECODER = msgspec.json.Decoder(_Identity, strict=False)
 def entity_id_of(payload: bytes | str) -> int | None:
     """The order's entity_id if it can be read at all (also from an order that is otherwise broken)."""
     try:
-        return _id(_IDENTITY_DECODER.decode(payload).entity_id, "entity_id")
+        return check_id(_IDENTITY_DECODER.decode(payload).entity_id, "entity_id")
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, RejectedOrder):
         return None
 
@@ -202,15 +202,15 @@ def parse_order(
     except RecursionError:
         raise RejectedOrder("not a JSON order: nested too deeply") from None
     for field, limit in TEXT_LIMITS.items():
-        _text(getattr(order, field, None), field, limit)
+        check_text(getattr(order, field, None), field, limit)
     company = company_attributes(order.extension_attributes)
     if company:
-        _text(company.company_name, "company_name", TEXT_LIMITS["company_name"])
+        check_text(company.company_name, "company_name", TEXT_LIMITS["company_name"])
     created_at = _timestamp(order.created_at, "created_at")
     if created_at.date() != day:
         raise RejectedOrder(f"created_at {created_at} is not on the requested day {day}")
     for field in AMOUNTS:
-        _amount(getattr(order, field), field)
+        check_amount(getattr(order, field), field)
     if order.base_to_global_rate <= 0:
         raise RejectedOrder(f"base_to_global_rate must be above 0: {order.base_to_global_rate}")
     base_amount = order.base_grand_total if basis == "grand_total" else order.base_subtotal
@@ -221,7 +221,7 @@ def parse_order(
         )
     refunded = order.base_total_refunded or Decimal(0)
     return {
-        "entity_id": _id(order.entity_id, "entity_id"),
+        "entity_id": check_id(order.entity_id, "entity_id"),
         "increment_id": order.increment_id,
         "order_date": day,
         "created_at": created_at,
@@ -229,9 +229,9 @@ def parse_order(
         "state": order.state,
         "status": order.status,
         "company_id": company.company_id if company else None,
-        "customer_id": _id(order.customer_id, "customer_id"),
-        "customer_group_id": _id(order.customer_group_id, "customer_group_id"),
-        "store_id": _id(order.store_id, "store_id"),
+        "customer_id": check_id(order.customer_id, "customer_id"),
+        "customer_group_id": check_id(order.customer_group_id, "customer_group_id"),
+        "store_id": check_id(order.store_id, "store_id"),
         "base_currency_code": order.base_currency_code,
         "order_currency_code": order.order_currency_code,
         "base_to_global_rate": order.base_to_global_rate,
@@ -254,7 +254,7 @@ def company_attributes(extension: _Extension | None) -> _Company | None:
     if extension is None:
         return None
     for attributes in (extension.company_order_attributes, extension.company_attributes):
-        if attributes is not None and (company_id := _id(attributes.company_id, "company_id")):
+        if attributes is not None and (company_id := check_id(attributes.company_id, "company_id")):
             return _Company(company_id, attributes.company_name)
     return None
 
@@ -265,7 +265,7 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
-def _id(value: int | str | None, field: str) -> int | None:
+def check_id(value: int | str | None, field: str) -> int | None:
     """An id as the warehouse holds it (0..2^63-1, or 2^31-1 for INTEGER columns), from a JSON integer or
     a string of digits."""
     if value is None:
@@ -280,7 +280,7 @@ def _id(value: int | str | None, field: str) -> int | None:
     return value
 
 
-def _amount(amount: Decimal | None, field: str) -> None:
+def check_amount(amount: Decimal | None, field: str) -> None:
     """Non-negative, finite, and exactly representable in NUMERIC(20,4)."""
     if amount is None:
         return
@@ -292,7 +292,7 @@ def _amount(amount: Decimal | None, field: str) -> None:
         raise RejectedOrder(f"{field} has more than 4 decimal places: {_short(amount)}")
 
 
-def _text(value: str | None, field: str, limit: int) -> None:
+def check_text(value: str | None, field: str, limit: int) -> None:
     """Text the warehouse can store as is: PostgreSQL refuses NUL (msgspec already refuses lone surrogates
     and invalid UTF-8: "not a JSON order")."""
     if value is None:

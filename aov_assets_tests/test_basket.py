@@ -119,9 +119,16 @@ def test_configurables_bundles_and_discounts_make_lines_that_add_up_to_the_order
 def test_a_rejected_copy_or_an_uncounted_order_has_no_lines_and_unreadable_items_are_never_fatal():
     good = order(1, "02-10", [item(1, "A", "5.00")])
     copy = order(1, "02-10", [item(1, "A", "9.00")])  # a duplicate copy classification rejected
-    broken = order(2, "02-10", [item(1, "B", "NaN")])
-    lines, unreadable = line_rows([(date(2026, 2, 10), [copy, good, broken])], {1, 2}, {(date(2026, 2, 10), 0)})
-    assert lines["line_cents"].tolist() == [500] and unreadable == [2]
+    broken = [
+        order(2, "02-10", [item(1, "B", "NaN")]),
+        order(3, "02-10", [item(1, "S" * 65, "1.00")]),  # longer than order_lines.sku
+        order(4, "02-10", [item(1, "C", "1.00", name="a\u0000b")]),  # PostgreSQL refuses NUL
+        order(5, "02-10", [item(1, "D", "1e20")]),  # beyond NUMERIC(20,4)
+        order(6, "02-10", [item(1, "E", "1.00", product_id=2**63)]),  # beyond BIGINT
+    ]
+    day = [(date(2026, 2, 10), [copy, good, *broken])]
+    lines, unreadable = line_rows(day, {1, 2, 3, 4, 5, 6}, {(date(2026, 2, 10), 0)})
+    assert lines["line_cents"].tolist() == [500] and unreadable == [2, 3, 4, 5, 6]
     assert line_rows([(date(2026, 2, 10), [good])], set(), set())[0].empty  # not counted (canceled)
 
 
