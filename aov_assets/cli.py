@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from datetime import date, timedelta
+from decimal import Decimal
 
 from .manifest import ManifestError, load_manifest
 from .resources import DEFAULT_DATA_DIR, DEFAULT_WAREHOUSE_URL
@@ -141,7 +142,7 @@ def cross_sell(bought: str, avoided: str, segment: str, since: date | None, as_c
         f"{len(table)} {segment} account(s) bought {bought_what} but not {avoided_what} from {since} to {latest} "
         "(largest revenue first)"
     )
-    table = [(a, n, f"{float(r):,.2f}", o, d) for a, n, r, o, d in table]
+    table = [(a, n, f"{Decimal(r):,.2f}", o, d) for a, n, r, o, d in table]
     widths = [max([len(h), *(len(r[i]) for r in table)]) for i, h in enumerate(CROSS_SELL_HEADER)]
     for row in [CROSS_SELL_HEADER, *table]:
         print(
@@ -164,9 +165,10 @@ def whitespace(account: str | None, month: str | None) -> None:
         f"LTV-cohort peers buy and it does not; {len(rows):,} opportunities{'' if account else ', top 20'}"
     )
     for row in shown.itertuples(index=False):
+        name = row.name if isinstance(row.name, str) else row.account
         print(
-            f"  {row.name or row.account} ({row.account}), {row.cohort}: {row.category}, bought by "
-            f"{row.peers_buying} of {row.peers} peers, median {row.peer_median_spend:,.2f}"
+            f"  {name} ({row.account}), {row.cohort}: {row.category}, bought by {row.peers_buying} of {row.peers} "
+            f"peers, median {row.peer_median_spend:,.2f}"
         )
 
 

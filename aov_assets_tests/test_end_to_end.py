@@ -95,6 +95,12 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
     for result in (first, second):
         assert "sekrit" not in result.stdout + result.stderr
     assert (tmp_path / "data" / "dagster_home" / "dagster.yaml").exists()
+    calls = run(
+        [str(BIN / "aov"), "cross-sell", "--bought", "Paper", "--not", "Equipment", "--since", "2026-04-04"], env
+    )
+    assert calls.stdout.startswith("123 b2b account(s) bought category Janitorial/Paper but not category Janitorial/")
+    white = run([str(BIN / "aov"), "whitespace", "--account", "company:115"], env, cwd=tmp_path).stdout
+    assert "Pioneer Medical District (company:115), top 20%: Janitorial/Equipment, bought by 31 of 35 peers" in white
 
     warehouse = tables.Warehouse(env["AOV_WAREHOUSE_URL"])
     with warehouse.connect() as connection:
