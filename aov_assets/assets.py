@@ -734,7 +734,7 @@ def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
     """Trailing-twelve-month AOV per segment for each calendar month (the 12 months ending with it)."""
     months = months_of(context.partition_time_window)
     db = warehouse.open()
-    daily = db.read_daily(add_months(months[0], -11), add_months(months[-1], 1) - timedelta(days=1))
+    daily = db.read_daily(add_months(months[0], -11), _month_end(months[-1]))
     rows = ttm_rows(daily, months[0], months[-1])
     first, last = (f"{m:%Y-%m}" for m in (months[0], months[-1]))
     with warehouse.replacing([tables.aov_ttm], first, last) as write:

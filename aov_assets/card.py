@@ -261,17 +261,11 @@ class Neighbours:
 
     def check_numbers(self) -> dict[str, Any]:
         """B2B's measures now and prior, for the check's metadata."""
-        b2b = self.segments["b2b"]
-        return {f"b2b_{prefix}{name}": b2b[f"{prefix}{name}"] for name in MEASURES for prefix in ("", "prior_")}
+        return {f"b2b_{key}": value for key, value in _with_priors(self.segments["b2b"]).items()}
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "neighbours": {
-                segment: {
-                    f"{prefix}{name}": _number(row[f"{prefix}{name}"]) for name in MEASURES for prefix in ("", "prior_")
-                }
-                for segment, row in self.segments.items()
-            },
+            "neighbours": {segment: _jsonable(_with_priors(row)) for segment, row in self.segments.items()},
             "currencies": [_jsonable({k: row[k] for k in CURRENCY_JSON}) for row in self.currencies],
         }
 
@@ -287,6 +281,11 @@ CURRENCY_JSON = (
     "global_aov",
     "global_prior_aov",
 )
+
+
+def _with_priors(row: dict[str, Any]) -> dict[str, Any]:
+    """Each measure of a segment_metrics_30d row and its `prior_` value."""
+    return {f"{prefix}{name}": row[f"{prefix}{name}"] for name in MEASURES for prefix in ("", "prior_")}
 
 
 def _measure(row: dict[str, Any], name: str) -> str:

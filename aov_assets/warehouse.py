@@ -580,29 +580,35 @@ class Warehouse:
         return self._frame(query)
 
     def b2b_category_sums(self, first: date, last: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Per day and category: B2B line cents and lines (a SKU missing from the catalog is
-        `uncategorized`); and per day the B2B orders that have lines."""
+        """Per day and category: B2B line cents and lines; and per day the B2B orders that have lines."""
+        lines = order_lines
+        orders = (
+            sa.select(lines.c.order_date, sa.func.count(sa.distinct(lines.c.entity_id)).label("orders"))
+            .where(lines.c.segment == "b2b", lines.c.order_date.between(first, last))
+            .group_by(lines.c.order_date)
+        )
+        return self._b2b_lines_by_category(lines.c.order_date, first, last), self._frame(orders)
+
+    def b2b_spend(self, first: date, last: date) -> pd.DataFrame:
+        """Per B2B account and category: line cents (and lines) over first..last."""
+        return self._b2b_lines_by_category(order_lines.c.account, first, last)
+
+    def _b2b_lines_by_category(self, key: sa.Column, first: date, last: date) -> pd.DataFrame:
+        """B2B line cents and lines per `key` and category (a SKU missing from the catalog is uncategorized)."""
         lines, catalog = order_lines, product_catalog
-        b2b = (lines.c.segment == "b2b", lines.c.order_date.between(first, last))
-        joined = lines.outerjoin(catalog, catalog.c.sku == lines.c.sku)
-        sums = (
+        query = (
             sa.select(
-                lines.c.order_date,
+                key,
                 catalog.c.category,
                 _bigint(sa.func.sum(cents(lines.c.line_value))).label("line_cents"),
                 sa.func.count().label("lines"),
             )
-            .select_from(joined)
-            .where(*b2b)
-            .group_by(lines.c.order_date, catalog.c.category)
+            .select_from(lines.outerjoin(catalog, catalog.c.sku == lines.c.sku))
+            .where(lines.c.segment == "b2b", lines.c.order_date.between(first, last))
+            .group_by(key, catalog.c.category)
         )
-        orders = (
-            sa.select(lines.c.order_date, sa.func.count(sa.distinct(lines.c.entity_id)).label("orders"))
-            .where(*b2b)
-            .group_by(lines.c.order_date)
-        )
-        sums = self._frame(sums)
-        return sums.assign(category=sums["category"].fillna(UNCATEGORIZED)), self._frame(orders)
+        frame = self._frame(query)
+        return frame.assign(category=frame["category"].fillna(UNCATEGORIZED))
 
     def line_matcher(self, text: str) -> tuple[str, sa.ColumnElement[bool]] | None:
         """What `text` names in order_lines: a SKU (or a configurable's variant SKU), else a category of
@@ -664,22 +670,6 @@ class Warehouse:
         """sku -> category of product_catalog."""
         catalog = self._frame(sa.select(product_catalog.c.sku, product_catalog.c.category))
         return catalog.set_index("sku")["category"]
-
-    def b2b_spend(self, first: date, last: date) -> pd.DataFrame:
-        """Per B2B account and category: line cents over first..last."""
-        lines, catalog = order_lines, product_catalog
-        query = (
-            sa.select(
-                lines.c.account,
-                catalog.c.category,
-                _bigint(sa.func.sum(cents(lines.c.line_value))).label("line_cents"),
-            )
-            .select_from(lines.outerjoin(catalog, catalog.c.sku == lines.c.sku))
-            .where(lines.c.segment == "b2b", lines.c.order_date.between(first, last))
-            .group_by(lines.c.account, catalog.c.category)
-        )
-        spend = self._frame(query)
-        return spend.assign(category=spend["category"].fillna(UNCATEGORIZED))
 
     def cohorts_as_of(self, as_of: date) -> pd.DataFrame:
         """account, name and LTV cohort of the B2B accounts in b2b_accounts_30d as of a day."""
