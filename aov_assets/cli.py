@@ -26,6 +26,17 @@ def _warehouse():
         raise UsageError(str(error)) from None
 
 
+def _sample_ready(manifest) -> None:
+    """A bad AOV_SAMPLE_SCALE ends the command in one line, before any run starts."""
+    from .sources.sample import sample_scale
+
+    if manifest.source == "sample":
+        try:
+            sample_scale()
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+
+
 def _data_dir() -> str:
     return os.environ.get("AOV_DATA_DIR") or DEFAULT_DATA_DIR
 
@@ -50,10 +61,11 @@ def demo() -> None:
     from .demo import run_demo
     from .instance import use_dagster_home
 
-    use_dagster_home(_data_dir())
     manifest = load_manifest()
     if manifest.source != "sample":
         raise UsageError("the demo runs on the embedded sample merchant, but the manifest says source: adobe_commerce")
+    _sample_ready(manifest)
+    use_dagster_home(_data_dir())
     run_demo(manifest, _warehouse())
 
 
@@ -78,8 +90,9 @@ def backfill(first: date, last: date) -> None:
     from .instance import use_dagster_home
     from .partitions import daily_partitions
 
-    home = use_dagster_home(_data_dir())
     manifest = load_manifest()
+    _sample_ready(manifest)
+    home = use_dagster_home(_data_dir())
     daily = daily_partitions(manifest)
     first_key, last_key = daily.get_first_partition_key(), daily.get_last_partition_key()
     if first > last:

@@ -25,7 +25,7 @@ from .sources.adobe_commerce import (
     Credentials,
     client_for,
 )
-from .sources.sample import sample_merchant
+from .sources.sample import SCALE_VARIABLE, sample_merchant
 
 DOCTOR_RETRY_SECONDS = 10.0  # a doctor answers quickly; the pipeline itself waits longer
 
@@ -55,8 +55,15 @@ def diagnose(environ: Mapping[str, str] = os.environ, today: date | None = None)
     yield _warehouse(environ.get("AOV_WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL)
     yield _lake(Path(environ.get("AOV_DATA_DIR") or DEFAULT_DATA_DIR))
     if manifest.source == "sample":
-        merchant = sample_merchant()
-        yield Finding(True, f"source sample: the embedded merchant, orders {merchant.first_day}..{merchant.last_day}")
+        try:
+            merchant = sample_merchant(environ)
+        except ValueError as error:
+            yield Finding(False, str(error))
+            return
+        size = f" x{merchant.scale} ({SCALE_VARIABLE})" if merchant.scale > 1 else ""
+        yield Finding(
+            True, f"source sample: the embedded merchant{size}, orders {merchant.first_day}..{merchant.last_day}"
+        )
         yield from _lookups(manifest, merchant)
         return
     yield from _store(manifest, environ, today or date.today())

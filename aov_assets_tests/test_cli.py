@@ -73,3 +73,14 @@ def test_an_invalid_manifest_is_one_line(example_env, monkeypatch, tmp_path, cap
         .err.strip()
         .endswith("alert.direction: 'sideways' is not allowed (allowed: contraction, expansion, both)")
     )
+
+
+def test_a_bad_sample_scale_ends_demo_and_backfill_in_one_line(example_env, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("AOV_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AOV_SAMPLE_SCALE", "0")
+    for command in (["demo"], ["backfill", "--from", "2026-05-01", "--to", "2026-05-02"]):
+        assert main(command) == 2
+        assert capsys.readouterr().err.strip() == (
+            "aov: AOV_SAMPLE_SCALE must be a whole number of 1 or more (the sample's size), not '0'"
+        )
+    assert list(tmp_path.iterdir()) == []  # no run started

@@ -89,6 +89,15 @@ def test_an_unknown_group_code_lists_the_stores_groups(env, tmp_path):
 def test_the_sample_and_a_broken_manifest(env, tmp_path):
     env["AOV_MANIFEST"] = str(REPO / "aov.yaml")
     assert all(line.startswith("ok") for line in lines(env))
+    env["AOV_SAMPLE_SCALE"] = "2"
+    assert "ok    source sample: the embedded merchant x2 (AOV_SAMPLE_SCALE), orders 2024-05-01..2026-05-03" in (
+        lines(env)
+    )
+    env["AOV_SAMPLE_SCALE"] = "lots"
+    assert lines(env)[-1] == (
+        "FAIL  AOV_SAMPLE_SCALE must be a whole number of 1 or more (the sample's size), not 'lots'"
+    )
+    del env["AOV_SAMPLE_SCALE"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("source: shopify\nstart_date: '2024-05-01'\n")
     env["AOV_MANIFEST"] = str(bad)

@@ -12,7 +12,7 @@ from aov_assets import investigation
 from aov_assets.manifest import load_manifest
 from aov_assets.rules import AlertRule, SegmentRule, card_rows, classify_orders, window_sums
 from aov_assets.sources import segment_rule
-from aov_assets.sources.sample import FIRST_DAY
+from aov_assets.sources.sample import FIRST_DAY, SampleMerchant, sample_scale
 
 from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, REPO
 
@@ -27,10 +27,13 @@ COHORTS = {"top 20%": (1180, 1210), "middle 60%": (480, 560), "bottom 20%": (190
 @pytest.fixture(scope="module")
 def example_orders(sample) -> pd.DataFrame:
     days = [EXAMPLE_FIRST_DAY + timedelta(days=i) for i in range(60)]
-    rule = segment_rule(load_manifest(REPO / "aov.yaml").segments, sample)
-    orders, rejected = classify_orders(sample.iter_days(days), "grand_total", rule)
+    orders, rejected = classify_orders(sample.iter_days(days), "grand_total", segment_rule_of(sample))
     assert rejected.empty
     return orders
+
+
+def segment_rule_of(sample) -> SegmentRule:
+    return segment_rule(load_manifest(REPO / "aov.yaml").segments, sample)
 
 
 def sums_by_day(orders: pd.DataFrame) -> pd.DataFrame:
@@ -144,3 +147,32 @@ def test_group_and_store_view_routing_agree_on_the_sample(sample, example_orders
 def test_days_outside_the_sample_have_no_orders(sample):
     assert sample.orders_created_on(date(2024, 4, 30)) == []
     assert sample.orders_created_on(date(2026, 5, 4)) == []
+
+
+def test_a_scaled_merchant_keeps_the_worked_example_with_every_count_multiplied(sample, example_orders):
+    """AOV_SAMPLE_SCALE=3: three times the orders, companies and consumers under ids of their own, and the
+    same AOVs and percentages as of the last day."""
+    scaled = SampleMerchant(scale=3)
+    days = [EXAMPLE_FIRST_DAY + timedelta(days=i) for i in range(60)]
+    orders, rejected = classify_orders(scaled.iter_days(days), "grand_total", segment_rule_of(sample))
+    assert rejected.empty and len(orders) == 3 * len(example_orders)
+    assert orders["entity_id"].is_unique
+    for column in ("company_id", "customer_key"):
+        assert orders[column].nunique() == 3 * example_orders[column].nunique(), column
+    one, three = (
+        card_rows(window_sums(sums_by_day(frame), EXAMPLE_DAY, EXAMPLE_DAY), AlertRule(Decimal(15))).set_index(
+            "segment"
+        )
+        for frame in (example_orders, orders)
+    )
+    assert (three["orders"] == 3 * one["orders"]).all() and (three["revenue"] == 3 * one["revenue"]).all()
+    for column in ("aov", "prior_aov", "aov_change_pct", "multiplier", "alert"):
+        assert three[column].tolist() == one[column].tolist(), column
+    assert scaled.orders_created_on(EXAMPLE_DAY) == SampleMerchant(scale=3).orders_created_on(EXAMPLE_DAY)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "1.5", "ten", "²"])
+def test_a_bad_sample_scale_is_one_clear_error(value):
+    with pytest.raises(ValueError, match=rf"AOV_SAMPLE_SCALE must be a whole number of 1 or more .*{value}"):
+        sample_scale({"AOV_SAMPLE_SCALE": value})
+    assert sample_scale({}) == sample_scale({"AOV_SAMPLE_SCALE": " "}) == 1

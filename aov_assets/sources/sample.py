@@ -10,11 +10,17 @@ accounts go quiet, while B2C barely moves.
 Everything is generated once per process as compact numpy arrays (deterministic seed) and each day
 is rendered on demand in the exact REST order shape, so the sample goes through the same lake,
 parsing and classification code as a live store.
+
+`AOV_SAMPLE_SCALE=N` makes a merchant N times the size: each order, company and consumer is rendered
+N times under ids of its own (copy k of id i is (i - 1) * N + k + 1), so every count is N times and
+every AOV, share and percentage, the worked example's included, stays the same. Days are still
+rendered one at a time from the 1x arrays, so memory does not grow with N.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -28,6 +34,7 @@ LAST_DAY = date(2026, 5, 3)
 CURRENT_WINDOW = (date(2026, 4, 4), LAST_DAY)
 PRIOR_WINDOW = (date(2026, 3, 5), date(2026, 4, 3))
 SEED = 20260503
+SCALE_VARIABLE = "AOV_SAMPLE_SCALE"
 
 COHORT_SIZES = {"top": 36, "mid": 108, "bottom": 36}
 QUIET_MID_COMPANIES = 8
@@ -228,7 +235,8 @@ class SampleMerchant:
     first_day = FIRST_DAY
     last_day = LAST_DAY
 
-    def __init__(self, seed: int = SEED):
+    def __init__(self, seed: int = SEED, scale: int = 1):
+        self.scale = scale
         self._rng = np.random.default_rng(seed)
         self.companies = self._companies()
         self.consumer_weights = self._rng.lognormal(0, 1.0, CONSUMERS)
@@ -272,7 +280,12 @@ class SampleMerchant:
         if index < 0 or day > LAST_DAY:
             return []
         start, stop = self._day_starts[index], self._day_starts[index + 1]
-        return [self._render(position) for position in range(start, stop)]
+        columns, line_starts = self._day_columns(start, stop)
+        return [
+            self._render(columns, row, range(line_starts[row], line_starts[row + 1]), copy)
+            for row in range(stop - start)
+            for copy in range(self.scale)
+        ]
 
     def iter_days(self, days: Iterable[date]) -> Iterator[tuple[date, list[bytes]]]:
         """Each day's orders as REST JSON bytes, the form every source hands to the lake."""
@@ -500,23 +513,34 @@ class SampleMerchant:
         return dict(zip(self.companies["company_id"].tolist(), self.companies["name"].tolist(), strict=True))
 
     @cached_property
-    def _columns(self) -> dict[str, list]:
-        """Plain Python lists: rendering reads them per order, far faster than pandas row access."""
-        columns = {name: self.orders[name].tolist() for name in self.orders.columns}
-        columns.update({f"line_{name}": self._lines[name].tolist() for name in self._lines.columns})
-        return columns
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {name: self.orders[name].to_numpy() for name in self.orders.columns}
+        return arrays | {f"line_{name}": self._lines[name].to_numpy() for name in self._lines.columns}
 
-    def _render(self, row: int) -> dict:
-        c = self._columns
-        entity_id = c["entity_id"][row]
+    def _day_columns(self, start: int, stop: int) -> tuple[dict[str, list], np.ndarray]:
+        """Orders start..stop and their lines as plain Python lists (rendering reads them per order, far
+        faster than pandas row access; one day at a time keeps memory flat), and each order's first line."""
+        first, last = self._line_starts[start], self._line_starts[stop]
+        columns = {
+            name: values[first:last].tolist() if name.startswith("line_") else values[start:stop].tolist()
+            for name, values in self._arrays.items()
+        }
+        return columns, self._line_starts[start : stop + 1] - first
+
+    def _scaled(self, id_: int, copy: int) -> int:
+        """Copy `copy`'s id for a 1x id (0, Magento's "none", stays 0)."""
+        return (id_ - 1) * self.scale + copy + 1 if id_ else 0
+
+    def _render(self, c: dict[str, list], row: int, lines: range, copy: int) -> dict:
+        entity_id = self._scaled(c["entity_id"][row], copy)
         day = FIRST_DAY + timedelta(days=c["day"][row])
         created = datetime.combine(day, datetime.min.time()) + timedelta(seconds=c["second"][row])
         updated = datetime.combine(FIRST_DAY, datetime.min.time()) + timedelta(seconds=c["updated_second"][row])
         store_id = c["store_id"][row]
-        customer_id = c["customer_id"][row]
-        company_id = c["company_id"][row]
+        customer_id = self._scaled(c["customer_id"][row], copy)
+        company_id = self._scaled(c["company_id"][row], copy)
         items, qty_total, item_id = [], 0, entity_id * 100
-        for line in range(self._line_starts[row], self._line_starts[row + 1]):
+        for line in lines:
             name, sku, options, _ = CATALOG[c["line_product"][line]]
             qty, row_total = c["line_qty"][line], c["line_row_total"][line]
             item_id += 1
@@ -600,13 +624,25 @@ class SampleMerchant:
                 "company_order_attributes": {
                     "order_id": entity_id,
                     "company_id": company_id,
-                    "company_name": self._company_names[company_id],
+                    "company_name": self._company_names[c["company_id"][row]] + (f" #{copy + 1}" if copy else ""),
                 }
             }
         return order
 
 
-@lru_cache(maxsize=1)
-def sample_merchant() -> SampleMerchant:
-    """The one sample merchant of this process (generation takes about a second)."""
-    return SampleMerchant()
+def sample_scale(environ: Mapping[str, str] = os.environ) -> int:
+    """`AOV_SAMPLE_SCALE` (default 1): how many times the sample merchant's size to render."""
+    value = environ.get(SCALE_VARIABLE, "").strip() or "1"
+    if not (value.isascii() and value.isdigit() and int(value) >= 1):
+        raise ValueError(f"{SCALE_VARIABLE} must be a whole number of 1 or more (the sample's size), not {value!r}")
+    return int(value)
+
+
+def sample_merchant(environ: Mapping[str, str] = os.environ) -> SampleMerchant:
+    """The sample merchant of this process at `AOV_SAMPLE_SCALE` (generation takes about a second)."""
+    return _merchant(sample_scale(environ))
+
+
+@lru_cache(maxsize=2)
+def _merchant(scale: int) -> SampleMerchant:
+    return SampleMerchant(scale=scale)
