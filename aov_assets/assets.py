@@ -9,6 +9,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -17,6 +18,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import basket
 from . import investigation as why
@@ -52,7 +54,23 @@ warnings.filterwarnings(
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 GROUP = "aov"
-CLASSIFY_BATCH_DAYS = 31  # enough rows to amortize pandas overhead, few enough to bound memory
+BATCH_ORDERS = 25_000  # raw orders read together: enough to amortize Arrow and pandas, few to bound memory
+ACCOUNT_BATCH_DAYS = 31  # days of B2B orders summed per account together
+
+
+def batches(store: RawOrderLake, days: list[date]) -> Iterator[list[date]]:
+    """Consecutive days holding up to BATCH_ORDERS raw orders together (a bigger day alone), counted from
+    the lake's Parquet footers: memory stays flat whatever the store's size."""
+    batch, orders = [], 0
+    for day in days:
+        count = store.order_count(day) or 0
+        if batch and orders + count > BATCH_ORDERS:
+            yield batch
+            batch, orders = [], 0
+        batch.append(day)
+        orders += count
+    if batch:
+        yield batch
 
 
 class Progress:
@@ -132,9 +150,8 @@ def classified_orders(
         lake_failures(),
         warehouse.replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write,
     ):
-        for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
-            batch = days[start : start + CLASSIFY_BATCH_DAYS]
-            payloads = {day: store.read_day(day) for day in batch}
+        for batch in batches(store, days):
+            payloads = {day: store.payloads(day) for day in batch}
             orders, rejected = classify_orders(
                 payloads.items(), manifest.metric.basis, rule, manifest.validation.max_order_value
             )
@@ -166,7 +183,7 @@ def settle_cross_day_duplicates(
     store: RawOrderLake,
     orders: pd.DataFrame,
     rejected: pd.DataFrame,
-    payloads: Mapping[date, list[bytes]],
+    payloads: Mapping[date, pa.BinaryArray],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Apply `cross_day_duplicates` against the warehouse: this run's losing copies join `rejected`; the
     other days' losing copies move to their day's rejected_orders (returned as the third frame)."""
@@ -179,7 +196,7 @@ def settle_cross_day_duplicates(
         return f"duplicate entity_id {entity_id}; kept the more recently updated copy of {kept}"
 
     lost = [
-        reject_row(day, position, entity_id, reason(entity_id, their_day[entity_id]), payloads[day][position])
+        reject_row(day, position, entity_id, reason(entity_id, their_day[entity_id]), payloads[day][position].as_py())
         for entity_id, day, position in orders.loc[lose, ["entity_id", "order_date", "position"]].itertuples(False)
     ]
     moved = []
@@ -399,8 +416,8 @@ def account_daily(
     db = warehouse.open()
     progress = Progress(context.log, "account_daily", len(days))
     with warehouse.replacing([tables.account_daily, tables.b2b_currency_daily], days[0], days[-1]) as write:
-        for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
-            batch = days[start : start + CLASSIFY_BATCH_DAYS]
+        for start in range(0, len(days), ACCOUNT_BATCH_DAYS):
+            batch = days[start : start + ACCOUNT_BATCH_DAYS]
             orders = db.b2b_orders(batch[0], batch[-1], manifest.metric.basis)
             accounts = why.account_daily_rows(orders)
             write(tables.account_daily, _as_money(accounts, "revenue", "refunded", largest="largest_order"))
@@ -433,6 +450,7 @@ def _money_values(cents: pd.Series) -> list[Decimal | None]:
 
 
 INVESTIGATION_CELLS = 4_000_000  # accounts x days per dense array (32 MB): as-of days computed together
+INVESTIGATION_ROWS = 100_000  # account x as-of rows built and written together: memory stays flat
 
 
 def b2b_investigation(
@@ -447,36 +465,55 @@ def b2b_investigation(
     progress = Progress(context.log, "b2b_investigation", len(days))
     outputs = (tables.b2b_accounts_30d, tables.b2b_cohorts_30d, tables.aov_why)
     with warehouse.replacing(outputs, days[0], days[-1]) as write:
-        chunk_days = max(WINDOW_DAYS, INVESTIGATION_CELLS // max(db.account_count(days[-1]), 1) - why.LOOKBACK_DAYS)
+        accounts_count = max(db.account_count(days[-1]), 1)
+        chunk_days = max(WINDOW_DAYS, INVESTIGATION_CELLS // accounts_count - why.LOOKBACK_DAYS)
+        rows_days = max(1, INVESTIGATION_ROWS // accounts_count)
         for start in range(0, len(days), chunk_days):
             chunk = days[start : start + chunk_days]
-            accounts, cohorts, causes = investigate(db, chunk, covered_from)
-            write(tables.b2b_accounts_30d, accounts)
-            write(tables.b2b_cohorts_30d, cohorts)
-            write(tables.aov_why, causes)
-            quiet = accounts[accounts["status"] == "gone_quiet"].sort_values(
-                ["prior_revenue", "account"], ascending=[False, True]
-            )
-            for as_of, findings in Findings.by_day(cohorts, causes, quiet).items():
-                metadata = investigation_numbers(findings) | {
-                    "why": dg.MetadataValue.md("\n".join(findings.why_lines()))
-                }
-                context.add_asset_metadata(metadata, asset_key=dg.AssetKey("aov_why"), partition_key=day_key(as_of))
-                progress.step(as_of)
+            inputs = investigation_inputs(db, chunk, covered_from)
+            for part in range(0, len(chunk), rows_days):
+                accounts, cohorts, causes = investigate(inputs, chunk[part : part + rows_days])
+                write(tables.b2b_accounts_30d, accounts)
+                write(tables.b2b_cohorts_30d, cohorts)
+                write(tables.aov_why, causes)
+                quiet = accounts[accounts["status"] == "gone_quiet"].sort_values(
+                    ["prior_revenue", "account"], ascending=[False, True]
+                )
+                for as_of, findings in Findings.by_day(cohorts, causes, quiet).items():
+                    metadata = investigation_numbers(findings) | {
+                        "why": dg.MetadataValue.md("\n".join(findings.why_lines()))
+                    }
+                    context.add_asset_metadata(metadata, asset_key=dg.AssetKey("aov_why"), partition_key=day_key(as_of))
+                    progress.step(as_of)
     for table in outputs:
         yield dg.MaterializeResult(asset_key=table.name)
 
 
-def investigate(db: tables.Warehouse, days: list[date], covered_from: date) -> tuple[pd.DataFrame, ...]:
-    """The three investigation tables for consecutive as-of days, from account_daily and daily_aov."""
+@dataclass(frozen=True)
+class InvestigationInputs:
+    """What the as-of days of a chunk read: account_daily over them and their lookback, as windows."""
+
+    daily: pd.DataFrame
+    windows: why.Windows
+    context_of: why.WindowContext
+    typical: dict[date, why.Typical]
+
+
+def investigation_inputs(db: tables.Warehouse, days: list[date], covered_from: date) -> InvestigationInputs:
     first = days[0] - timedelta(days=why.LOOKBACK_DAYS)
     daily = db.read_account_daily(first, days[-1])
     windows = why.build_windows(daily, db.account_lifetime_before(first), first, days[-1])
     context_of = why.WindowContext(
         daily, db.read_currency_daily(first, days[-1]), db.read_daily(first, days[-1]), windows
     )
-    accounts = why.with_names(why.account_rows(windows, days), daily)
     typical = {as_of: why.typical_gone_quiet(windows, as_of, covered_from) for as_of in days}
+    return InvestigationInputs(daily, windows, context_of, typical)
+
+
+def investigate(inputs: InvestigationInputs, days: list[date]) -> tuple[pd.DataFrame, ...]:
+    """The three investigation tables for consecutive as-of days (within the inputs' chunk)."""
+    windows, context_of, typical = inputs.windows, inputs.context_of, inputs.typical
+    accounts = why.with_names(why.account_rows(windows, days), inputs.daily)
     columns = {c: accounts[c].to_numpy() for c in why.EXPLAIN_COLUMNS}
     starts = np.searchsorted(accounts["as_of"].to_numpy(), days + [date.max], side="left")  # rows are by as-of day
     causes = []
@@ -495,7 +532,7 @@ def investigate(db: tables.Warehouse, days: list[date], covered_from: date) -> t
 
 
 AROUND_IT = ("segment_metrics_30d", "currency_aov_30d", "b2b_category_mix_30d")  # read by aov_30d's card
-NEIGHBOUR_ORDERS = 2_000_000  # orders whose customers are in memory at once: as-of days computed together
+NEIGHBOUR_ORDERS = 500_000  # orders whose customers are in memory at once: as-of days computed together
 
 
 def segment_metrics_30d(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -597,8 +634,7 @@ def order_lines(
     store, db = lake.raw_orders(), warehouse.open()
     progress = Progress(context.log, "order_lines", len(days))
     with lake_failures(), warehouse.replacing([tables.order_lines], days[0], days[-1]) as write:
-        for start in range(0, len(days), CLASSIFY_BATCH_DAYS):
-            batch = days[start : start + CLASSIFY_BATCH_DAYS]
+        for batch in batches(store, days):
             counted = db.counted_orders_of(batch[0], batch[-1]).set_index("entity_id")
             rejected = db.rejected_between(batch[0], batch[-1])
             lines, unreadable = basket.line_rows(

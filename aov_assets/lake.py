@@ -89,12 +89,17 @@ class RawOrderLake:
 
     def read_day(self, day: date) -> list[bytes]:
         """The day's raw orders; a day that was never fetched is an error, not an empty day."""
+        return self.payloads(day).to_pylist()
+
+    def payloads(self, day: date) -> pa.BinaryArray:
+        """The day's raw orders as one Arrow array (no Python object per order); a day that was never
+        fetched is an error, not an empty day."""
         path = self.path_for(day)
         if not path.exists():
             raise FileNotFoundError(
                 f"raw_orders has no partition {day} (no {path}); materialize raw_orders for that day first"
             )
-        return self._read(day, "payload").cast(pa.binary()).to_pylist()
+        return self._read(day, "payload").cast(pa.binary()).combine_chunks()
 
     def days(self) -> list[date]:
         """Every day the lake holds, oldest first."""

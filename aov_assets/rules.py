@@ -17,6 +17,7 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 SEGMENTS = ("b2b", "b2c")
 WINDOW_SEGMENTS = ("b2b", "b2c", "all")
@@ -610,36 +611,52 @@ def ttm_rows(daily: pd.DataFrame, first_month: date, last_month: date) -> pd.Dat
 
 
 def classify_orders(
-    days: Iterable[tuple[date, Sequence[bytes]]],
+    days: Iterable[tuple[date, Sequence[bytes] | pa.BinaryArray]],
     basis: Literal["grand_total", "subtotal"],
     rule: SegmentRule,
     max_order_value: Decimal = DEFAULT_MAX_ORDER_VALUE,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw orders of some days -> (classified rows, with their `position` in the day; rejected rows);
-    every payload lands in exactly one.
+    every payload lands in exactly one. The columnar parse reads what it can read exactly in one pass
+    and `parse_order` the rest (columnar.py), so both give the same rows and reasons.
 
     A second copy of an entity_id (a source paging glitch) is rejected with its reason and the most
     recently updated copy is kept, so raw orders = classified + rejected always holds. Values stay
     Python objects (None for missing) so they go to the database exactly as parsed.
     """
-    rows, rejects, payloads = [], [], {}
+    from .columnar import parse_orders  # the columnar path reads these rules' limits
+
+    dates, arrays = [], []
     for day, day_payloads in days:
-        for position, payload in enumerate(day_payloads):
-            try:
-                rows.append(parse_order(payload, day, basis, max_order_value) | {"position": position})
-                payloads[(day, position)] = payload
-            except RejectedOrder as reason:
-                rejects.append(reject_row(day, position, entity_id_of(payload), str(reason), payload))
-    orders = pd.DataFrame(rows, columns=[*ORDER_COLUMNS, "position"], dtype=object)
+        dates.append(day)
+        arrays.append(day_payloads if isinstance(day_payloads, pa.Array) else pa.array(day_payloads, pa.binary()))
+    sizes = [len(array) for array in arrays]
+    payloads = pa.concat_arrays(arrays) if arrays else pa.array([], pa.binary())
+    day_of = np.repeat(np.arange(len(dates)), sizes)
+    positions = np.arange(len(payloads)) - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes)
+    fast, left = parse_orders(dates, payloads, day_of, basis, max_order_value)
+    rows, rejects = [], []
+    for i in left:
+        day, position, payload = dates[day_of[i]], int(positions[i]), payloads[int(i)].as_py()
+        try:
+            rows.append(parse_order(payload, day, basis, max_order_value) | {"position": position})
+        except RejectedOrder as reason:
+            rejects.append(reject_row(day, position, entity_id_of(payload), str(reason), payload))
+    orders = pd.concat(
+        [
+            fast.assign(position=positions[fast.pop("row").to_numpy(dtype=np.int64)]),
+            pd.DataFrame(rows, columns=[*ORDER_COLUMNS, "position"], dtype=object),
+        ],
+        ignore_index=True,
+    ).astype(object)
     newest_first = orders.assign(_updated=pd.to_datetime(orders["updated_at"])).sort_values(
         ["_updated", "order_date", "position"], ascending=False, na_position="last"
     )
     duplicate = newest_first.duplicated("entity_id")
     for row in newest_first[duplicate].itertuples(index=False):
         reason = f"duplicate entity_id {row.entity_id}; kept the most recently updated copy"
-        rejects.append(
-            reject_row(row.order_date, row.position, row.entity_id, reason, payloads[(row.order_date, row.position)])
-        )
+        payload = arrays[dates.index(row.order_date)][row.position].as_py()
+        rejects.append(reject_row(row.order_date, row.position, row.entity_id, reason, payload))
     kept = newest_first[~duplicate].sort_values(["order_date", "position"]).drop(columns="_updated")
     rejected = pd.DataFrame(rejects, columns=["order_date", "position", "entity_id", "reason", "payload"], dtype=object)
     classified = classify(kept, rule).reset_index(drop=True)

@@ -1,0 +1,249 @@
+"""The columnar parse: a day's raw orders read by Arrow's JSON reader in one pass, no Python object per order.
+
+It accepts only the orders it can read exactly as `rules.parse_order` does: compact UTF-8 JSON, ids
+as JSON integers, amounts that fit NUMERIC(20,4) (Arrow converts the number's text, never a float),
+text within its column and free of NUL, `YYYY-MM-DD HH:MM:SS` timestamps on the requested day, a
+rate above 0, a value within the limit. Everything else (a malformed order, an id as a string, an
+offset timestamp, an out-of-range value, deep nesting) is left to `parse_order`, which reads it or
+rejects it with its reason, so both paths give the same rows. Arrow fails a whole block on one bad
+order; the block is then halved until the bad orders are alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from .rules import COUNTED_STATES_EXCLUDE, MAX_ID, ORDER_COLUMNS, SMALL_IDS, TEXT_LIMITS
+
+_AMOUNT = pa.decimal128(20, 4)  # NUMERIC(20,4): a value that does not fit fails Arrow's conversion
+_COMPANY = pa.struct([("company_id", pa.int64()), ("company_name", pa.string())])
+SCHEMA = pa.schema(
+    [
+        ("entity_id", pa.int64()),
+        ("increment_id", pa.string()),
+        ("created_at", pa.string()),
+        ("updated_at", pa.string()),
+        ("state", pa.string()),
+        ("status", pa.string()),
+        ("customer_id", pa.int64()),
+        ("customer_group_id", pa.int64()),
+        ("store_id", pa.int64()),
+        ("base_currency_code", pa.string()),
+        ("order_currency_code", pa.string()),
+        ("base_to_global_rate", _AMOUNT),
+        ("base_grand_total", _AMOUNT),
+        ("grand_total", _AMOUNT),
+        ("base_subtotal", _AMOUNT),
+        ("subtotal", _AMOUNT),
+        ("base_total_refunded", _AMOUNT),
+        ("customer_email", pa.string()),
+        ("items", pa.list_(pa.struct([("parent_item_id", pa.int64())]))),
+        (
+            "extension_attributes",
+            pa.struct([("company_order_attributes", _COMPANY), ("company_attributes", _COMPANY)]),
+        ),
+    ]
+)
+_OPTIONS = pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
+_READ = pj.ReadOptions(block_size=4 << 20)  # fewer, larger blocks: measured 25% faster than the 1 MB default
+_REQUIRED = ("entity_id", "created_at", "state", "base_grand_total", "base_subtotal", "grand_total", "items")
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+MAX_BRACKETS = 200
+READ_ORDERS = 5_000
+_UNITS = 10_000  # an amount's 1/10,000 units, exact in int64 below 9.2e14
+
+
+def read_orders(payloads: pa.BinaryArray) -> tuple[list[tuple[int, pa.Table]], list[int]]:
+    """Arrow's reading of binary payloads as (first position, table) pieces, and the positions it could
+    not read (a malformed order fails its block; the block is halved until the bad orders are alone)."""
+    if len(payloads) == 0:
+        return [], []
+    text = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(payloads)], pa.int32()), payloads), b"\n")
+    try:
+        payloads.cast(pa.string())  # valid UTF-8, or the order is left to parse_order
+        table = pj.read_json(pa.BufferReader(text[0].as_buffer()), _READ, _OPTIONS)
+        if table.num_rows == len(payloads):
+            return [(0, table)], []
+    except pa.ArrowInvalid:
+        pass
+    if len(payloads) == 1:
+        return [], [0]
+    middle = len(payloads) // 2
+    first, first_bad = read_orders(payloads[:middle])
+    second, second_bad = read_orders(payloads[middle:])
+    return first + [(start + middle, t) for start, t in second], first_bad + [middle + p for p in second_bad]
+
+
+def one_line_and_shallow(payloads: pa.BinaryArray) -> np.ndarray:
+    """Payloads with no line break (one JSON object per line for Arrow) and at most MAX_BRACKETS [ and {
+    (nested shallowly enough for msgspec whatever the caller's stack depth): a byte scan, no parsing."""
+    offsets = np.frombuffer(payloads.buffers()[1], np.int32)[payloads.offset : payloads.offset + len(payloads) + 1]
+    if len(payloads) == 0 or offsets[-1] == offsets[0]:
+        return np.ones(len(payloads), dtype=bool)
+    data = np.frombuffer(payloads.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+
+    def per_row(*characters: str) -> np.ndarray:
+        positions = offsets[0] + np.concatenate([np.flatnonzero(data == ord(c)) for c in characters])
+        return np.bincount(np.searchsorted(offsets, positions, side="right") - 1, minlength=len(payloads))
+
+    breaks, brackets = per_row("\n", "\r"), per_row("[", "{")
+    return (breaks == 0) & (brackets <= MAX_BRACKETS)
+
+
+def parse_orders(
+    days: Sequence[date], payloads: pa.Array, day_of: np.ndarray, basis: str, max_order_value: Decimal
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Binary `payloads` of `days` (payload i is from `days[day_of[i]]`) -> (the rows `parse_order` gives
+    for the orders read here, with `row`, the payload's index; the indexes left to `parse_order`)."""
+    tables, rows = [], []
+    for first in range(0, len(payloads), READ_ORDERS):  # a few MB of text and Arrow buffers at a time
+        part = payloads[first : first + READ_ORDERS]
+        readable = first + np.flatnonzero(one_line_and_shallow(part))
+        for start, table in read_orders(payloads.take(pa.array(readable)))[0]:
+            tables.append(table)
+            rows.append(readable[start : start + table.num_rows])
+    if not tables:
+        return pd.DataFrame(columns=[*ORDER_COLUMNS, "row"]), np.arange(len(payloads))
+    table, row = pa.concat_tables(tables).combine_chunks(), np.concatenate(rows)
+    column = {name: table.column(name).chunk(0) for name in SCHEMA.names}
+    created = pc.strptime(column["created_at"], "%Y-%m-%d %H:%M:%S", "s", error_is_null=True)
+    updated = pc.strptime(column["updated_at"], "%Y-%m-%d %H:%M:%S", "s", error_is_null=True)
+    company_id, company_name, company_ok = _company(column["extension_attributes"])
+    rate, rate_ok = _units(column["base_to_global_rate"])
+    base, base_ok = _units(column["base_grand_total" if basis == "grand_total" else "base_subtotal"])
+    refunded, refunded_ok = _units(column["base_total_refunded"])
+    value_cents, refunded_cents = _cents(base, rate), _cents(refunded, rate)
+    line_items, items_ok = _top_level_items(column["items"])
+    day = np.asarray(days, dtype="datetime64[D]")[day_of[row]]
+    checks = [
+        *(_valid(column[name]) for name in _REQUIRED),
+        _true(pc.match_substring_regex(column["created_at"], _TIMESTAMP)),
+        _valid(created) & (created.cast(pa.date32()).to_numpy(zero_copy_only=False) == day),
+        ~_valid(column["updated_at"]) | _valid(updated),
+        *(_text_fits(company_name if name == "company_name" else column[name], n) for name, n in TEXT_LIMITS.items()),
+        *(_units(column[name])[1] for name in ("base_subtotal", "base_grand_total", "grand_total", "subtotal")),
+        rate_ok,
+        base_ok,
+        refunded_ok,
+        rate > 0,
+        company_ok,
+        items_ok,
+        value_cents >= 0,
+        refunded_cents >= 0,
+        value_cents <= int(max_order_value * 100),
+        *(_id_fits(column[name], SMALL_IDS.get(name, MAX_ID)) for name in ("entity_id", *_IDS)),
+    ]
+    keep = np.flatnonzero(np.logical_and.reduce(checks))
+    taken = pa.array(keep)
+    values = {name: column[name].take(taken).to_pylist() for name in _AS_READ}
+    frame = pd.DataFrame(
+        {
+            **values,
+            "order_date": day[keep].astype(object),
+            "created_at": created.take(taken).to_pylist(),
+            "updated_at": updated.take(taken).to_pylist(),
+            "company_id": company_id.take(taken).to_pylist(),
+            "company_name": company_name.take(taken).to_pylist(),
+            "order_value": _money(value_cents[keep]),
+            "refunded": _money(refunded_cents[keep]),
+            "line_items": line_items[keep].tolist(),
+            "counted": [state not in COUNTED_STATES_EXCLUDE for state in values["state"]],
+            "row": row[keep],
+        },
+        dtype=object,
+    )
+    return frame[[*ORDER_COLUMNS, "row"]], np.setdiff1d(np.arange(len(payloads)), row[keep])
+
+
+_IDS = ("customer_id", "customer_group_id", "store_id")
+_AS_READ = (  # columns taken as Arrow read them
+    "entity_id",
+    "increment_id",
+    "state",
+    "status",
+    *_IDS,
+    "base_currency_code",
+    "order_currency_code",
+    "base_to_global_rate",
+    "base_grand_total",
+    "grand_total",
+    "base_subtotal",
+    "subtotal",
+    "customer_email",
+)
+_ZERO = pa.scalar(Decimal(0), _AMOUNT)
+_UNIT_LIMIT = pa.scalar(Decimal(9 * 10**14) / _UNITS, _AMOUNT)  # amounts below it are exact int64 units
+_SCALE = pa.scalar(Decimal(_UNITS), pa.decimal128(5, 0))
+
+
+def _valid(values: pa.Array) -> np.ndarray:
+    return values.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _true(flags: pa.Array) -> np.ndarray:
+    return pc.fill_null(flags, False).to_numpy(zero_copy_only=False)
+
+
+def _text_fits(values: pa.Array, limit: int) -> np.ndarray:
+    fits = pc.and_(pc.less_equal(pc.utf8_length(values), limit), pc.invert(pc.match_substring(values, "\x00")))
+    return pc.fill_null(fits, True).to_numpy(zero_copy_only=False)
+
+
+def _id_fits(values: pa.Array, high: int) -> np.ndarray:
+    fits = pc.and_(pc.greater_equal(values, 0), pc.less_equal(values, high))
+    return pc.fill_null(fits, True).to_numpy(zero_copy_only=False)
+
+
+def _units(amounts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Amounts as int64 1/10,000 units (missing: 0), and which are non-negative and exact in int64."""
+    fits = pc.fill_null(pc.and_(pc.greater_equal(amounts, _ZERO), pc.less(amounts, _UNIT_LIMIT)), True)
+    scaled = pc.multiply(pc.if_else(fits, pc.fill_null(amounts, _ZERO), _ZERO), _SCALE)
+    return pc.cast(scaled, pa.int64()).to_numpy(), fits.to_numpy(zero_copy_only=False)
+
+
+def _cents(amount_units: np.ndarray, rate_units: np.ndarray) -> np.ndarray:
+    """amount x rate rounded half-up to the cent, exact in int64; -1 where the product would overflow."""
+    fits = amount_units <= np.iinfo(np.int64).max // np.maximum(rate_units, 1)
+    product = np.where(fits, amount_units, 0) * rate_units  # 1/10^8 units
+    return np.where(fits, (product + _UNITS**2 // 200) // (_UNITS**2 // 100), -1)
+
+
+def _money(cents: np.ndarray) -> list[Decimal]:
+    return [Decimal(int(c)).scaleb(-2) for c in cents]
+
+
+def _company(extension: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """`rules.company_attributes` over a column: company_id and company_name of the first attributes with
+    a company_id above 0, and which orders have no negative id before it (parse_order rejects those)."""
+    parts = [pc.struct_field(extension, part) for part in ("company_order_attributes", "company_attributes")]
+    (first, second), names = ([pc.struct_field(p, field) for p in parts] for field in ("company_id", "company_name"))
+    use_first = pc.fill_null(pc.greater(first, 0), False)
+    use_second = pc.and_(pc.invert(use_first), pc.fill_null(pc.greater(second, 0), False))
+    ok = pc.and_(
+        pc.fill_null(pc.greater_equal(first, 0), True),
+        pc.or_(use_first, pc.fill_null(pc.greater_equal(second, 0), True)),
+    )
+    none = pa.nulls(len(extension), pa.int64())
+    company_id = pc.if_else(use_first, first, pc.if_else(use_second, second, none))
+    company_name = pc.if_else(
+        use_first, names[0], pc.if_else(use_second, names[1], pa.nulls(len(extension), pa.string()))
+    )
+    return company_id, company_name, ok.to_numpy(zero_copy_only=False)
+
+
+def _top_level_items(items: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Items without a parent_item_id per order (`line_items`), and which orders have no null item."""
+    flat = pc.list_flatten(items)
+    parents = pc.list_parent_indices(items).to_numpy()
+    present = _valid(flat)
+    top = present & ~_valid(pc.struct_field(flat, "parent_item_id"))
+    null_items = np.bincount(parents, ~present, minlength=len(items))
+    return np.bincount(parents, top, minlength=len(items)).astype(np.int64), null_items == 0
