@@ -151,7 +151,7 @@ def classified_orders(
         warehouse.replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write,
     ):
         for batch in batches(store, days):
-            payloads = {day: store.payloads(day) for day in batch}
+            payloads = store.payloads_of(batch)
             orders, rejected = classify_orders(
                 payloads.items(), manifest.metric.basis, rule, manifest.validation.max_order_value
             )
@@ -638,7 +638,9 @@ def order_lines(
             counted = db.counted_orders_of(batch[0], batch[-1]).set_index("entity_id")
             rejected = db.rejected_between(batch[0], batch[-1])
             lines, unreadable = basket.line_rows(
-                ((day, store.read_day(day)) for day in batch), set(counted.index), rejected
+                ((day, array.to_pylist()) for day, array in store.payloads_of(batch).items()),
+                set(counted.index),
+                rejected,
             )
             if unreadable:
                 context.log.warning(

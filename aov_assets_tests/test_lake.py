@@ -1,8 +1,10 @@
 from datetime import date
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from aov_assets.lake import RawOrderLake
+from aov_assets.lake import LakeFileError, RawOrderLake
 
 DAY = date(2026, 5, 3)
 
@@ -31,3 +33,26 @@ def test_an_empty_day_is_a_real_zero_and_a_missing_day_is_an_error(tmp_path):
     assert lake.order_count(date(2026, 5, 4)) is None
     with pytest.raises(FileNotFoundError, match="raw_orders has no partition 2026-05-04"):
         lake.read_day(date(2026, 5, 4))
+
+
+def test_several_days_read_in_one_scan_equal_each_day_read_alone(tmp_path):
+    lake = RawOrderLake(tmp_path)
+    days = [date(2026, 5, d) for d in (1, 2, 3)]
+    lake.write_day(days[0], [b'{"entity_id":1}', b"\xff broken"], source="test")
+    lake.write_day(days[1], [], source="test")
+    legacy = pa.table({"entity_id": [3], "created_at": [None], "updated_at": [None], "payload": ['{"entity_id":3}']})
+    pq.write_table(legacy, lake.path_for(days[2]))  # an older file: the payload as text
+    together = lake.payloads_of(days)
+    assert {day: array.to_pylist() for day, array in together.items()} == {day: lake.read_day(day) for day in days}
+    assert together[days[2]].to_pylist() == [b'{"entity_id":3}']
+
+
+def test_an_unreadable_file_in_a_scan_is_named(tmp_path):
+    lake = RawOrderLake(tmp_path)
+    lake.write_day(date(2026, 5, 1), [b"{}"], source="test")
+    lake.write_day(DAY, [b"{}"], source="test")
+    lake.path_for(DAY).write_bytes(lake.path_for(DAY).read_bytes()[:-20])
+    with pytest.raises(LakeFileError, match="raw_orders file .*2026-05-03.parquet cannot be read"):
+        lake.payloads_of([date(2026, 5, 1), DAY])
+    with pytest.raises(FileNotFoundError, match="raw_orders has no partition 2026-05-04"):
+        lake.payloads_of([date(2026, 5, 4)])
