@@ -1,14 +1,15 @@
 """Times the demo pipeline: each stage's own code, then the whole Dagster run, side by side.
 
 Part A runs the stages over the sample's full range on an in-memory Dagster instance, so step
-times are essentially our code: orders per second per stage, and the neighbours' cost as a ratio to
-aov_30d's own step. Part B runs what `make demo` runs (the daily chain
+times are essentially our code: orders per second per stage, the neighbours' cost as a ratio to
+aov_30d's own step, the rows written and this process's peak RSS. `AOV_SAMPLE_SCALE=10` runs it on
+a merchant ten times the sample (1.46M orders). Part B runs what `make demo` runs (the daily chain
 and the TTM rollup as single-run backfills) three times in this one process: as `make demo` does, without the
 investigation's assets (what the demo cost before them), and on Dagster's stock SQLite event log instead of
 aov_assets.pooled_event_log.PooledSqliteEventLogStorage; it prints the two ratios.
 Absolute times drift on a shared machine; compare the numbers printed by one run.
 
-    .venv/bin/python bench/pipeline.py [--skip-dagster]
+    [AOV_SAMPLE_SCALE=N] .venv/bin/python bench/pipeline.py [--skip-dagster]
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 
 from aov_assets.definitions import build_defs
 from aov_assets.demo import PLANNED_EVENTS_SWITCH, QUIET_LOGS
 from aov_assets.instance import INSTANCE_YAML, STOCK_YAML
-from aov_assets.keys import DAILY_JOB, TTM_JOB, range_tags
+from aov_assets.keys import CATALOG_JOB, DAILY_JOB, TTM_JOB, range_tags
 from aov_assets.manifest import load_manifest
 from aov_assets.partitions import daily_partitions, monthly_partitions
 from aov_assets.resources import AdobeCommerceResource, LakeResource, WarehouseResource
 from aov_assets.schedules import DAILY_ASSETS, INVESTIGATION
 from aov_assets.sources.sample import sample_merchant
+from aov_assets.warehouse import Warehouse, classified_orders, order_lines
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = load_manifest(REPO / "aov.yaml")
@@ -52,16 +55,21 @@ def resources(root: Path) -> dict:
 
 def stages(root: Path) -> None:
     started = time.perf_counter()
-    orders = len(sample_merchant().orders)
-    print(f"sample merchant generated in {time.perf_counter() - started:.2f}s: {orders:,} orders, {len(DAYS)} days")
+    merchant = sample_merchant()
+    orders = len(merchant.orders) * merchant.scale
+    print(
+        f"sample merchant x{merchant.scale} generated in {time.perf_counter() - started:.2f}s: "
+        f"{orders:,} orders, {len(DAYS)} days"
+    )
     print(f"{'stage':<18}{'seconds':>9}{'orders/s':>12}")
     step_seconds: dict[str, float] = {}
+    started = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:  # in-memory event log: the steps' own time
-        for job, keys in ((DAILY_JOB, DAYS), (TTM_JOB, MONTHS)):
+        for job, keys in ((CATALOG_JOB, None), (DAILY_JOB, DAYS), (TTM_JOB, MONTHS)):
             result = DEFS.resolve_job_def(job).execute_in_process(
                 resources=resources(root),
                 instance=instance,
-                tags=range_tags(keys[0], keys[-1]),
+                tags=range_tags(keys[0], keys[-1]) if keys else {},
                 run_config=QUIET_LOGS,
             )
             for event in result.get_step_success_events():
@@ -76,9 +84,27 @@ def stages(root: Path) -> None:
     around, card = {key: step_seconds[key] for key in NEIGHBOUR_STEPS}, step_seconds["aov_30d"]
     steps = ", ".join(f"{key} {seconds:.2f}s" for key, seconds in around.items())
     print(f"the neighbours' steps ({steps}) take {sum(around.values()) / card:.2f}x aov_30d's own step ({card:.2f}s)")
+    warehouse = Warehouse(resources(root)["warehouse"].url)
+    with warehouse.engine.connect() as connection:
+        rows = {
+            table.name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for table in (classified_orders, order_lines)
+        }
+    print(
+        f"all steps {time.perf_counter() - started:.1f}s; "
+        + ", ".join(f"{name} {count:,} rows" for name, count in rows.items())
+        + f"; peak RSS {peak_rss_mb():,.0f} MB"
+    )
 
 
-def demo_runs(root: Path, pooled: bool = True, investigation: bool = True) -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM)."""
+    status = Path("/proc/self/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+
+
+def demo_runs(root: Path, pooled: bool = True, investigation: bool = True) -> tuple[float, float]:
+    """The demo's runs: wall seconds, and the seconds its steps report themselves (our code)."""
     home = root / "dagster_home"
     home.mkdir(parents=True)
     yaml = INSTANCE_YAML.format(base_dir=home / "history" / "runs") if pooled else STOCK_YAML
@@ -88,6 +114,7 @@ def demo_runs(root: Path, pooled: bool = True, investigation: bool = True) -> fl
     if not investigation:
         kept = {dg.AssetKey(key) for key in DAILY_ASSETS if key not in INVESTIGATION_ASSETS}
         daily = daily.get_subset(asset_selection=kept)
+    steps = 0.0
     with dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
         for job, keys in ((daily, DAYS), (DEFS.resolve_job_def(TTM_JOB), MONTHS)):
@@ -95,7 +122,8 @@ def demo_runs(root: Path, pooled: bool = True, investigation: bool = True) -> fl
                 instance=instance, tags=range_tags(keys[0], keys[-1]), run_config=QUIET_LOGS, resources=resources(root)
             )
             assert result.success
-        return time.perf_counter() - started
+            steps += sum(event.event_specific_data.duration_ms / 1000 for event in result.get_step_success_events())
+        return time.perf_counter() - started, steps
 
 
 def main() -> None:
@@ -109,10 +137,14 @@ def main() -> None:
             return
         print("\nB. the demo's Dagster runs (daily chain + TTM), side by side in this process")
         os.environ.setdefault(PLANNED_EVENTS_SWITCH, "true")  # as make demo sets it
-        demo = demo_runs(Path(tmp) / "demo")
-        before = demo_runs(Path(tmp) / "before", investigation=False)
-        stock = demo_runs(Path(tmp) / "stock", pooled=False)
+        demo, steps = demo_runs(Path(tmp) / "demo")
+        before, _ = demo_runs(Path(tmp) / "before", investigation=False)
+        stock, _ = demo_runs(Path(tmp) / "stock", pooled=False)
         print(f"make demo's runs                          {demo:7.1f}s")
+        print(
+            f"  of which the steps' own code            {steps:7.1f}s   Dagster's run, step and event-log overhead "
+            f"{demo - steps:.1f}s ({(demo - steps) / demo:.0%})"
+        )
         print(f"  without the investigation's assets      {before:7.1f}s   demo / without  {demo / before:5.2f}x")
         print(f"  on the stock SqliteEventLogStorage      {stock:7.1f}s   stock / demo    {stock / demo:5.2f}x")
 
