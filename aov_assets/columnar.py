@@ -54,8 +54,17 @@ SCHEMA = pa.schema(
 )
 _OPTIONS = pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
 _READ = pj.ReadOptions(block_size=4 << 20)  # fewer, larger blocks: measured 25% faster than the 1 MB default
-_REQUIRED = ("entity_id", "created_at", "state", "base_grand_total", "base_subtotal", "grand_total", "items")
-_TIMESTAMP = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+_REQUIRED = (
+    "entity_id",
+    "created_at",
+    "state",
+    "base_grand_total",
+    "base_subtotal",
+    "grand_total",
+    "base_to_global_rate",
+    "items",
+)
+_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_BRACKETS = 200
 READ_ORDERS = 5_000
 _UNITS = 10_000  # an amount's 1/10,000 units, exact in int64 below 9.2e14
@@ -114,8 +123,7 @@ def parse_orders(
         return pd.DataFrame(columns=[*ORDER_COLUMNS, "row"]), np.arange(len(payloads))
     table, row = pa.concat_tables(tables).combine_chunks(), np.concatenate(rows)
     column = {name: table.column(name).chunk(0) for name in SCHEMA.names}
-    created = pc.strptime(column["created_at"], "%Y-%m-%d %H:%M:%S", "s", error_is_null=True)
-    updated = pc.strptime(column["updated_at"], "%Y-%m-%d %H:%M:%S", "s", error_is_null=True)
+    created, updated = _timestamp(column["created_at"]), _timestamp(column["updated_at"])
     company_id, company_name, company_ok = _company(column["extension_attributes"])
     rate, rate_ok = _units(column["base_to_global_rate"])
     base, base_ok = _units(column["base_grand_total" if basis == "grand_total" else "base_subtotal"])
@@ -125,7 +133,6 @@ def parse_orders(
     day = np.asarray(days, dtype="datetime64[D]")[day_of[row]]
     checks = [
         *(_valid(column[name]) for name in _REQUIRED),
-        _true(pc.match_substring_regex(column["created_at"], _TIMESTAMP)),
         _valid(created) & (created.cast(pa.date32()).to_numpy(zero_copy_only=False) == day),
         ~_valid(column["updated_at"]) | _valid(updated),
         *(_text_fits(company_name if name == "company_name" else column[name], n) for name, n in TEXT_LIMITS.items()),
@@ -182,6 +189,14 @@ _AS_READ = (  # columns taken as Arrow read them
 _ZERO = pa.scalar(Decimal(0), _AMOUNT)
 _UNIT_LIMIT = pa.scalar(Decimal(9 * 10**14) / _UNITS, _AMOUNT)  # amounts below it are exact int64 units
 _SCALE = pa.scalar(Decimal(_UNITS), pa.decimal128(5, 0))
+
+
+def _timestamp(text: pa.Array) -> pa.Array:
+    """`YYYY-MM-DD HH:MM:SS` as a timestamp, null for anything else, including what strptime would
+    normalise and datetime.fromisoformat refuses (second 60, February 30th, year 0)."""
+    moment = pc.strptime(text, _TIMESTAMP_FORMAT, "s", error_is_null=True)
+    exact = pc.and_(pc.equal(pc.strftime(moment, _TIMESTAMP_FORMAT), text), pc.greater_equal(pc.year(moment), 1))
+    return pc.if_else(pc.fill_null(exact, False), moment, pa.scalar(None, moment.type))
 
 
 def _valid(values: pa.Array) -> np.ndarray:

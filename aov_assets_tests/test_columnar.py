@@ -59,6 +59,10 @@ TRICKY = [  # orders the columnar path leaves to parse_order, which reads or rej
     rest_order(entity_id=23, created_at="2026-05-03T10:00:00+02:00"),
     rest_order(entity_id=24, created_at="2026-02-30 10:00:00"),
     rest_order(entity_id=25, created_at="2026-05-02 23:59:59"),
+    rest_order(entity_id=50, created_at="2026-05-02 23:59:60"),  # strptime would make it 2026-05-03 00:00:00
+    rest_order(entity_id=51, updated_at="2026-02-30 10:00:00"),  # ... and this March 2nd
+    rest_order(entity_id=52, updated_at="0000-01-01 00:00:00"),
+    rest_order(entity_id=53, base_to_global_rate=...),
     rest_order(entity_id=26, updated_at="yesterday"),
     rest_order(entity_id=27, state="a\u0000b"),
     rest_order(entity_id=28, state="x" * 33),
