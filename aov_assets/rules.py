@@ -633,7 +633,7 @@ def classify_orders(
     sizes = [len(array) for array in arrays]
     payloads = pa.concat_arrays(arrays) if arrays else pa.array([], pa.binary())
     day_of = np.repeat(np.arange(len(dates)), sizes)
-    positions = np.arange(len(payloads)) - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes)
+    positions = np.arange(len(payloads)) - np.repeat(np.cumsum([0, *sizes])[:-1], sizes)
     fast, left = parse_orders(dates, payloads, day_of, basis, max_order_value)
     rows, rejects = [], []
     for i in left:

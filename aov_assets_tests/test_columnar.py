@@ -164,3 +164,10 @@ def test_both_bases_agree(basis):
     orders, _ = classify_orders([(DAY, PLAIN)], basis, RULE)
     for _, row in orders.iterrows():
         assert row["order_value"] == parse_order(PLAIN[row["position"]], DAY, basis)["order_value"]
+
+
+def test_no_days_and_empty_days_give_empty_frames_with_their_columns():
+    for days in ([], [(DAY, [])]):
+        orders, rejected = classify_orders(days, "grand_total", RULE)
+        assert orders.empty and rejected.empty
+        assert {"entity_id", "segment", "customer_key", "position"} <= set(orders.columns)
