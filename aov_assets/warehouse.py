@@ -845,9 +845,15 @@ class Warehouse:
         return cohorts, why, quiet
 
     def _frame(self, query: sa.Select[Any]) -> pd.DataFrame:
+        """The query's rows as a frame, built FRAME_ROWS rows at a time: a million rows fetched as Python
+        tuples at once would take gigabytes for a moment (PostgreSQL streams them from a server cursor)."""
         with self.connect() as connection:
-            result = connection.execute(query)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            result = connection.execution_options(stream_results=True).execute(query)
+            columns = list(result.keys())
+            frames = [pd.DataFrame(rows, columns=columns) for rows in result.partitions(FRAME_ROWS)]
+        if len(frames) == 1:
+            return frames[0]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def _add_new_columns(engine: Engine) -> None:
@@ -880,6 +886,9 @@ def _lock_for_writing(connection: Connection, table: sa.Table) -> None:
 
 
 ID_CHUNK = 10_000  # entity_ids per IN list (SQLite's variable limit is 32,766)
+
+
+FRAME_ROWS = 100_000
 
 
 class Writer:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from aov_assets import warehouse as tables
 from aov_assets.warehouse import Warehouse, WarehouseError, daily_aov
 
 from .conftest import classified_orders, raw_orders
@@ -155,3 +156,16 @@ def test_a_warehouse_locked_by_another_writer_fails_the_run_in_one_line_after_th
     other.rollback()
     rerun = dg.materialize([classified_orders], resources=pipeline.resources, partition_key="2026-05-03")
     assert rerun.success  # the lock gone, the same run goes through
+
+
+def test_reads_built_in_slices_equal_one_pass(example_pipeline, monkeypatch):
+    """Frames are built FRAME_ROWS rows at a time to bound memory; the slices add up to the same frame, dtypes
+    included (a slice where a nullable column is all empty must not change its type)."""
+    warehouse = example_pipeline.warehouse()
+    first, last = date(2026, 3, 5), date(2026, 5, 3)
+    whole = warehouse.read_account_daily(first, last), warehouse.daily_sums_from_orders(first, last)
+    monkeypatch.setattr(tables, "FRAME_ROWS", 7)
+    sliced = warehouse.read_account_daily(first, last), warehouse.daily_sums_from_orders(first, last)
+    assert len(whole[0]) > 1000
+    for one_pass, in_slices in zip(whole, sliced, strict=True):
+        pd.testing.assert_frame_equal(in_slices, one_pass)
