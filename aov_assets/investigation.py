@@ -172,7 +172,7 @@ def build_windows(daily: pd.DataFrame, before: pd.DataFrame, first: date, last: 
     for name in ("orders", "revenue_cents", "line_items", "refunded_cents"):
         dense = np.zeros((len(accounts), len(days) + 1), dtype=np.int64)
         np.add.at(dense, (row, column + 1), daily[name].to_numpy(dtype=np.int64))
-        cumulative[name] = np.cumsum(dense, axis=1)
+        cumulative[name] = np.cumsum(dense, axis=1, out=dense)  # in place: one accounts x days array each
     indexed = before.set_index("account").reindex(accounts)
     lifetime = {name: indexed[name].fillna(0).to_numpy(dtype=np.int64) for name in ("orders", "revenue_cents")}
     lifetime["line_items"] = lifetime["refunded_cents"] = np.zeros(len(accounts), dtype=np.int64)
