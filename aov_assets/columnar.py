@@ -171,21 +171,9 @@ def parse_orders(
 
 
 _IDS = ("customer_id", "customer_group_id", "store_id")
-_AS_READ = (  # columns taken as Arrow read them
-    "entity_id",
-    "increment_id",
-    "state",
-    "status",
-    *_IDS,
-    "base_currency_code",
-    "order_currency_code",
-    "base_to_global_rate",
-    "base_grand_total",
-    "grand_total",
-    "base_subtotal",
-    "subtotal",
-    "customer_email",
-)
+_TIMES = ("created_at", "updated_at")  # parsed and checked by _timestamp
+# Columns of classified_orders taken as Arrow read them; the others are computed in parse_orders.
+_AS_READ = tuple(name for name in ORDER_COLUMNS if name in SCHEMA.names and name not in _TIMES)
 _ZERO = pa.scalar(Decimal(0), _AMOUNT)
 _UNIT_LIMIT = pa.scalar(Decimal(9 * 10**14) / _UNITS, _AMOUNT)  # amounts below it are exact int64 units
 _SCALE = pa.scalar(Decimal(_UNITS), pa.decimal128(5, 0))
