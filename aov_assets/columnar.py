@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .rules import COUNTED_STATES_EXCLUDE, MAX_ID, ORDER_COLUMNS, SMALL_IDS, TEXT_LIMITS
+from .rules import AMOUNTS, COUNTED_STATES_EXCLUDE, MAX_ID, ORDER_COLUMNS, SMALL_IDS, TEXT_LIMITS
 
 _AMOUNT = pa.decimal128(20, 4)  # NUMERIC(20,4): a value that does not fit fails Arrow's conversion
 _COMPANY = pa.struct([("company_id", pa.int64()), ("company_name", pa.string())])
@@ -125,9 +125,10 @@ def parse_orders(
     column = {name: table.column(name).chunk(0) for name in SCHEMA.names}
     created, updated = _timestamp(column["created_at"]), _timestamp(column["updated_at"])
     company_id, company_name, company_ok = _company(column["extension_attributes"])
-    rate, rate_ok = _units(column["base_to_global_rate"])
-    base, base_ok = _units(column["base_grand_total" if basis == "grand_total" else "base_subtotal"])
-    refunded, refunded_ok = _units(column["base_total_refunded"])
+    units = {name: _units(column[name]) for name in AMOUNTS}  # (1/10,000 units, non-negative and exact)
+    rate = units["base_to_global_rate"][0]
+    base = units["base_grand_total" if basis == "grand_total" else "base_subtotal"][0]
+    refunded = units["base_total_refunded"][0]
     value_cents, refunded_cents = _cents(base, rate), _cents(refunded, rate)
     line_items, items_ok = _top_level_items(column["items"])
     day = np.asarray(days, dtype="datetime64[D]")[day_of[row]]
@@ -136,10 +137,7 @@ def parse_orders(
         _valid(created) & (created.cast(pa.date32()).to_numpy(zero_copy_only=False) == day),
         ~_valid(column["updated_at"]) | _valid(updated),
         *(_text_fits(company_name if name == "company_name" else column[name], n) for name, n in TEXT_LIMITS.items()),
-        *(_units(column[name])[1] for name in ("base_subtotal", "base_grand_total", "grand_total", "subtotal")),
-        rate_ok,
-        base_ok,
-        refunded_ok,
+        *(fits for _, fits in units.values()),
         rate > 0,
         company_ok,
         items_ok,

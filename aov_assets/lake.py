@@ -97,13 +97,16 @@ class RawOrderLake:
     def payloads(self, day: date) -> pa.BinaryArray:
         """The day's raw orders as one Arrow array (no Python object per order); a day that was never
         fetched is an error, not an empty day."""
-        self._require(day)
+        if not self.has_day(day):
+            raise self._missing(day)
         return self._read(day, "payload").cast(pa.binary()).combine_chunks()
 
     def payloads_of(self, days: Sequence[date]) -> dict[date, pa.BinaryArray]:
         """Several days' raw orders from one multi-threaded scan of their files (three times faster than
         a day at a time on the sample); an unreadable file is then found and named day by day."""
-        sizes = [self._require(day) for day in days]
+        sizes = [self.order_count(day) for day in days]  # the footers say where each day's rows end
+        if None in sizes:
+            raise self._missing(days[sizes.index(None)])
         try:
             files = ds.dataset([str(self.path_for(day)) for day in days], format="parquet", schema=_PAYLOAD)
             payloads = files.to_table(columns=["payload"]).column("payload").combine_chunks()
@@ -112,15 +115,11 @@ class RawOrderLake:
         bounds = itertools.pairwise([0, *itertools.accumulate(sizes)])
         return {day: payloads[start:end] for day, (start, end) in zip(days, bounds, strict=True)}
 
-    def _require(self, day: date) -> int:
-        """The day's order count; a day that was never fetched is an error, not an empty day."""
-        count = self.order_count(day)
-        if count is None:
-            raise FileNotFoundError(
-                f"raw_orders has no partition {day} (no {self.path_for(day)}); "
-                "materialize raw_orders for that day first"
-            )
-        return count
+    def _missing(self, day: date) -> FileNotFoundError:
+        """A day that was never fetched is an error, not an empty day."""
+        return FileNotFoundError(
+            f"raw_orders has no partition {day} (no {self.path_for(day)}); materialize raw_orders for that day first"
+        )
 
     def days(self) -> list[date]:
         """Every day the lake holds, oldest first."""

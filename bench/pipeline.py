@@ -23,6 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
+from scale import peak_rss_mb  # bench/ is on the path when this script runs
 
 from aov_assets.definitions import build_defs
 from aov_assets.demo import PLANNED_EVENTS_SWITCH, QUIET_LOGS
@@ -95,12 +96,6 @@ def stages(root: Path) -> None:
         + ", ".join(f"{name} {count:,} rows" for name, count in rows.items())
         + f"; peak RSS {peak_rss_mb():,.0f} MB"
     )
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM)."""
-    status = Path("/proc/self/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
 
 
 def demo_runs(root: Path, pooled: bool = True, investigation: bool = True) -> tuple[float, float]:

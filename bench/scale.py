@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -34,10 +33,6 @@ from aov_assets.rules import SegmentRule, classify_orders
 from aov_assets.sources.sample import sample_merchant
 
 RULE = SegmentRule("company_or_group", frozenset({2, 4}))  # the sample's Wholesale and Facilities Contract
-
-
-def lake_days(lake: Path) -> list[date]:
-    return sorted(date.fromisoformat(path.stem) for path in lake.glob("*.parquet"))
 
 
 def duckdb_sums(lake: Path) -> pd.DataFrame:
@@ -62,7 +57,7 @@ def duckdb_sums(lake: Path) -> pd.DataFrame:
 
 def ours(lake: Path, url: str | None) -> pd.DataFrame:
     store = RawOrderLake(lake)
-    days = lake_days(lake)
+    days = store.days()
     warehouse = tables.Warehouse(url) if url else None
     frames = []
     for batch in batches(store, days):  # as the classified_orders step reads the lake
@@ -126,12 +121,12 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         lake = args.lake or Path(tmp) / "lake"
-        if not lake_days(lake):
+        if not RawOrderLake(lake).days():
             started = time.perf_counter()
             written = write_sample_lake(lake)
             seconds = time.perf_counter() - started
             print(f"sample lake: {written:,} orders written to {lake} in {seconds:.1f}s ({written / seconds:,.0f}/s)")
-        orders = sum(RawOrderLake(lake).order_count(day) or 0 for day in lake_days(lake))
+        orders = sum(RawOrderLake(lake).order_count(day) or 0 for day in RawOrderLake(lake).days())
         runs = {
             "duckdb (reference)": measure("duckdb", lake),
             "ours: parse + classify": measure("ours", lake),
