@@ -9,7 +9,7 @@ import sys
 import dagster as dg
 
 from .assets import build_assets
-from .health import HEALTH_CHECKS
+from .health import HEALTH_CHECKS, freshness_checks
 from .manifest import Manifest, ManifestError, load_manifest
 from .resources import default_resources
 from .schedules import JOBS, build_schedules
@@ -18,12 +18,13 @@ from .sensors import aov_alert_slack_sensor, aov_auto_heal_sensor
 
 def build_defs(manifest: Manifest) -> dg.Definitions:
     """Assets, checks, jobs, schedules, sensors and resources, all from this one manifest."""
+    freshness, freshness_sensor = freshness_checks(manifest)
     return dg.Definitions(
         assets=build_assets(manifest),
-        asset_checks=HEALTH_CHECKS,
+        asset_checks=[*HEALTH_CHECKS, *freshness],
         jobs=JOBS,
         schedules=build_schedules(manifest),
-        sensors=[aov_alert_slack_sensor, aov_auto_heal_sensor],
+        sensors=[aov_alert_slack_sensor, aov_auto_heal_sensor, freshness_sensor],
         resources=default_resources(manifest),
     )
 

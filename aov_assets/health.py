@@ -5,14 +5,14 @@ same thing after a daily run, a backfill or a click in the UI, and they WARN: th
 off, nothing was lost. (Rejected orders, where data is lost, is an ERROR check on classified_orders.)
 """
 
+import warnings
 from collections import Counter
 from datetime import date, timedelta
 
 import dagster as dg
 
 from .lake import LakeFileError
-from .manifest import Manifest
-from .partitions import daily_partitions
+from .manifest import Manifest, ManifestError
 from .resources import LakeResource, WarehouseResource
 from .rules import GAP_WINDOW_DAYS, gap_days
 from .warehouse import classified_orders as classified_orders_table
@@ -20,6 +20,8 @@ from .warehouse import classified_orders as classified_orders_table
 DUPLICATE_SCAN_DAYS = 35
 GAP_SCAN_DAYS = 60
 WARN = dg.AssetCheckSeverity.WARN
+RUNNING = dg.DefaultSensorStatus.RUNNING
+FRESHNESS_SENSOR_SECONDS = 15 * 60
 
 
 def _result(passed: bool, description: str, **metadata) -> dg.AssetCheckResult:
@@ -35,32 +37,31 @@ def _listing(values: list, limit: int = 20) -> str:
     return ", ".join(str(v) for v in values[:limit]) + (f" ... ({len(values)} in all)" if len(values) > limit else "")
 
 
-@dg.asset_check(asset="raw_orders", description="The newest raw_orders partition keeps up with the daily schedule.")
-def raw_orders_fresh(manifest: dg.ResourceParam[Manifest], lake: LakeResource) -> dg.AssetCheckResult:
-    expected = date.fromisoformat(daily_partitions(manifest).get_last_partition_key())
-    allowed = manifest.health.freshness_days
-    days = lake.raw_orders().days()
-    if not days:
-        return _result(False, f"raw_orders has no partition yet; the last partition is {expected}", as_of=str(expected))
-    newest = days[-1]
-    try:
-        created = [c for c in lake.raw_orders().column(newest, "created_at") if c]
-    except LakeFileError:  # no_duplicate... names the unreadable file; freshness is about the day's presence
-        created = []
-    lag = (expected - newest).days
-    description = (
-        f"newest partition {newest} is {lag} day(s) behind the last partition {expected} (allowed: {allowed})"
-        if lag > allowed
-        else f"newest partition {newest}; last partition {expected}"
-    )
-    return _result(
-        lag <= allowed,
-        description,
-        as_of=str(expected),
-        newest_partition=str(newest),
-        newest_order_at=max(created) if created else None,
-        lag_days=lag,
-    )
+def freshness_checks(manifest: Manifest) -> tuple[list[dg.AssetChecksDefinition], dg.SensorDefinition]:
+    """Dagster's partition freshness check on raw_orders (the previous day's partition must exist by
+    `health.freshness_deadline`, UTC) and the sensor that evaluates it when no run does.
+
+    Dagster marks these builders superseded by `FreshnessPolicy`, but that policy judges an asset's
+    latest materialization of any partition (a backfill of an old day would look fresh), so the
+    partition-aware builders are the right tool for daily data; their notice is silenced here only.
+    """
+    deadline = manifest.health.freshness_deadline
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.SupersessionWarning)
+        try:
+            checks = list(
+                dg.build_time_partition_freshness_checks(
+                    assets=["raw_orders"], deadline_cron=deadline, timezone="UTC", severity=WARN
+                )
+            )
+        except Exception as error:  # Dagster's own cron validation (a CheckError, not public)
+            raise ManifestError(
+                f'health.freshness_deadline: {deadline!r} is not a valid cron string (e.g. "0 6 * * *")'
+            ) from error
+        sensor = dg.build_sensor_for_freshness_checks(
+            freshness_checks=checks, minimum_interval_seconds=FRESHNESS_SENSOR_SECONDS, default_status=RUNNING
+        )
+    return checks, sensor
 
 
 @dg.asset_check(asset="raw_orders", description="No entity_id appears twice in the lake's latest 35 days.")
@@ -168,7 +169,6 @@ def b2b_pending_payment_age(manifest: dg.ResourceParam[Manifest], warehouse: War
 
 
 HEALTH_CHECKS = [
-    raw_orders_fresh,
     raw_orders_unique_entity_ids,
     daily_aov_no_gaps,
     multiplier_in_band,

@@ -79,10 +79,30 @@ class Sync(_Section):
 
 
 class Health(_Section):
-    freshness_days: int = Field(1, ge=0)  # raw_orders may trail the last daily partition by this many days
+    # UTC cron: by each tick, the previous day's raw_orders partition must exist (judged by Dagster's check)
+    freshness_deadline: str = "0 6 * * *"
     gap_median_orders: int = Field(5, ge=1)  # a day without orders is a gap if the trailing 28-day median is this high
     multiplier_band: tuple[Decimal, Decimal] = (Decimal(2), Decimal(20))  # B2B AOV / B2C AOV outside: misclassified?
     pending_payment_days: int = Field(45, ge=1)  # B2B orders waiting in pending_payment longer than this
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_freshness(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "freshness_days" in values:
+            raise ValueError(
+                "health.freshness_days was replaced by health.freshness_deadline, a UTC cron by whose tick the "
+                'previous day\'s raw_orders partition must exist (e.g. "0 6 * * *")'
+            )
+        return values
+
+    @field_validator("freshness_deadline")
+    @classmethod
+    def _five_cron_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(
+                f'health.freshness_deadline: {value!r} is not a cron string of five fields, like "0 6 * * *"'
+            )
+        return value
 
     @model_validator(mode="after")
     def _band_low_before_high(self) -> Health:

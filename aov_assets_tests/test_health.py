@@ -9,17 +9,19 @@ import pandas as pd
 import pytest
 
 from aov_assets import warehouse as tables
+from aov_assets.definitions import build_defs
 from aov_assets.health import (
     b2b_pending_payment_age,
     daily_aov_no_gaps,
+    freshness_checks,
     multiplier_in_band,
-    raw_orders_fresh,
     raw_orders_unique_entity_ids,
 )
 from aov_assets.lake import RawOrderLake
+from aov_assets.manifest import ManifestError, load_manifest
 from aov_assets.rules import SegmentRule, classify_orders
 
-from .conftest import EXAMPLE_DAY, copy_of
+from .conftest import DEFS, EXAMPLE_DAY, copy_of, raw_orders, write_manifest
 
 LAST_PARTITION = date(2026, 5, 3)  # the repo manifest's end_date
 
@@ -49,22 +51,44 @@ def run(check, pipeline) -> dg.AssetCheckResult:
     return check(**wanted)
 
 
-def test_freshness_allows_one_day_behind_the_last_partition(pipeline):
-    lake(pipeline).write_day(LAST_PARTITION - timedelta(days=1), [order(1, LAST_PARTITION - timedelta(days=1))], "test")
-    result = run(raw_orders_fresh, pipeline)
-    assert result.passed and result.metadata["lag_days"].value == 1
-    assert result.metadata["newest_order_at"].value == "2026-05-02 12:00:00"
+FRESHNESS_KEY = dg.AssetCheckKey(dg.AssetKey("raw_orders"), "freshness_check")
 
 
-def test_freshness_fails_when_the_lake_falls_behind_or_is_empty(pipeline):
-    assert not run(raw_orders_fresh, pipeline).passed
-    lake(pipeline).write_day(date(2026, 4, 29), [], "test")
-    result = run(raw_orders_fresh, pipeline)
-    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
-    assert (
-        result.description
-        == "newest partition 2026-04-29 is 4 day(s) behind the last partition 2026-05-03 (allowed: 1)"
+def freshness(pipeline, instance: dg.DagsterInstance) -> dg.AssetCheckEvaluation:
+    """Dagster's partition freshness check on raw_orders, evaluated on its own against `instance`."""
+    result = dg.materialize(
+        [raw_orders, *freshness_checks(pipeline.resources["manifest"])[0]],
+        selection=dg.AssetSelection.checks(FRESHNESS_KEY),
+        resources=pipeline.resources,
+        instance=instance,
     )
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_freshness_passes_once_the_last_partition_is_materialized(pipeline):
+    with dg.instance_for_test() as instance:
+        assert not freshness(pipeline, instance).passed  # never materialized
+        pipeline.materialize([raw_orders], "2026-04-29", instance=instance)
+        overdue = freshness(pipeline, instance)
+        assert not overdue.passed and overdue.severity == dg.AssetCheckSeverity.WARN
+        assert "We expected partition 2026-05-03 to have arrived" in overdue.description
+        pipeline.materialize([raw_orders], str(LAST_PARTITION), instance=instance)
+        assert freshness(pipeline, instance).passed
+
+
+def test_freshness_sensor_asks_for_a_never_evaluated_check():
+    sensor = DEFS.resolve_sensor_def("freshness_checks_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    with dg.instance_for_test() as instance:
+        request = sensor(dg.build_sensor_context(instance=instance, definitions=DEFS))
+    assert request.asset_check_keys == [FRESHNESS_KEY]
+
+
+def test_a_bad_freshness_deadline_fails_at_load_in_one_line(tmp_path):
+    bad = load_manifest(write_manifest(tmp_path / "aov.yaml", health="{freshness_deadline: '61 6 * * *'}"))
+    with pytest.raises(ManifestError, match=r"^health.freshness_deadline: '61 6 \* \* \*' is not a valid cron"):
+        build_defs(bad)
 
 
 def test_duplicate_entity_ids_within_and_across_days(pipeline):

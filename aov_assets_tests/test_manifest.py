@@ -65,6 +65,14 @@ def test_defaults_fill_everything_but_source_and_start_date():
             "source: adobe_commerce\nstart_date: '2999-01-01'\n",
             "start_date 2999-01-01 is after yesterday (",
         ),
+        (
+            MINIMAL + "health: {freshness_days: 1}\n",
+            "health.freshness_days was replaced by health.freshness_deadline, a UTC cron",
+        ),
+        (
+            MINIMAL + "health: {freshness_deadline: daily}\n",
+            "health.freshness_deadline: 'daily' is not a cron string of five fields",
+        ),
         ("- just\n- a list\n", "expected a mapping of keys at the top level"),
         ("source: [unclosed\n", "not valid YAML"),
     ],
