@@ -35,7 +35,6 @@ from urllib.parse import quote
 import dagster as dg
 import httpx
 import sqlalchemy as sa
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from .card import Card, money_text, pct_text, times_text
 from .keys import CONTRACTION_KEY
@@ -274,15 +273,20 @@ def failed_evaluations(
     for key in check_keys:
         page_cursor = None
         while True:
-            records = instance.event_log_storage.get_asset_check_execution_history(
-                key, limit=PAGE, cursor=page_cursor, status={AssetCheckExecutionRecordStatus.FAILED}
-            )
-            fresh = [r for r in records if r.id > after and r.event is not None]
-            found += [(r.id, r.run_id, r.event.dagster_event.event_specific_data) for r in fresh]
+            records = instance.event_log_storage.get_asset_check_execution_history(key, limit=PAGE, cursor=page_cursor)
+            fresh = [r for r in records if r.id > after]
+            evaluations = [(r.id, r.run_id, _evaluation(r)) for r in fresh]
+            found += [(id_, run_id, e) for id_, run_id, e in evaluations if e is not None and not e.passed]
             if len(records) < PAGE or len(fresh) < len(records):
                 break
             page_cursor = records[-1].id
     return iter(sorted(found, key=lambda item: item[0]))
+
+
+def _evaluation(record: Any) -> dg.AssetCheckEvaluation | None:
+    """The evaluation of a check execution record (None while it is only planned)."""
+    data = record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
+    return data if isinstance(data, dg.AssetCheckEvaluation) else None
 
 
 def _as_of(evaluation: dg.AssetCheckEvaluation) -> date | None:
