@@ -1,7 +1,9 @@
 """The Adobe Commerce client against a real HTTP server on 127.0.0.1 (the fake store)."""
 
+import socket
 import time
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import httpx
 import msgspec
@@ -16,6 +18,7 @@ from aov_assets.sources.adobe_commerce import (
     AdobeCommerceConfigError,
     AdobeCommerceError,
     Credentials,
+    _retry_after,
 )
 
 from .fake_adobe_commerce import DEEP, REMOVE, TOKEN, FakeAdobeCommerce, OAuthKeys
@@ -116,6 +119,60 @@ def test_429_honours_retry_after(store, sample):
         [(_, payloads)] = api.iter_days([DAY])
     assert time.monotonic() - started >= 1.0
     assert ids(payloads) == expected_ids(sample, DAY)
+
+
+def test_429_honours_retry_after_given_as_an_http_date(store, sample):
+    until = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=3)  # 2..3 s away
+    store.faults.statuses = [(429, format_datetime(until, usegmt=True))]
+    with client(store, page_size=300) as api:  # jitter alone would wait at most 0.05 s
+        [(_, payloads)] = api.iter_days([DAY])
+    waited_until = datetime.now(timezone.utc)
+    assert until - timedelta(milliseconds=50) <= waited_until < until + timedelta(seconds=1)
+    assert ids(payloads) == expected_ids(sample, DAY)
+    assert len(store.order_requests()) == 2
+
+
+def test_retry_after_is_seconds_or_an_http_date_in_utc():
+    def wait(value: str) -> float | None:
+        return _retry_after(httpx.Response(429, headers={"Retry-After": value}))
+
+    assert wait("7") == 7.0 and wait("soon") is None and _retry_after(httpx.Response(503)) is None
+    in_a_minute = datetime.now(timezone.utc) + timedelta(seconds=60)
+    assert 58 < wait(format_datetime(in_a_minute, usegmt=True)) <= 60
+    assert 58 < wait(format_datetime(in_a_minute).replace("+0000", "-0000")) <= 60  # "-0000" is UTC too
+    assert wait("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # already past: no wait
+
+
+def test_when_the_budget_runs_out_the_error_says_how_many_attempts_and_the_status(store):
+    store.faults.statuses = [(503, "1")] * 5  # waits of exactly 1 s: tries at 0 s and 1 s, a third would end at 2 s
+    with client(store, retry_seconds=1.5) as api, pytest.raises(AdobeCommerceError) as error:
+        list(api.iter_days([DAY]))
+    assert error.value.status == 503 and type(error.value) is AdobeCommerceError
+    assert str(error.value).endswith("HTTP 503: Service temporarily unavailable (gave up after 2 attempts in 1s)")
+    assert len(store.order_requests()) == 2
+
+
+def test_a_store_that_cannot_be_reached_gives_up_with_the_error_type_and_no_status():
+    with socket.socket() as probe:  # a port with nobody listening: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = AdobeCommerceClient(
+        f"http://127.0.0.1:{port}", Credentials(token=TOKEN), retry_seconds=0.5, backoff_seconds=0.05
+    )
+    with api, pytest.raises(AdobeCommerceError) as error:
+        api.get("orders", {}, "orders")
+    assert error.value.status is None and type(error.value) is AdobeCommerceError
+    message = str(error.value)
+    assert message.startswith("Adobe Commerce GET /rest/V1/orders failed for orders: ConnectError (gave up after ")
+    assert int(message.split("gave up after ")[1].split()[0]) >= 2 and TOKEN not in message
+
+
+def test_403_fails_at_once(store):
+    store.faults.statuses = [(403, None)]
+    with client(store) as api, pytest.raises(AdobeCommerceAuthError, match="HTTP 403") as error:
+        list(api.iter_days([DAY]))
+    assert error.value.status == 403
+    assert len(store.order_requests()) == 1
 
 
 def test_503_and_timeouts_are_retried(store, sample):

@@ -9,29 +9,28 @@ else the day is fetched again and then fails loudly. Pages of several days are i
 (`concurrency`), days are handed over in order.
 
 Each order is kept as the exact JSON bytes the API sent (`msgspec.Raw`), so the lake holds what the
-store said, money included. 429/5xx/timeouts are retried with exponential backoff and full jitter,
-honouring Retry-After, within a time budget; 401/403 fail at once. No message, log line or
+store said, money included. 429/5xx/timeouts are retried (by tenacity) with exponential backoff and
+full jitter, honouring Retry-After, within a time budget; 401/403 fail at once. No message, log line or
 exception carries a credential: auth lives in headers, and errors name variables, not values.
 """
 
 from __future__ import annotations
 
-import random
 import re
 import threading
-import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import msgspec
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256
 from oauthlib.oauth1 import Client as OAuth1Signer
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result, wait_random_exponential
 
 from ..rules import entity_id_of
 
@@ -212,6 +211,10 @@ def _api_message(response: httpx.Response) -> str:
     return message
 
 
+def _transient(response: httpx.Response) -> bool:
+    return response.status_code == 429 or response.status_code >= 500
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:
@@ -222,6 +225,8 @@ def _retry_after(response: httpx.Response) -> float | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if moment.tzinfo is None:  # "-0000": UTC, says RFC 5322
+        moment = moment.replace(tzinfo=timezone.utc)
     return max((moment - datetime.now(timezone.utc)).total_seconds(), 0.0)
 
 
@@ -255,6 +260,7 @@ class AdobeCommerceClient:
         self.concurrency = max(concurrency, 1)
         self.retry_seconds = retry_seconds
         self.backoff_seconds = backoff_seconds
+        self._jitter = wait_random_exponential(multiplier=backoff_seconds, max=30)  # uniform(0, min(30, b * 2**n))
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=credentials.auth(),
@@ -278,35 +284,47 @@ class AdobeCommerceClient:
     def get(self, endpoint: str, params: Mapping[str, Any], what: str) -> httpx.Response:
         """GET `{prefix}/{endpoint}`: transient failures retried within the budget, then a clear error."""
         path = f"{self.prefix}/{endpoint}"
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._http.get(path, params=params)
-            except httpx.TransportError as error:  # timeouts, refused connections, resets
-                problem, wait, status = f"{type(error).__name__}", None, None
-            else:
-                if response.status_code < 400:
-                    return response
-                status = response.status_code
-                if status in (401, 403):
-                    raise AdobeCommerceAuthError(self._auth_message(endpoint, response), status) from None
-                if status != 429 and status < 500:
-                    raise AdobeCommerceError(
-                        f"Adobe Commerce GET {path} failed for {what}: HTTP {status}: {_api_message(response)}", status
-                    )
-                problem, wait = f"HTTP {status}: {_api_message(response)}", _retry_after(response)
-            elapsed = time.monotonic() - started
-            if wait is None:  # full jitter: spreads retries from concurrent workers
-                wait = random.uniform(0, min(30.0, self.backoff_seconds * 2 ** (attempt - 1)))
-            if elapsed + wait > self.retry_seconds:
+
+        def attempt() -> httpx.Response:  # a TransportError (timeout, refused, reset) propagates: retried
+            response = self._http.get(path, params=params)
+            status = response.status_code
+            if status in (401, 403):
+                raise AdobeCommerceAuthError(self._auth_message(endpoint, response), status)
+            if 400 <= status < 500 and status != 429:
                 raise AdobeCommerceError(
-                    f"Adobe Commerce GET {path} failed for {what}: {problem} "
-                    f"(gave up after {attempt} attempts in {elapsed:.0f}s)",
-                    status,
+                    f"Adobe Commerce GET {path} failed for {what}: HTTP {status}: {_api_message(response)}", status
                 )
-            time.sleep(wait)
+            return response
+
+        def give_up(state: RetryCallState) -> NoReturn:
+            error = state.outcome.exception()
+            if error is None:
+                response = state.outcome.result()
+                problem, status = f"HTTP {response.status_code}: {_api_message(response)}", response.status_code
+            else:
+                problem, status = type(error).__name__, None
+            raise AdobeCommerceError(
+                f"Adobe Commerce GET {path} failed for {what}: {problem} "
+                f"(gave up after {state.attempt_number} attempts in {state.seconds_since_start:.0f}s)",
+                status,
+            ) from None
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_transient),
+            wait=self._wait,
+            stop=self._out_of_budget,
+            retry_error_callback=give_up,
+        )
+        return retrying(attempt)
+
+    def _wait(self, state: RetryCallState) -> float:
+        """The store's Retry-After when it sent one, else full jitter (spreads retries of concurrent workers)."""
+        retry_after = None if state.outcome.failed else _retry_after(state.outcome.result())
+        return self._jitter(state) if retry_after is None else retry_after
+
+    def _out_of_budget(self, state: RetryCallState) -> bool:
+        """Stop when the coming wait would end past `retry_seconds` (tenacity computes the wait first)."""
+        return state.seconds_since_start + state.upcoming_sleep > self.retry_seconds
 
     def _auth_message(self, endpoint: str, response: httpx.Response) -> str:
         resource = ACL_RESOURCES.get(endpoint.split("?")[0], "the resource of this endpoint")
