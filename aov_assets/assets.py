@@ -111,6 +111,7 @@ def raw_orders(
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "raw_orders", len(days))
     with adobe_commerce.open_source(manifest) as source:
+        lake.store_lists().save(source)  # what the manifest's codes resolve against, for replays without the store
         for day, payloads in source.iter_days(days):
             count = store.write_day(day, payloads, source=source.name)
             context.add_asset_metadata(
@@ -140,8 +141,13 @@ def classified_orders(
 
     Orders that cannot be read go to `rejected_orders` with the reason, never silently dropped.
     """
-    with adobe_commerce.open_source(manifest) as source:
-        rule = segment_rule(manifest.segments, source)
+    lists = lake.store_lists()
+    if not lists.exists():  # a lake synced before the lists were kept there: fetch them once
+        with adobe_commerce.open_source(manifest) as source:
+            lists.save(source)
+        context.log.info(f"saved the store's customer groups and store views to {lists.path}")
+    with lake_failures():
+        rule = segment_rule(manifest.segments, lists)
     store = lake.raw_orders()
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "classified_orders", len(days))

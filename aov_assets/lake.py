@@ -1,18 +1,22 @@
-"""The raw-order lake: one Parquet file per UTC day, each order's JSON exactly as the source sent it.
+"""The raw-order lake: one Parquet file per UTC day, each order's JSON exactly as the source sent it,
+and the store's customer groups and store views as of the latest sync.
 
-Keeping the source's bytes makes every downstream table replayable without the API, and makes a
-parsing fix a re-materialization instead of a re-sync. Files are written to a temporary name and
-renamed into place, so a crashed run never leaves a half-written day.
+Keeping the source's bytes (and the lists that the manifest's codes resolve against) makes every
+downstream table replayable without the API, and makes a parsing fix a re-materialization instead of
+a re-sync. Files are written to a temporary name and renamed into place, so a crashed run never
+leaves a half-written day.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any, Protocol
 
 import msgspec
 import pyarrow as pa
@@ -53,6 +57,60 @@ def _keys(payload: bytes) -> _Keys:
     return keys
 
 
+def _replace(target: Path, write: Any) -> None:
+    """`write(temporary path)`, then rename it into place: readers never see half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):  # from a run that was killed mid-write
+        leftover.unlink(missing_ok=True)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    write(temporary)
+    os.replace(temporary, target)
+
+
+class StoreListSource(Protocol):
+    def customer_groups(self) -> list[dict]: ...
+
+    def store_views(self) -> list[dict]: ...
+
+
+class StoreLists:
+    """The store's customer groups and store views (`{id, code}` rows) as of the latest raw_orders run.
+
+    Classification resolves the manifest's group and store-view codes against these, so reclassifying
+    the lake needs no store. Rewritten by every sync: codes resolve as the store names them now.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def save(self, source: StoreListSource) -> None:
+        lists = {"customer_groups": _id_codes(source.customer_groups()), "store_views": _id_codes(source.store_views())}
+        _replace(self.path, lambda temporary: temporary.write_text(json.dumps(lists, indent=1)))
+
+    def customer_groups(self) -> list[dict]:
+        return self._lists()["customer_groups"]
+
+    def store_views(self) -> list[dict]:
+        return self._lists()["store_views"]
+
+    def _lists(self) -> dict[str, list[dict]]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not valid JSON"
+            raise LakeFileError(
+                f"the store's lists {self.path} cannot be read ({reason}); materialize raw_orders for any day "
+                "to fetch them again"
+            ) from None
+
+
+def _id_codes(rows: Sequence[Mapping[str, Any]]) -> list[dict]:
+    return [{"id": int(row["id"]), "code": str(row["code"])} for row in rows]
+
+
 class LakeFileError(RuntimeError):
     """A day's Parquet file cannot be read; one line naming the file and how to fetch the day again."""
 
@@ -81,13 +139,7 @@ class RawOrderLake:
                 {"source": source, "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             ),
         )
-        self.root.mkdir(parents=True, exist_ok=True)
-        target = self.path_for(day)
-        for leftover in self.root.glob(f".{target.name}.*.tmp"):  # from a run that was killed mid-write
-            leftover.unlink(missing_ok=True)
-        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        pq.write_table(table, temporary, compression="zstd")
-        os.replace(temporary, target)
+        _replace(self.path_for(day), lambda temporary: pq.write_table(table, temporary, compression="zstd"))
         return len(payloads)
 
     def read_day(self, day: date) -> list[bytes]:

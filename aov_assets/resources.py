@@ -17,7 +17,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from .alerts import Notifier
-from .lake import RawOrderLake
+from .lake import RawOrderLake, StoreLists
 from .manifest import Manifest
 from .sources import OrderSource
 from .sources.adobe_commerce import BASE_URL_VARIABLE, CREDENTIAL_VARIABLES, Credentials, client_for
@@ -36,6 +36,9 @@ class LakeResource(dg.ConfigurableResource):
 
     def raw_orders(self) -> RawOrderLake:
         return RawOrderLake(Path(self.data_dir) / "lake" / "raw_orders")
+
+    def store_lists(self) -> StoreLists:
+        return StoreLists(Path(self.data_dir) / "lake" / "store_lists.json")
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from aov_assets.lake import LakeFileError, RawOrderLake
+from aov_assets.lake import LakeFileError, RawOrderLake, StoreLists
 
 DAY = date(2026, 5, 3)
 
@@ -56,3 +56,23 @@ def test_an_unreadable_file_in_a_scan_is_named(tmp_path):
         lake.payloads_of([date(2026, 5, 1), DAY])
     with pytest.raises(FileNotFoundError, match="raw_orders has no partition 2026-05-04"):
         lake.payloads_of([date(2026, 5, 4)])
+
+
+class Store:
+    def customer_groups(self) -> list[dict]:
+        return [{"id": "2", "code": "Wholesale", "tax_class_id": 3}]
+
+    def store_views(self) -> list[dict]:
+        return [{"id": 1, "code": "default", "name": "Default Store View"}]
+
+
+def test_the_store_lists_round_trip_as_id_code_rows_and_a_broken_copy_names_the_fix(tmp_path):
+    lists = StoreLists(tmp_path / "lake" / "store_lists.json")
+    assert not lists.exists()
+    lists.save(Store())
+    assert lists.customer_groups() == [{"id": 2, "code": "Wholesale"}]
+    assert lists.store_views() == [{"id": 1, "code": "default"}]
+    assert [p.name for p in lists.path.parent.iterdir()] == ["store_lists.json"]  # no temporary file left
+    lists.path.write_text("{not json")
+    with pytest.raises(LakeFileError, match=r"store_lists.json cannot be read \(not valid JSON\); materialize raw_"):
+        lists.customer_groups()

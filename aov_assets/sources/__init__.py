@@ -10,20 +10,17 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Protocol
 
+from ..lake import StoreListSource
 from ..manifest import Segments
 from ..rules import SegmentRule, resolve_ids
 
 
-class OrderSource(Protocol):
+class OrderSource(StoreListSource, Protocol):
     name: str
 
     def iter_days(self, days: Sequence[date]) -> Iterator[tuple[date, list[bytes]]]:
         """Each day's orders (created that UTC day), in day order; a day that cannot be fetched raises."""
         ...
-
-    def customer_groups(self) -> list[dict]: ...
-
-    def store_views(self) -> list[dict]: ...
 
     def store_configs(self) -> list[dict]: ...
 
@@ -32,8 +29,9 @@ class OrderSource(Protocol):
         ...
 
 
-def segment_rule(segments: Segments, source: OrderSource) -> SegmentRule:
-    """The manifest's routing with group / store-view codes resolved against the store's own lists."""
+def segment_rule(segments: Segments, source: StoreListSource) -> SegmentRule:
+    """The manifest's routing with group / store-view codes resolved against the store's own lists
+    (as the store or the lake's copy of them holds them)."""
     if segments.routing == "store_view":
         stores = resolve_ids(segments.b2b_store_views, source.store_views(), "store view")
         return SegmentRule("store_view", b2b_store_ids=stores)
