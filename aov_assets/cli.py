@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from .manifest import ManifestError, load_manifest
-from .resources import DEFAULT_DATA_DIR, DEFAULT_WAREHOUSE_URL
+from .resources import data_dir, warehouse_url
 
 
 class UsageError(Exception):
@@ -21,7 +21,7 @@ def _warehouse():
     from .warehouse import Warehouse, WarehouseError
 
     try:
-        return Warehouse(os.environ.get("AOV_WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL)
+        return Warehouse(warehouse_url())
     except WarehouseError as error:
         raise UsageError(str(error)) from None
 
@@ -35,10 +35,6 @@ def _sample_ready(manifest) -> None:
             sample_scale()
         except ValueError as error:
             raise UsageError(str(error)) from None
-
-
-def _data_dir() -> str:
-    return os.environ.get("AOV_DATA_DIR") or DEFAULT_DATA_DIR
 
 
 def card(as_of: date, as_json: bool) -> None:
@@ -65,14 +61,14 @@ def demo() -> None:
     if manifest.source != "sample":
         raise UsageError("the demo runs on the embedded sample merchant, but the manifest says source: adobe_commerce")
     _sample_ready(manifest)
-    use_dagster_home(_data_dir())
+    use_dagster_home(data_dir())
     run_demo(manifest, _warehouse())
 
 
 def dev() -> None:
     from .instance import use_dagster_home
 
-    home = use_dagster_home(_data_dir())
+    home = use_dagster_home(data_dir())
     load_manifest()  # fail here, in one line, rather than inside the webserver
     print(f"Dagster UI on http://127.0.0.1:3000 with the instance in {home}", flush=True)
     os.execv(
@@ -92,7 +88,7 @@ def backfill(first: date, last: date) -> None:
 
     manifest = load_manifest()
     _sample_ready(manifest)
-    home = use_dagster_home(_data_dir())
+    home = use_dagster_home(data_dir())
     daily = daily_partitions(manifest)
     first_key, last_key = daily.get_first_partition_key(), daily.get_last_partition_key()
     if first > last:

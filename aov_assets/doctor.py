@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .lake import LakeFileError, RawOrderLake
 from .manifest import Manifest, ManifestError, load_manifest, manifest_path
-from .resources import DEFAULT_DATA_DIR, DEFAULT_WAREHOUSE_URL
+from .resources import data_dir, warehouse_url
 from .sources import segment_rule
 from .sources.adobe_commerce import (
     BASE_URL_VARIABLE,
@@ -52,8 +52,8 @@ def diagnose(environ: Mapping[str, str] = os.environ, today: date | None = None)
         f"manifest {path}: source {manifest.source}, daily partitions from {manifest.start_date}"
         f"{f' to {manifest.end_date}' if manifest.end_date else ''}, routing {manifest.segments.routing}",
     )
-    yield _warehouse(environ.get("AOV_WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL)
-    yield _lake(Path(environ.get("AOV_DATA_DIR") or DEFAULT_DATA_DIR))
+    yield _warehouse(warehouse_url(environ))
+    yield _lake(Path(data_dir(environ)))
     if manifest.source == "sample":
         try:
             merchant = sample_merchant(environ)

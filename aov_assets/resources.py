@@ -7,7 +7,7 @@ definitions factory also builds partitions, schedules and sensors from.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +27,17 @@ from .warehouse import Warehouse, WarehouseError, Writer
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 DEFAULT_DATA_DIR = "data"
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
+WAREHOUSE_URL_VARIABLE, DATA_DIR_VARIABLE = "AOV_WAREHOUSE_URL", "AOV_DATA_DIR"
+
+
+def warehouse_url(environ: Mapping[str, str] = os.environ) -> str:
+    """The warehouse the commands use: `$AOV_WAREHOUSE_URL`, else SQLite under ./data."""
+    return environ.get(WAREHOUSE_URL_VARIABLE) or DEFAULT_WAREHOUSE_URL
+
+
+def data_dir(environ: Mapping[str, str] = os.environ) -> str:
+    """The lake's and the demo instance's folder: `$AOV_DATA_DIR`, else ./data."""
+    return environ.get(DATA_DIR_VARIABLE) or DEFAULT_DATA_DIR
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -109,11 +120,11 @@ def default_resources(manifest: Manifest) -> dict[str, object]:
     """The resources of the code location; the manifest is the object the definitions were built from."""
     return {
         "manifest": manifest,
-        "lake": LakeResource(data_dir=from_env("AOV_DATA_DIR", DEFAULT_DATA_DIR)),
-        "warehouse": WarehouseResource(url=from_env("AOV_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)),
+        "lake": LakeResource(data_dir=from_env(DATA_DIR_VARIABLE, DEFAULT_DATA_DIR)),
+        "warehouse": WarehouseResource(url=from_env(WAREHOUSE_URL_VARIABLE, DEFAULT_WAREHOUSE_URL)),
         "slack": SlackResource(
             webhook_url=from_env("SLACK_WEBHOOK_URL"),
-            data_dir=from_env("AOV_DATA_DIR", DEFAULT_DATA_DIR),
+            data_dir=from_env(DATA_DIR_VARIABLE, DEFAULT_DATA_DIR),
             dagster_url=from_env("DAGSTER_WEBSERVER_URL", DEFAULT_DAGSTER_URL),
         ),
         "adobe_commerce": AdobeCommerceResource(
