@@ -5,6 +5,7 @@ writes its own rows (delete the range, insert, one transaction) and returns `Mat
 with per-partition metadata, so range backfills work and can be repeated without duplicates.
 """
 
+import inspect
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -25,7 +26,7 @@ from . import investigation as why
 from . import neighbours as around
 from . import warehouse as tables
 from .card import Card, Findings, Neighbours
-from .keys import CONTRACTION_CHECK, REJECTED_CHECK
+from .keys import CONTRACTION_CHECK, CONTRACTION_KEY, REJECTED_CHECK, REJECTED_KEY
 from .lake import LakeFileError, RawOrderLake
 from .manifest import Manifest
 from .partitions import daily_partitions, day_key, days_of, month_key, monthly_partitions, months_of
@@ -46,11 +47,13 @@ from .rules import (
 )
 from .sources import segment_rule
 
-# Single-run backfills and clipped partition mappings are deliberate choices; without this their
-# beta notices repeat on every load of the code location and bury the daemon's own log lines.
+# Single-run backfills, clipped partition mappings and a check partitioned by as-of day are deliberate
+# choices; without this their notices repeat on every load of the code location and bury the daemon's
+# own log lines.
 warnings.filterwarnings(
     "ignore", r"Parameter `(backfill_policy|allow_nonexistent_upstream_partitions)`", dg.BetaWarning
 )
+warnings.filterwarnings("ignore", r"Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 GROUP = "aov"
@@ -136,7 +139,7 @@ def classified_orders(
     lake: LakeResource,
     warehouse: WarehouseResource,
     adobe_commerce: AdobeCommerceResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     """One row per order with its B2B/B2C segment, decided by the order's own fields at order time.
 
     Orders that cannot be read go to `rejected_orders` with the reason, never silently dropped.
@@ -181,7 +184,8 @@ def classified_orders(
                     metadata | {"rejected": int(rejects_per_day.get(day, 0))}, partition_key=day_key(day)
                 )
                 progress.step(day, b2b + b2c)
-    return dg.MaterializeResult(check_results=[rejected_check(pd.concat(rejects, ignore_index=True), days[-1])])
+    log_verdicts(context, rejected_verdicts(pd.concat(rejects, ignore_index=True), days))
+    yield dg.MaterializeResult(asset_key="classified_orders")
 
 
 def settle_cross_day_duplicates(
@@ -224,27 +228,54 @@ def settle_cross_day_duplicates(
     return orders[~lose], rejected, moved_rows
 
 
-def rejected_check(rejected: pd.DataFrame, as_of: date) -> dg.AssetCheckResult:
-    """How many orders of the run could not be read, which ones, and why (first few of each)."""
-    if rejected.empty:
-        return dg.AssetCheckResult(
-            check_name=REJECTED_CHECK, passed=True, metadata={"as_of": as_of.isoformat(), "rejected": 0}
+def rejected_verdicts(rejected: pd.DataFrame, days: list[date]) -> list[dg.AssetCheckEvaluation]:
+    """One verdict per day of the run: could every raw order of the day be read (and which not, why)?
+
+    The alert is one per run, keyed by the run's last day (`as_of`), so a failing verdict also names
+    the run's total and days. Rows of days outside the run (moved there by a cross-day duplicate) are
+    judged with the run's last day.
+    """
+    last = days[-1]
+    judged_on = rejected["order_date"].where(rejected["order_date"].isin(days), last).to_numpy()
+    run_days = ", ".join(sorted({str(d) for d in rejected["order_date"]})[:20])
+    verdicts = []
+    for day in days:
+        rows = rejected[judged_on == day]
+        metadata: dict[str, Any] = {"as_of": last.isoformat(), "rejected": len(rows)}
+        description = None
+        if len(rows):
+            ids = [str(i) for i in rows["entity_id"].dropna().astype(int).tolist()]
+            reasons = rows["reason"].value_counts().head(5)
+            description = (
+                f"{len(rows)} order(s) of {day} could not be read and are not counted ({len(rejected)} in this "
+                f"run, on {run_days}); see rejected_orders"
+            )
+            metadata |= {
+                "entity_ids": ", ".join(ids[:50]) + (" ..." if len(ids) > 50 else "") or "(none readable)",
+                "reasons": dg.MetadataValue.md("\n".join(f"- {n} x {reason}" for reason, n in reasons.items())),
+                "run_rejected": len(rejected),
+                "days": run_days,
+            }
+        verdicts.append(
+            dg.AssetCheckEvaluation(
+                asset_key=REJECTED_KEY.asset_key,
+                check_name=REJECTED_KEY.name,
+                passed=rows.empty,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=description,
+                metadata=metadata,
+                partition=day_key(day),
+            )
         )
-    ids = [str(i) for i in rejected["entity_id"].dropna().astype(int).tolist()]
-    reasons = rejected["reason"].value_counts().head(5)
-    return dg.AssetCheckResult(
-        check_name=REJECTED_CHECK,
-        passed=False,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{len(rejected)} order(s) could not be read and are not counted; see rejected_orders",
-        metadata={
-            "as_of": as_of.isoformat(),
-            "rejected": len(rejected),
-            "entity_ids": ", ".join(ids[:50]) + (" ..." if len(ids) > 50 else "") or "(none readable)",
-            "days": ", ".join(sorted({str(d) for d in rejected["order_date"]})[:20]),
-            "reasons": dg.MetadataValue.md("\n".join(f"- {n} x {reason}" for reason, n in reasons.items())),
-        },
-    )
+    return verdicts
+
+
+def log_verdicts(context: dg.AssetExecutionContext, verdicts: list[dg.AssetCheckEvaluation]) -> None:
+    """A check's per-day verdicts into the run's events (when the run selected the check), oldest first,
+    so the check's partitions show every day and its latest evaluation is the newest day's."""
+    for verdict in verdicts:
+        if verdict.asset_check_key in context.selected_asset_check_keys:
+            context.log_event(verdict)
 
 
 def daily_aov(
@@ -343,7 +374,7 @@ def check_metadata(card: Card) -> dict[str, Any]:
 
 def aov_30d(
     context: dg.AssetExecutionContext, manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     """Per as-of day D: trailing 30 days (D-29..D) vs the prior 30 (D-59..D-30) per segment, the
     B2B/B2C multiplier and the contraction verdict."""
     days = days_of(context.partition_time_window)
@@ -377,21 +408,25 @@ def aov_30d(
             | {"card": dg.MetadataValue.md(card.markdown())},
             partition_key=day_key(as_of),
         )
-    latest = cards[days[-1]]
     severity = dg.AssetCheckSeverity.ERROR if manifest.alert.severity == "error" else dg.AssetCheckSeverity.WARN
+    verdicts = [
+        dg.AssetCheckEvaluation(
+            asset_key=CONTRACTION_KEY.asset_key,
+            check_name=CONTRACTION_KEY.name,
+            passed=not card.alert,
+            severity=severity,
+            description=" ".join(filter(None, [card.headline, card.likely_cause])),
+            metadata=check_metadata(card),
+            partition=day_key(as_of),
+        )
+        for as_of, card in cards.items()
+    ]
+    log_verdicts(context, verdicts)
+    alerting = [day_key(as_of) for as_of, card in cards.items() if card.alert]
     if len(days) > 1:
-        context.log.info(f"aov_30d: {sum(c.alert for c in cards.values())} of {len(days)} as-of days alert")
-    return dg.MaterializeResult(
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=CONTRACTION_CHECK,
-                passed=not latest.alert,
-                severity=severity,
-                description=" ".join(filter(None, [latest.headline, latest.likely_cause])),
-                metadata=check_metadata(latest),
-            )
-        ]
-    )
+        listing = f": {', '.join(alerting)}" if alerting else ""
+        context.log.info(f"aov_30d: {len(alerting)} of {len(days)} as-of days alert{listing}")
+    yield dg.MaterializeResult(asset_key="aov_30d")  # yielded: a multi-asset's returned value is a tuple of outputs
 
 
 def investigation_numbers(findings: Findings | None) -> dict[str, Any]:
@@ -819,20 +854,23 @@ def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
         trailing("classified_orders", 2 * WINDOW_DAYS),
         trailing("daily_aov", 2 * WINDOW_DAYS),
     ]
-    rejected = dg.AssetCheckSpec(
-        REJECTED_CHECK,
-        asset="classified_orders",
-        description="Every raw order of the run's days could be read (unreadable ones are in rejected_orders).",
-    )
-    contraction = dg.AssetCheckSpec(
-        CONTRACTION_CHECK,
-        asset="aov_30d",
-        description="B2B AOV must not fall by more than the manifest's threshold vs the prior 30 days "
-        "(judged on the run's latest as-of day; every day's verdict is in aov_30d.alert).",
-    )
+
+    def judged_per_day(function: Any, deps: list, check: str, about: str) -> dg.AssetsDefinition:
+        """A daily asset whose check judges each day of the run: its verdicts are logged per partition
+        (`log_verdicts`), so the asset is a subsettable multi-asset that returns no check result."""
+        name = function.__name__
+        checked = dg.AssetCheckSpec(check, asset=name, partitions_def=daily["partitions_def"], description=about)
+        asset = dg.AssetSpec(name, deps=deps, kinds={"sql"}, description=inspect.cleandoc(function.__doc__), **spec)
+        return dg.multi_asset(specs=[asset], check_specs=[checked], can_subset=True, **multi)(function)
+
     return [
         dg.asset(kinds={"parquet"}, **daily)(raw_orders),
-        dg.asset(deps=["raw_orders"], kinds={"sql"}, check_specs=[rejected], **daily)(classified_orders),
+        judged_per_day(
+            classified_orders,
+            ["raw_orders"],
+            REJECTED_CHECK,
+            "Every raw order of the day could be read (unreadable ones are in rejected_orders).",
+        ),
         dg.asset(deps=["classified_orders"], kinds={"sql"}, **daily)(daily_aov),
         dg.asset(deps=["classified_orders"], kinds={"sql"}, **daily)(account_daily),
         dg.multi_asset(
@@ -864,12 +902,13 @@ def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
             b2b_category_mix_30d
         ),
         dg.asset(deps=[trailing("classified_orders", 2 * WINDOW_DAYS)], kinds={"sql"}, **daily)(currency_aov_30d),
-        dg.asset(
-            deps=[trailing("daily_aov", 2 * WINDOW_DAYS), "aov_why", *AROUND_IT],
-            kinds={"sql"},
-            check_specs=[contraction],
-            **daily,
-        )(aov_30d),
+        judged_per_day(
+            aov_30d,
+            [trailing("daily_aov", 2 * WINDOW_DAYS), "aov_why", *AROUND_IT],
+            CONTRACTION_CHECK,
+            "B2B AOV must not fall by more than the manifest's threshold vs the prior 30 days (one verdict per "
+            "as-of day: the check's partitions show which days alert).",
+        ),
         dg.asset(deps=[trailing("daily_aov", 12)], kinds={"sql"}, **monthly)(aov_ttm),
         dg.asset(deps=[trailing("order_lines", 3), "product_catalog"], kinds={"sql"}, **monthly)(basket_pairs),
         dg.asset(deps=[trailing("order_lines", 12), "product_catalog", "b2b_accounts_30d"], kinds={"sql"}, **monthly)(

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from .keys import DAILY_JOB, TTM_JOB, WINDOWS_JOB, range_tags
+from .keys import DAILY_JOB, HEALTH_JOB, TTM_JOB, WINDOWS_JOB, range_tags
 from .rules import add_months, month_start
 
 BACKFILL_TAG = "aov/backfill"
@@ -123,4 +123,12 @@ def run_backfill(
                 "Nothing after it ran. Fix the cause and run the same command again; it is safe to repeat."
             )
         say(f"[{number}/{len(plan)}] done (run {result.run_id})")
+    health = defs.resolve_job_def(HEALTH_JOB).execute_in_process(
+        instance=instance, tags={BACKFILL_TAG: f"{first}..{last}"}, run_config=run_config, raise_on_error=False
+    )
+    say(
+        f"data-health checks: run {health.run_id}"
+        if health.success
+        else f"warning: the data-health checks did not finish ({failure_message(health)}); the backfill itself is done"
+    )
     return plan

@@ -13,7 +13,7 @@ from .health import HEALTH_CHECKS, freshness_checks
 from .manifest import Manifest, ManifestError, load_manifest
 from .resources import default_resources
 from .schedules import JOBS, build_schedules
-from .sensors import aov_alert_slack_sensor, aov_auto_heal_sensor
+from .sensors import aov_alert_slack_sensor, aov_auto_heal_sensor, aov_health_after_runs
 
 
 def build_defs(manifest: Manifest) -> dg.Definitions:
@@ -24,7 +24,7 @@ def build_defs(manifest: Manifest) -> dg.Definitions:
         asset_checks=[*HEALTH_CHECKS, *freshness],
         jobs=JOBS,
         schedules=build_schedules(manifest),
-        sensors=[aov_alert_slack_sensor, aov_auto_heal_sensor, freshness_sensor],
+        sensors=[aov_alert_slack_sensor, aov_health_after_runs, aov_auto_heal_sensor, freshness_sensor],
         resources=default_resources(manifest),
     )
 

@@ -11,7 +11,7 @@ import dagster as dg
 
 from .alerts import AlertLedger
 from .card import Card
-from .keys import CATALOG_JOB, CONTRACTION_KEY, DAILY_JOB, TTM_JOB, range_tags
+from .keys import CATALOG_JOB, CONTRACTION_KEY, DAILY_JOB, HEALTH_JOB, TTM_JOB, range_tags
 from .manifest import Manifest
 from .sources.sample import LAST_DAY
 from .warehouse import Warehouse
@@ -45,6 +45,7 @@ def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None
     say(f"3/3 aov_ttm, basket_pairs and account_whitespace for {len(months)} months in one run ...")
     if months:
         _execute(defs.resolve_job_def(TTM_JOB), instance, range_tags(months[0], months[-1]))
+    _execute(defs.resolve_job_def(HEALTH_JOB), instance, {})  # as aov_health_after_runs does in `make dev`
     say(f"materialized in {time.monotonic() - started:.1f}s\n")
 
     card = Card.stored(warehouse, last, alert_rule(manifest))

@@ -12,9 +12,12 @@ CONTRACTION_CHECK = "b2b_aov_contraction"
 REJECTED_CHECK = "no_rejected_orders"
 CONTRACTION_KEY = dg.AssetCheckKey(dg.AssetKey("aov_30d"), CONTRACTION_CHECK)
 REJECTED_KEY = dg.AssetCheckKey(dg.AssetKey("classified_orders"), REJECTED_CHECK)
-ALERTING_CHECKS = (CONTRACTION_KEY, REJECTED_KEY)  # their ERROR evaluations page people
+# Their ERROR evaluations page people. Both are judged per day inside their asset's step; every other
+# check is a data-health check that runs in HEALTH_JOB, after the runs, unpartitioned.
+ALERTING_CHECKS = (CONTRACTION_KEY, REJECTED_KEY)
 
 DAILY_JOB, WINDOWS_JOB, TTM_JOB, CATALOG_JOB = "aov_daily", "aov_windows", "aov_ttm_monthly", "aov_catalog"
+HEALTH_JOB = "aov_health"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 

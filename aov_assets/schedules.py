@@ -11,30 +11,39 @@ from datetime import timedelta
 
 import dagster as dg
 
-from .keys import CATALOG_JOB, DAILY_JOB, TTM_JOB, WINDOWS_JOB, range_tags
+from .keys import ALERTING_CHECKS, CATALOG_JOB, DAILY_JOB, HEALTH_JOB, TTM_JOB, WINDOWS_JOB, range_tags
 from .manifest import Manifest
 
 INVESTIGATION = ("b2b_accounts_30d", "b2b_cohorts_30d", "aov_why")  # one step: b2b_investigation
 WINDOWS = (*INVESTIGATION, "segment_metrics_30d", "currency_aov_30d", "b2b_category_mix_30d", "aov_30d")  # per as-of
 DAILY_ASSETS = ("raw_orders", "classified_orders", "daily_aov", "account_daily", "order_lines", *WINDOWS)
 
+
+def partitioned(*assets: str) -> dg.AssetSelection:
+    """The assets and only the checks judged per day inside their steps. A separate check in a range run
+    would be planned for every partition and judged once, leaving the rest "Skipped" in the UI; the
+    data-health checks judge the latest data anyway, so they run in `aov_health` after the run."""
+    in_step = [key for key in ALERTING_CHECKS if key.asset_key.to_user_string() in assets]
+    return dg.AssetSelection.assets(*assets).without_checks() | dg.AssetSelection.checks(*in_step)
+
+
 daily_job = dg.define_asset_job(
     DAILY_JOB,
-    selection=dg.AssetSelection.assets(*DAILY_ASSETS),
+    selection=partitioned(*DAILY_ASSETS),
     description="Pull UTC days of orders, classify them, sum the days and accounts, investigate, measure the "
     "neighbours and refresh their 30-day cards.",
 )
 
 windows_job = dg.define_asset_job(
     WINDOWS_JOB,
-    selection=dg.AssetSelection.assets(*WINDOWS),
+    selection=partitioned(*WINDOWS),
     description="Recompute the investigation, the neighbours and the 30-day cards (after a backfill changed days "
     "they include).",
 )
 
 ttm_job = dg.define_asset_job(
     TTM_JOB,
-    selection=dg.AssetSelection.assets("aov_ttm", "basket_pairs", "account_whitespace"),
+    selection=partitioned("aov_ttm", "basket_pairs", "account_whitespace"),
     description="Roll the trailing twelve months up for completed months; bought-together pairs and whitespace.",
 )
 
@@ -44,7 +53,14 @@ catalog_job = dg.define_asset_job(
     description="Refresh SKU -> name and category from the store's catalog.",
 )
 
-JOBS = [daily_job, windows_job, ttm_job, catalog_job]
+health_job = dg.define_asset_job(
+    HEALTH_JOB,
+    selection=dg.AssetSelection.all_asset_checks() - dg.AssetSelection.checks(*ALERTING_CHECKS),
+    description="The data-health checks (fresh, complete, plausible), on the latest data; run after each daily, "
+    "windows or monthly run by aov_health_after_runs.",
+)
+
+JOBS = [daily_job, windows_job, ttm_job, catalog_job, health_job]
 
 catalog_schedule = dg.ScheduleDefinition(
     name="aov_catalog_schedule",

@@ -1,4 +1,5 @@
-"""Sensors: failed ERROR checks to Slack (on by default), and auto-heal of missing days (off by default)."""
+"""Sensors: failed ERROR checks to Slack and the data-health checks after each run (on by default), and
+auto-heal of missing days (off by default)."""
 
 import json
 from datetime import date, timedelta
@@ -11,7 +12,7 @@ from .keys import ALERTING_CHECKS, DAILY_JOB, range_tags
 from .manifest import Manifest
 from .partitions import daily_partitions, day_key
 from .resources import SlackResource, WarehouseResource
-from .schedules import JOBS
+from .schedules import JOBS, daily_job, health_job, ttm_job, windows_job
 
 DAILY_CHAIN = [dg.AssetKey(name) for name in ("raw_orders", "classified_orders", "daily_aov", "aov_30d")]
 HEAL_TAG = "aov/heal"
@@ -38,6 +39,17 @@ def aov_alert_slack_sensor(
     )
     context.update_cursor(str(outcome.cursor))
     return dg.SkipReason(outcome.summary)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[daily_job, windows_job, ttm_job],
+    request_job=health_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs the data-health checks once after each successful daily, windows or monthly run.",
+)
+def aov_health_after_runs(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    return dg.RunRequest(run_key=context.dagster_run.run_id)
 
 
 def days_to_heal(

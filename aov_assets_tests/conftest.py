@@ -129,7 +129,7 @@ def example_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipel
         assert dg.materialize([product_catalog], resources=pipeline.resources, instance=instance).success
         result = pipeline.materialize(DAILY_CHAIN, str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY), instance)
         assert result.success
-        pipeline.result = result
+        pipeline.result, pipeline.instance = result, instance
         yield pipeline
 
 

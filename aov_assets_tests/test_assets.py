@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from aov_assets import warehouse as tables
+from aov_assets.assets import rejected_verdicts
 from aov_assets.keys import CONTRACTION_CHECK, REJECTED_CHECK
 from aov_assets.lake import RawOrderLake
 
@@ -28,8 +29,9 @@ DAILY_CHAIN = [raw_orders, classified_orders, daily_aov]
 
 
 def check_evaluation(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEvaluation:
-    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
-    return evaluation
+    """The check's evaluation of the run's latest day (the contraction check judges every as-of day)."""
+    evaluations = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
+    return max(evaluations, key=lambda evaluation: evaluation.partition or "")
 
 
 def table_rows(pipeline, table: sa.Table) -> pd.DataFrame:
@@ -63,6 +65,20 @@ def test_the_worked_example_is_in_the_warehouse_to_the_cent(example_pipeline):
     assert card.loc["b2b", "aov_change_pct"] == Decimal("-16.5173")
     assert card["multiplier"].tolist() == [Decimal("9.4133")] * 3
     assert card["alert"].to_dict() == {"all": False, "b2b": True, "b2c": False}
+
+
+def test_the_contraction_check_judges_every_as_of_day_of_a_range_run_with_no_skipped_partitions(example_pipeline):
+    result = example_pipeline.result
+    evaluations = [e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACTION_CHECK]
+    days = pd.date_range(EXAMPLE_FIRST_DAY, EXAMPLE_DAY).strftime("%Y-%m-%d").tolist()
+    assert [e.partition for e in evaluations] == days  # oldest first: the latest evaluation is the last day's
+    b2b = table_rows(example_pipeline, tables.aov_30d).query("segment == 'b2b'")
+    alerting = {day.isoformat() for day in b2b.loc[b2b["alert"], "as_of"]}
+    assert alerting and {e.partition for e in evaluations if not e.passed} == alerting
+    key = dg.AssetCheckKey(dg.AssetKey("aov_30d"), CONTRACTION_CHECK)
+    records = example_pipeline.instance.event_log_storage.get_asset_check_execution_history(key, limit=1000)
+    assert sorted(r.partition for r in records) == days
+    assert {r.status.value for r in records} <= {"SUCCEEDED", "FAILED"}  # nothing left planned: no "Skipped" rows
 
 
 def test_the_contraction_check_fails_on_the_latest_day_with_the_numbers_a_person_needs(example_pipeline):
@@ -158,15 +174,37 @@ def test_unreadable_orders_land_in_rejected_orders_and_the_good_ones_still_count
     [event] = result.asset_materializations_for_node("classified_orders")
     assert event.metadata["rejected"].value == 2
     check = check_evaluation(result, REJECTED_CHECK)
-    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert check.metadata["rejected"].value == 2
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR and check.partition == str(day)
+    assert check.metadata["rejected"].value == 2 and check.metadata["as_of"].value == str(day)
+    assert check.description.startswith(f"2 order(s) of {day} could not be read and are not counted (2 in this run")
     assert check.metadata["entity_ids"].value == str(json.loads(good[0])["entity_id"])
     assert "Invalid decimal string" in check.metadata["reasons"].value
 
 
-def test_the_rejected_orders_check_passes_on_clean_days(example_pipeline):
-    check = check_evaluation(example_pipeline.result, REJECTED_CHECK)
-    assert check.passed and check.metadata["rejected"].value == 0
+def test_the_rejected_orders_check_passes_on_clean_days_one_verdict_per_day(example_pipeline):
+    checks = [e for e in example_pipeline.result.get_asset_check_evaluations() if e.check_name == REJECTED_CHECK]
+    assert [e.partition for e in checks] == pd.date_range(EXAMPLE_FIRST_DAY, EXAMPLE_DAY).strftime("%Y-%m-%d").tolist()
+    assert all(e.passed and e.metadata["rejected"].value == 0 for e in checks)
+
+
+def test_a_verdict_per_day_names_its_own_rejects_and_the_run_total():
+    days = [date(2026, 5, 1), date(2026, 5, 2), date(2026, 5, 3)]
+    rejected = pd.DataFrame(
+        {
+            "order_date": [date(2026, 5, 1), date(2026, 4, 20), date(2026, 5, 1)],  # 04-20: moved, outside the run
+            "entity_id": [7, 8, None],
+            "reason": ["bad total", "duplicate entity_id 8", "not JSON"],
+        }
+    )
+    first, second, last = rejected_verdicts(rejected, days)
+    assert (first.passed, second.passed, last.passed) == (False, True, False)
+    assert first.metadata["rejected"].value == 2 and first.metadata["entity_ids"].value == "7"
+    assert first.description == (
+        "2 order(s) of 2026-05-01 could not be read and are not counted (3 in this run, on 2026-04-20, 2026-05-01); "
+        "see rejected_orders"
+    )
+    assert last.metadata["rejected"].value == 1 and last.metadata["entity_ids"].value == "8"
+    assert {v.metadata["as_of"].value for v in (first, second, last)} == {"2026-05-03"}  # one alert per run
 
 
 def test_daily_aov_refuses_days_whose_raw_orders_are_not_all_classified(pipeline):

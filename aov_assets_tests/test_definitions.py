@@ -34,6 +34,26 @@ def test_every_partitioned_asset_backfills_a_range_in_one_run():
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
 
 
+def test_range_runs_carry_only_the_per_day_checks_and_the_health_checks_run_unpartitioned_after_them():
+    graph = defs.resolve_asset_graph()
+    checks = {job.name: {key.name for key in job.selection.resolve_checks(graph)} for job in defs.jobs}
+    assert checks["aov_daily"] == {"b2b_aov_contraction", "no_rejected_orders"}
+    assert checks["aov_windows"] == {"b2b_aov_contraction"} and checks["aov_ttm_monthly"] == set()
+    health = {"freshness_check", "raw_orders_unique_entity_ids", "daily_aov_no_gaps", "multiplier_in_band"}
+    assert checks["aov_health"] == health | {"b2b_pending_payment_age"}
+    assert defs.resolve_job_def("aov_health").partitions_def is None
+    sensor = defs.resolve_sensor_def("aov_health_after_runs")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    run = dg.DagsterRun(job_name="aov_daily", run_id="a-daily-run")
+    event = dg.DagsterEvent(event_type_value="PIPELINE_SUCCESS", job_name="aov_daily")
+    with dg.instance_for_test() as instance:
+        context = dg.build_run_status_sensor_context(
+            sensor_name=sensor.name, dagster_event=event, dagster_instance=instance, dagster_run=run
+        )
+        request = sensor(context)
+    assert request.run_key == "a-daily-run" and request.job_name in (None, "aov_health")
+
+
 def test_partitions_follow_the_manifest():
     graph = defs.get_repository_def().asset_graph
     daily = graph.get(dg.AssetKey("daily_aov")).partitions_def

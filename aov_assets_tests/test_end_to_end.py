@@ -6,13 +6,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from aov_assets import warehouse as tables
+from aov_assets.keys import CONTRACTION_KEY
 
-from .conftest import REPO
+from .conftest import DEFS, REPO
 from .slack_receiver import SlackReceiver
 
 pytestmark = pytest.mark.slow
@@ -95,6 +97,14 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
     for result in (first, second):
         assert "sekrit" not in result.stdout + result.stderr
     assert (tmp_path / "data" / "dagster_home" / "dagster.yaml").exists()
+    # every check's history holds verdicts only: nothing planned for a partition and then left "Skipped"
+    with dg.DagsterInstance.from_config(str(tmp_path / "data" / "dagster_home")) as instance:
+        for key in DEFS.resolve_asset_graph().asset_check_keys:
+            records = instance.event_log_storage.get_asset_check_execution_history(key, limit=10_000)
+            assert records and {r.status.value for r in records} <= {"SUCCEEDED", "FAILED"}, key
+        contraction = instance.event_log_storage.get_asset_check_execution_history(CONTRACTION_KEY, limit=10_000)
+    failed = sorted(r.partition for r in contraction if r.status.value == "FAILED")
+    assert len(contraction) == 2 * 733 and failed[-1] == "2026-05-03"  # two demos, one verdict per as-of day
     calls = run(
         [str(BIN / "aov"), "cross-sell", "--bought", "Paper", "--not", "Equipment", "--since", "2026-04-04"], env
     )
