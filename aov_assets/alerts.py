@@ -170,6 +170,7 @@ class Outcome:
     outbox: list[Path] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    finished: list[tuple[Alert, str]] = field(default_factory=list)  # each alert tried, with its new status
 
     @property
     def summary(self) -> str:
@@ -342,20 +343,59 @@ def deliver_alerts(
         except DeliveryUnknown as error:
             status, then = ("maybe_sent", "not sent again") if alert.resend else ("unknown", "re-sent once")
             ledger.finish(alert, status, str(error))
+            outcome.finished.append((alert, status))
             outcome.unknown.append(f"{label} ({error}; {then})")
             log(f"alert {label}: {error}; {then}")
             continue
         except DeliveryError as error:
             ledger.finish(alert, "pending", str(error))
+            outcome.finished.append((alert, "pending"))
             outcome.failed.append(f"{label} ({error})")
             log(f"alert {label} not delivered: {error}; it stays pending")
             continue
         if outbox_file is not None:
             ledger.finish(alert, "outbox")
+            outcome.finished.append((alert, "outbox"))
             outcome.outbox.append(outbox_file)
             log(f"alert {label} (no SLACK_WEBHOOK_URL): {alert.message['text']}")
         else:
             ledger.finish(alert, "delivered")
+            outcome.finished.append((alert, "delivered"))
             outcome.delivered.append(label)
             log(f"alert {label} delivered to Slack")
     return outcome
+
+
+LEDGER_SHOWN = 10
+
+
+def delivery_observations(outcome: Outcome, ledger: AlertLedger) -> list[dg.AssetObservation]:
+    """Each alert a tick tried to deliver, as an observation of the checked asset's day: the asset's
+    Events in the UI then say what went out, where, and show the ledger's latest rows."""
+    if not outcome.finished:
+        return []
+    rows = sorted(ledger.rows(), key=lambda row: (row["as_of"], row["check_key"]))[-LEDGER_SHOWN:]
+    table = "\n".join(
+        [
+            "| as of | check | status | attempts | delivered at (UTC) |",
+            "| --- | --- | --- | ---: | --- |",
+            *(
+                f"| {row['as_of']} | {row['check_key']} | {row['status']} | {row['attempts']} | "
+                f"{row['delivered_at'] or '-'} |"
+                for row in rows
+            ),
+        ]
+    )
+    return [
+        dg.AssetObservation(
+            asset_key=dg.AssetCheckKey.from_user_string(alert.check_key).asset_key,
+            partition=alert.as_of.isoformat(),
+            description=f"alert {status}: {alert.headline}",
+            metadata={
+                "alert": alert.check_key,
+                "status": status,
+                "alert_deliveries": dg.MetadataValue.md(f"Latest {len(rows)} rows of alert_deliveries:\n\n{table}"),
+            },
+        )
+        for alert, status in outcome.finished
+    ]

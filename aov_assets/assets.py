@@ -25,7 +25,7 @@ from . import basket
 from . import investigation as why
 from . import neighbours as around
 from . import warehouse as tables
-from .card import Card, Findings, Neighbours
+from .card import Card, Findings, Neighbours, TtmCard
 from .keys import CONTRACTION_CHECK, CONTRACTION_KEY, REJECTED_CHECK, REJECTED_KEY
 from .lake import LakeFileError, RawOrderLake
 from .manifest import Manifest
@@ -97,9 +97,12 @@ class Progress:
 
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Metadata the UI can plot: Decimals as floats, missing values left out."""
+    """Metadata the UI can plot and read: Decimals as floats to the cent (or hundredth of a percent; the
+    warehouse and `aov card --json` keep every digit), missing values left out."""
     return {
-        key: float(value) if hasattr(value, "as_tuple") else value for key, value in values.items() if value is not None
+        key: float(round(value, 2)) if isinstance(value, Decimal) else value
+        for key, value in values.items()
+        if value is not None
     }
 
 
@@ -810,29 +813,19 @@ def account_whitespace(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 
 
 def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Trailing-twelve-month AOV per segment for each calendar month (the 12 months ending with it)."""
+    """Trailing-twelve-month AOV per segment for each calendar month (the 12 months ending with it), with a
+    card against the twelve months a year earlier."""
     months = months_of(context.partition_time_window)
     db = warehouse.open()
-    daily = db.read_daily(add_months(months[0], -11), _month_end(months[-1]))
-    rows = ttm_rows(daily, months[0], months[-1])
+    daily = db.read_daily(add_months(months[0], -23), _month_end(months[-1]))
+    rows = ttm_rows(daily, add_months(months[0], -12), months[-1])  # and a year earlier, for the change
     first, last = (f"{m:%Y-%m}" for m in (months[0], months[-1]))
     with warehouse.replacing([tables.aov_ttm], first, last) as write:
-        write(tables.aov_ttm, rows)
+        write(tables.aov_ttm, rows[rows["month"] >= first])
     for month in months:
-        by_segment = rows[rows["month"] == f"{month:%Y-%m}"].set_index("segment")
+        card = TtmCard.from_frame(rows, month)
         context.add_asset_metadata(
-            _numbers(
-                {
-                    "b2b_aov": by_segment.at["b2b", "aov"],
-                    "b2c_aov": by_segment.at["b2c", "aov"],
-                    "all_aov": by_segment.at["all", "aov"],
-                    "multiplier": by_segment.at["b2b", "multiplier"],
-                    "b2b_orders": int(by_segment.at["b2b", "orders"]),
-                    "b2c_orders": int(by_segment.at["b2c", "orders"]),
-                    "days": int(by_segment.at["b2b", "days"]),
-                }
-            ),
-            partition_key=month_key(month),
+            _numbers(card.numbers()) | {"card": dg.MetadataValue.md(card.markdown())}, partition_key=month_key(month)
         )
     return dg.MaterializeResult()
 

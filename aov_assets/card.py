@@ -1,4 +1,5 @@
-"""The "B2B AOV vs B2C AOV" card: one as-of day of `aov_30d`, as text, Markdown and JSON."""
+"""The "B2B AOV vs B2C AOV" card (one as-of day of `aov_30d`) and the trailing-twelve-month card (one month
+of `aov_ttm` against a year earlier), as text, Markdown and JSON."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from .rules import (
     WINDOW_DAYS,
     WINDOW_SEGMENTS,
     AlertRule,
+    add_months,
+    as_percent,
     fraction_to_decimal,
+    month_start,
+    relative_change,
 )
 
 if TYPE_CHECKING:
@@ -467,12 +472,12 @@ class Card:
         return "\n".join(lines)
 
     def markdown(self) -> str:
-        rows = [
-            "| segment | orders (30D) | revenue | AOV | prior orders | prior revenue | prior AOV | change |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        rows = [  # narrow enough for the asset's Overview panel; revenue is in the text card and the facts
+            "| segment | AOV (30D) | prior AOV | change | orders | prior orders |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
         ] + [
-            f"| {s.segment} | {s.orders:,} | {money_text(s.revenue)} | {money_text(s.aov)} | {s.prior_orders:,} | "
-            f"{money_text(s.prior_revenue)} | {money_text(s.prior_aov)} | {pct_text(s.aov_change_pct)} |"
+            f"| {s.segment} | {money_text(s.aov)} | {money_text(s.prior_aov)} | {pct_text(s.aov_change_pct)} | "
+            f"{s.orders:,} | {s.prior_orders:,} |"
             for s in self.segments.values()
         ]
         lines = [f"**B2B AOV vs B2C AOV as of {self.as_of}**", "", *rows, "", *(f"- {fact}" for fact in self._facts())]
@@ -540,6 +545,140 @@ class Card:
             f"lines per order {plain_text(b2b.lines_per_order)} (prior {plain_text(b2b.prior_lines_per_order)})",
             self.headline,
         ]
+
+
+@dataclass(frozen=True)
+class TtmCard:
+    """The twelve calendar months to `month` per segment, against the twelve months a year earlier.
+
+    A window is partial while the warehouse holds fewer of its days than the months have (a young
+    history): its AOVs are shown, flagged, but not plotted and not compared, so the first months of a
+    history never read as a trend.
+    """
+
+    month: date
+    rows: dict[str, dict[str, Any]]  # segment -> its aov_ttm row
+    prior: dict[str, dict[str, Any]]  # the same, twelve months earlier ({} before the history)
+
+    @classmethod
+    def from_frame(cls, ttm: pd.DataFrame, month: date) -> TtmCard | None:
+        """From `aov_ttm` rows holding `month` (and, if there, the month a year earlier); None without them."""
+
+        def of(first: date) -> dict[str, dict[str, Any]]:
+            return {row["segment"]: row for row in _records(ttm[ttm["month"] == f"{first:%Y-%m}"])}
+
+        rows = of(month)
+        return cls(month, rows, of(add_months(month, -12))) if rows else None
+
+    @classmethod
+    def stored(cls, warehouse: Warehouse, month: date) -> TtmCard | None:
+        return cls.from_frame(warehouse.read_ttm([month, add_months(month, -12)]), month)
+
+    @classmethod
+    def before(cls, warehouse: Warehouse, as_of: date) -> TtmCard | None:
+        """The card of the last calendar month complete by `as_of` (shown with that day's 30-day card)."""
+        return cls.stored(warehouse, add_months(month_start(as_of), -1))
+
+    @staticmethod
+    def _days_of(month: date) -> int:
+        return (add_months(month, 1) - add_months(month, -11)).days
+
+    @property
+    def partial(self) -> bool:
+        return self.rows["b2b"]["days"] < self._days_of(self.month)
+
+    @property
+    def comparable(self) -> bool:
+        """Both windows complete: the change against a year earlier means something."""
+        earlier = add_months(self.month, -12)
+        return not self.partial and bool(self.prior) and self.prior["b2b"]["days"] == self._days_of(earlier)
+
+    def change_pct(self, segment: str) -> Decimal | None:
+        if not self.comparable:
+            return None
+        now, before = self.rows[segment], self.prior[segment]
+        return as_percent(relative_change(_aov(now), _aov(before)))
+
+    @property
+    def title(self) -> str:
+        span = f"{add_months(self.month, -11):%Y-%m}..{self.month:%Y-%m}"
+        partial = f"; partial: {self.rows['b2b']['days']} of {self._days_of(self.month)} days" if self.partial else ""
+        return f"Trailing twelve months to {self.month:%Y-%m} ({span}{partial})"
+
+    def _segments(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(segment, self.rows[segment]) for segment in WINDOW_SEGMENTS]
+
+    def table(self) -> list[tuple[str, ...]]:
+        header = ("segment", "TTM AOV", "a year earlier", "change", "orders")
+        return [header] + [
+            (
+                segment,
+                money_text(row["aov"]),
+                money_text(self.prior.get(segment, {}).get("aov")),
+                pct_text(self.change_pct(segment)),
+                f"{row['orders']:,}",
+            )
+            for segment, row in self._segments()
+        ]
+
+    def facts(self) -> list[str]:
+        earlier = self.prior.get("b2b", {}).get("multiplier")
+        facts = [
+            f"Multiplier (B2B AOV / B2C AOV): {times_text(self.rows['b2b']['multiplier'])} (a year earlier "
+            f"{times_text(earlier)})"
+        ]
+        if not self.comparable:
+            facts.append(
+                "No change against a year earlier: one of the two windows is partial (the history is younger)."
+            )
+        return facts
+
+    def lines(self) -> list[str]:
+        return [self.title, "", *_aligned(self.table()), *self.facts()]
+
+    def markdown(self) -> str:
+        table = self.table()
+        return "\n".join(
+            [
+                f"**{self.title}**",
+                "",
+                "| " + " | ".join(table[0]) + " |",
+                "| --- |" + " ---: |" * (len(table[0]) - 1),
+                *("| " + " | ".join(row) + " |" for row in table[1:]),
+                "",
+                *(f"- {fact}" for fact in self.facts()),
+            ]
+        )
+
+    def numbers(self) -> dict[str, Any]:
+        """What the UI plots per month: the AOVs of complete windows only, the change when comparable."""
+        numbers: dict[str, Any] = {"partial": self.partial, "days": self.rows["b2b"]["days"]}
+        numbers |= {f"{segment}_orders": self.rows[segment]["orders"] for segment in ("b2b", "b2c")}
+        if not self.partial:
+            numbers |= {f"{segment}_aov": row["aov"] for segment, row in self._segments()}
+            numbers["multiplier"] = self.rows["b2b"]["multiplier"]
+        if self.comparable:
+            numbers |= {f"{segment}_aov_yoy_pct": self.change_pct(segment) for segment, _ in self._segments()}
+        return numbers
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "month": f"{self.month:%Y-%m}",
+            "partial": self.partial,
+            "comparable": self.comparable,
+            "segments": {
+                segment: _jsonable(
+                    row
+                    | {"prior_aov": self.prior.get(segment, {}).get("aov"), "aov_change_pct": self.change_pct(segment)}
+                )
+                for segment, row in self._segments()
+            },
+        }
+
+
+def _aov(row: dict[str, Any]) -> Fraction | None:
+    """A TTM row's AOV from its exact revenue and order count (not the AOV rounded to cents)."""
+    return Fraction(row["revenue"]) / row["orders"] if row["orders"] else None
 
 
 def _aligned(table: Sequence[Sequence[str]]) -> list[str]:

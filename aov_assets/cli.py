@@ -39,7 +39,7 @@ def _sample_ready(manifest) -> None:
 
 def card(as_of: date, as_json: bool) -> None:
     from .assets import alert_rule
-    from .card import Card
+    from .card import Card, TtmCard
 
     warehouse = _warehouse()
     result = Card.stored(warehouse, as_of, alert_rule(load_manifest()))
@@ -50,7 +50,11 @@ def card(as_of: date, as_json: bool) -> None:
             f"no aov_30d rows for {as_of} in the warehouse; {hint}. Materialize it with: dagster asset "
             f"materialize -m aov_assets.definitions --select aov_30d --partition {as_of}"
         )
-    print(json.dumps(result.as_json(), indent=2) if as_json else result.text())
+    ttm = TtmCard.before(warehouse, as_of)
+    if as_json:
+        print(json.dumps(result.as_json() | {"ttm": ttm.as_json() if ttm else None}, indent=2))
+    else:
+        print(result.text() + ("\n\n" + "\n".join(ttm.lines()) if ttm else ""))
 
 
 def demo() -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from .alerts import AlertLedger
-from .card import Card
+from .card import Card, TtmCard
 from .keys import CATALOG_JOB, CONTRACTION_KEY, DAILY_JOB, HEALTH_JOB, TTM_JOB, range_tags
 from .manifest import Manifest
 from .sources.sample import LAST_DAY
@@ -50,11 +50,14 @@ def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None
 
     card = Card.stored(warehouse, last, alert_rule(manifest))
     say(card.text() if card else f"no aov_30d rows for {last}")
+    ttm = TtmCard.before(warehouse, last)
+    if ttm:
+        say("\n" + "\n".join(ttm.lines()))
     say("\nChecks of this run:")
     for line in check_lines(defs, instance):
         say(f"  {line}")
     tick = aov_alert_slack_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
-    say(f"\nOne tick of aov_alert_slack_sensor: {tick.skip_message}")
+    say(f"\nOne tick of aov_alert_slack_sensor: {tick.skip_reason.skip_message}")
     for row in AlertLedger(warehouse).rows():
         if (row["check_key"], row["as_of"]) == (CONTRACTION_KEY.to_user_string(), last):
             text = json.loads(row["message"])["text"]

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from .alerts import deliver_alerts
+from .alerts import AlertLedger, deliver_alerts, delivery_observations
 from .backfill import backfill_plan
 from .keys import ALERTING_CHECKS, DAILY_JOB, range_tags
 from .manifest import Manifest
@@ -27,10 +27,13 @@ HEAL_TAG = "aov/heal"
 )
 def aov_alert_slack_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource, slack: SlackResource
-) -> dg.SkipReason:
+) -> dg.SensorResult:
+    """The tick's message and logs name each alert sent or written to the outbox; each also becomes an
+    observation of the checked asset's day, with the delivery ledger's latest rows."""
+    db = warehouse.open()
     outcome = deliver_alerts(
         context.instance,
-        warehouse.open(),
+        db,
         slack.notifier(),
         ALERTING_CHECKS,
         cursor=int(context.cursor or 0),
@@ -38,7 +41,7 @@ def aov_alert_slack_sensor(
         log=context.log.info,
     )
     context.update_cursor(str(outcome.cursor))
-    return dg.SkipReason(outcome.summary)
+    return dg.SensorResult(skip_reason=outcome.summary, asset_events=delivery_observations(outcome, AlertLedger(db)))
 
 
 @dg.run_status_sensor(

@@ -726,6 +726,10 @@ class Warehouse:
         with self.connect() as connection:
             return connection.scalar(sa.select(sa.func.max(aov_30d.c.as_of)))
 
+    def read_ttm(self, months: Sequence[date]) -> pd.DataFrame:
+        keys = [f"{month:%Y-%m}" for month in months]
+        return self._frame(sa.select(aov_ttm).where(aov_ttm.c.month.in_(keys)).order_by(aov_ttm.c.month))
+
     def latest_ttm_month(self) -> date | None:
         with self.connect() as connection:
             month = connection.scalar(sa.select(sa.func.max(aov_ttm.c.month)))

@@ -46,7 +46,7 @@ def tick(pipeline, webhook: str | None = None, cursor: str | None = None, timeou
         cursor=cursor,
         resources={"warehouse": WarehouseResource(url=pipeline.warehouse_url), "slack": slack},
     )
-    return aov_alert_slack_sensor(context).skip_message, context.cursor
+    return aov_alert_slack_sensor(context).skip_reason.skip_message, context.cursor
 
 
 def ledger(pipeline) -> dict[tuple[str, date], dict]:
@@ -69,6 +69,20 @@ def test_the_contraction_alert_reaches_slack_once(alerting, receiver):
     assert len(receiver.posts) == 1
     row = ledger(alerting)[("aov_30d:b2b_aov_contraction", EXAMPLE_DAY)]
     assert (row["status"], row["attempts"], row["last_error"]) == ("delivered", 1, None)
+
+
+def test_each_delivery_is_an_observation_of_the_checked_day_with_the_ledger(alerting, receiver):
+    slack = SlackResource(webhook_url=receiver.url, data_dir=str(alerting.root), dagster_url=DAGSTER_URL)
+    resources = {"warehouse": WarehouseResource(url=alerting.warehouse_url), "slack": slack}
+    first = aov_alert_slack_sensor(dg.build_sensor_context(instance=alerting.instance, resources=resources))
+    [observation] = first.asset_events
+    assert (observation.asset_key, observation.partition) == (dg.AssetKey("aov_30d"), "2026-05-03")
+    assert observation.metadata["status"].value == "delivered"
+    assert observation.description.startswith("alert delivered: ALERT: B2B AOV 642.82 vs 770.00")
+    ledger_table = observation.metadata["alert_deliveries"].value
+    assert "| 2026-05-03 | aov_30d:b2b_aov_contraction | delivered | 1 | 20" in ledger_table
+    second = aov_alert_slack_sensor(dg.build_sensor_context(instance=alerting.instance, resources=resources))
+    assert second.asset_events == [] and second.skip_reason.skip_message == "no new alerts"
 
 
 def test_a_500_leaves_the_alert_pending_and_the_next_tick_delivers_it(alerting, receiver):

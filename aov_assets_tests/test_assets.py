@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from aov_assets import warehouse as tables
 from aov_assets.assets import rejected_verdicts
+from aov_assets.card import TtmCard
 from aov_assets.keys import CONTRACTION_CHECK, REJECTED_CHECK
 from aov_assets.lake import RawOrderLake
 
@@ -87,11 +88,11 @@ def test_the_contraction_check_fails_on_the_latest_day_with_the_numbers_a_person
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     metadata = {key: value.value for key, value in evaluation.metadata.items()}
     assert metadata["as_of"] == "2026-05-03"
-    assert (metadata["b2b_aov"], metadata["b2b_prior_aov"], metadata["multiplier"]) == (642.82, 770.0, 9.4133)
-    assert metadata["b2b_aov_change_pct"] == -16.5173 and metadata["b2c_aov_change_pct"] == -0.1437
-    assert (metadata["b2b_orders_change_pct"], metadata["b2b_revenue_change_pct"]) == (2.8986, -14.0975)
+    assert (metadata["b2b_aov"], metadata["b2b_prior_aov"], metadata["multiplier"]) == (642.82, 770.0, 9.41)
+    assert metadata["b2b_aov_change_pct"] == -16.52 and metadata["b2c_aov_change_pct"] == -0.14
+    assert (metadata["b2b_orders_change_pct"], metadata["b2b_revenue_change_pct"]) == (2.9, -14.1)
     assert "642.82 vs 770.00" in evaluation.description
-    assert (metadata["b2b_revenue_share_pct"], metadata["b2b_prior_revenue_share_pct"]) == (74.1909, 76.7386)
+    assert (metadata["b2b_revenue_share_pct"], metadata["b2b_prior_revenue_share_pct"]) == (74.19, 76.74)
     assert (metadata["b2b_active_customers"], metadata["b2b_prior_active_customers"]) == (172, 180)
     assert "B2B share of revenue 74.2% (prior 76.7%, -2.5 pts)" in metadata["around_it"]
     assert metadata["left_the_baskets"].startswith("- Janitorial/Equipment: ")  # the B2B lines per order fell
@@ -101,13 +102,13 @@ def test_each_day_gets_its_own_metadata_for_the_ui_plots(example_pipeline):
     events = {m.partition: m.metadata for m in example_pipeline.result.asset_materializations_for_node("aov_30d")}
     assert len(events) == 60
     assert events["2026-05-03"]["b2b_aov"].value == 642.82
-    assert "| b2b | 1,420 | 912,800.00 | 642.82 |" in events["2026-05-03"]["card"].value
+    assert "| b2b | 642.82 | 770.00 | -16.5% | 1,420 | 1,380 |" in events["2026-05-03"]["card"].value
     assert events["2026-03-05"]["verdict"].value == "incomplete_window"  # its prior window predates the run
     assert "**Around it**" in events["2026-05-03"]["card"].value
     around = {
         m.partition: m.metadata for m in example_pipeline.result.asset_materializations_for_node("segment_metrics_30d")
     }
-    assert len(around) == 60 and around["2026-05-03"]["b2b_revenue_share_pct"].value == 74.1909
+    assert len(around) == 60 and around["2026-05-03"]["b2b_revenue_share_pct"].value == 74.19
     assert "| lines per order | 4.78 (5.95) |" in around["2026-05-03"]["card"].value
     raw = {
         m.partition: m.metadata["orders"].value
@@ -256,4 +257,26 @@ def test_aov_ttm_rolls_up_twelve_months_of_daily_aov(pipeline):
     ]
     assert ttm.loc[("2026-02", "b2b"), "days"] == 365 - 31  # its window starts in March 2025, before the data
     events = {m.partition: m.metadata for m in result.asset_materializations_for_node("aov_ttm")}
-    assert events["2026-04-01"]["multiplier"].value == 10.7143
+    assert events["2026-04-01"]["multiplier"].value == 10.71
+
+
+def test_the_ttm_card_compares_a_year_earlier_and_flags_partial_windows(pipeline):
+    days = pd.date_range("2024-05-01", "2026-04-30").date  # two years: B2B AOV 750.00, then 900.00
+    rows = [
+        {"order_date": d, "segment": s, "orders": n, "revenue": Decimal(r), "line_items": n}
+        for d in days
+        for s, n, r in (("b2b", 2, "1500.00" if d < date(2025, 5, 1) else "1800.00"), ("b2c", 10, "700.00"))
+    ]
+    with pipeline.warehouse().replacing([tables.daily_aov], days[0], days[-1]) as write:
+        write(tables.daily_aov, pd.DataFrame(rows))
+    result = pipeline.materialize([aov_ttm], "2025-03-01", "2026-04-01")
+    events = {m.partition: m.metadata for m in result.asset_materializations_for_node("aov_ttm")}
+    young, first_full, last = events["2025-03-01"], events["2025-04-01"], events["2026-04-01"]
+    assert young["partial"].value is True and young["days"].value == 335 and "b2b_aov" not in young
+    assert "(2024-04..2025-03; partial: 335 of 365 days)" in young["card"].value
+    assert first_full["partial"].value is False and first_full["b2b_aov"].value == 750.0
+    assert "b2b_aov_yoy_pct" not in first_full  # a year earlier there was no data: nothing to compare
+    assert (last["b2b_aov"].value, last["b2b_aov_yoy_pct"].value, last["b2c_aov_yoy_pct"].value) == (900.0, 20.0, 0.0)
+    assert "| b2b | 900.00 | 750.00 | +20.0% | 730 |" in last["card"].value
+    card = TtmCard.stored(pipeline.warehouse(), date(2026, 4, 1))
+    assert card.as_json()["segments"]["b2b"]["aov_change_pct"] == 20.0 and card.comparable

@@ -1,5 +1,6 @@
 """The real CLIs in subprocesses: Dagster's `asset materialize` and the whole `aov demo`."""
 
+import json
 import subprocess
 import sys
 from datetime import date
@@ -88,6 +89,9 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
     assert "  B2B share of revenue 74.2% (prior 76.7%, -2.5 pts)" in out
     assert "  Orders per B2B account 8.26 (prior 7.67, +7.7%); active accounts 172 (prior 180, -4.4%)" in out
     assert "  Lines per B2B order 4.78 (prior 5.95, -19.6%); value per line 134.37 (prior 129.40, +3.8%)" in out
+    # the trailing twelve months to the last complete month, against the twelve before them
+    assert "Trailing twelve months to 2026-04 (2025-05..2026-04)" in out
+    assert "b2b       757.25          766.12   -1.2%  16,396" in out
     [alert] = receiver.accepted
     assert "642.82" in alert["text"] and "16.5" in alert["text"]
     assert "Likely cause: basket_shrink (-71.71, 56.4% of the move)" in alert["text"]
@@ -109,6 +113,9 @@ def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
         [str(BIN / "aov"), "cross-sell", "--bought", "Paper", "--not", "Equipment", "--since", "2026-04-04"], env
     )
     assert calls.stdout.startswith("123 b2b account(s) bought category Janitorial/Paper but not category Janitorial/")
+    card = json.loads(run([str(BIN / "aov"), "card", "--as-of", "2026-05-03", "--json"], env, cwd=tmp_path).stdout)
+    assert card["ttm"]["month"] == "2026-04" and card["ttm"]["comparable"]
+    assert card["ttm"]["segments"]["b2b"]["aov_change_pct"] == -1.157
     white = run([str(BIN / "aov"), "whitespace", "--account", "company:115"], env, cwd=tmp_path).stdout
     assert "Pioneer Medical District (company:115), top 20%: Janitorial/Equipment, bought by 31 of 35 peers" in white
 

@@ -31,7 +31,7 @@ def test_the_worked_example_on_postgresql(example_pipeline, postgres_server, tmp
                 "slack": SlackResource(data_dir=str(tmp_path)),
             },
         )
-        assert aov_alert_slack_sensor(context).skip_message.startswith("written to the outbox")
+        assert aov_alert_slack_sensor(context).skip_reason.skip_message.startswith("written to the outbox")
     for name in ("classified_orders", "daily_aov", "account_daily", "b2b_accounts_30d", "aov_why", "aov_30d"):
         pd.testing.assert_frame_equal(read_table(pipeline, name), read_table(example_pipeline, name), check_exact=True)
     card = read_table(pipeline, "aov_30d").set_index(["as_of", "segment"]).loc[(EXAMPLE_DAY, "b2b")]
