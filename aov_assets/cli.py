@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from .manifest import ManifestError, load_manifest
 from .resources import data_dir, warehouse_url
@@ -69,16 +70,15 @@ def demo() -> None:
     run_demo(manifest, _warehouse())
 
 
-def dev() -> None:
+def dev(port: int) -> None:
     from .instance import use_dagster_home
 
     home = use_dagster_home(data_dir())
     load_manifest()  # fail here, in one line, rather than inside the webserver
-    print(f"Dagster UI on http://127.0.0.1:3000 with the instance in {home}", flush=True)
-    os.execv(
-        sys.executable,
-        [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000"],
-    )
+    print(f"Dagster UI on http://127.0.0.1:{port} with the instance in {home}", flush=True)
+    venv = Path(sys.executable).parent  # dg runs the code location in this environment (the project's venv)
+    os.environ["VIRTUAL_ENV"] = str(venv.parent)
+    os.execv(venv / "dg", [str(venv / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)])
 
 
 def backfill(first: date, last: date) -> None:
@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     card_parser.add_argument("--as-of", required=True, type=_day, help="as-of day, YYYY-MM-DD (UTC)")
     card_parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     commands.add_parser("demo", help="materialize everything on the sample merchant and print the card")
-    commands.add_parser("dev", help="the Dagster UI on the demo's instance (dagster dev)")
+    dev_command = commands.add_parser("dev", help="the Dagster UI on the demo's instance (dg dev)")
+    dev_command.add_argument("--port", type=int, default=3000, help="the UI's port on 127.0.0.1 (default 3000)")
     commands.add_parser("doctor", help="check the manifest, warehouse, lake and store connection")
     backfill_parser = commands.add_parser(
         "backfill", help="re-materialize days D1..D2 and every window and TTM month that includes them"
@@ -228,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "demo":
             demo()
         elif args.command == "dev":
-            dev()
+            dev(args.port)
         elif args.command == "doctor":
             return 0 if doctor() else 1
         elif args.command == "backfill":
