@@ -55,6 +55,16 @@ warnings.filterwarnings(
 )
 warnings.filterwarnings("ignore", r"Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
 
+# The one private Dagster name here, fenced (README, "Private Dagster parts"): 1.13 exports no name for the
+# materialization a logged check verdict judged. Without it the verdicts are still logged and alert; only
+# the check's Partitions view shows their days as missing. test_assets pins that it works.
+try:
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData as CheckTarget,
+    )
+except ImportError:  # pragma: no cover - a Dagster release moved it
+    CheckTarget = None
+
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 GROUP = "aov"
 BATCH_ORDERS = 25_000  # raw orders read together: enough to amortize Arrow and pandas, few to bound memory
@@ -99,11 +109,11 @@ class Progress:
 def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata the UI can plot and read: Decimals as floats to the cent (or hundredth of a percent; the
     warehouse and `aov card --json` keep every digit), missing values left out."""
-    return {
-        key: float(round(value, 2)) if isinstance(value, Decimal) else value
-        for key, value in values.items()
-        if value is not None
-    }
+    return {key: _plottable(value) for key, value in values.items() if value is not None}
+
+
+def _plottable(value: Any) -> Any:
+    return float(round(value, 2)) if isinstance(value, Decimal) else value
 
 
 def raw_orders(
@@ -187,8 +197,8 @@ def classified_orders(
                     metadata | {"rejected": int(rejects_per_day.get(day, 0))}, partition_key=day_key(day)
                 )
                 progress.step(day, b2b + b2c)
-    log_verdicts(context, rejected_verdicts(pd.concat(rejects, ignore_index=True), days))
     yield dg.MaterializeResult(asset_key="classified_orders")
+    log_verdicts(context, rejected_verdicts(pd.concat(rejects, ignore_index=True), days))
 
 
 def settle_cross_day_duplicates(
@@ -275,10 +285,38 @@ def rejected_verdicts(rejected: pd.DataFrame, days: list[date]) -> list[dg.Asset
 
 def log_verdicts(context: dg.AssetExecutionContext, verdicts: list[dg.AssetCheckEvaluation]) -> None:
     """A check's per-day verdicts into the run's events (when the run selected the check), oldest first,
-    so the check's partitions show every day and its latest evaluation is the newest day's."""
-    for verdict in verdicts:
-        if verdict.asset_check_key in context.selected_asset_check_keys:
-            context.log_event(verdict)
+    so the check's latest evaluation is the newest day's.
+
+    Called after the step yielded its materializations: each verdict then names its partition's
+    materialization of this run, which is what makes the check's Partitions view count the day as
+    judged (a verdict without it shows as "Missing")."""
+    chosen = [verdict for verdict in verdicts if verdict.asset_check_key in context.selected_asset_check_keys]
+    if not chosen:
+        return
+    partitions = [verdict.partition for verdict in chosen]
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=chosen[0].asset_key, asset_partitions=partitions), limit=len(partitions)
+    ).records
+    ours = {record.partition_key: record for record in records if record.run_id == context.run.run_id}
+    for verdict in chosen:
+        context.log_event(with_target(verdict, ours.get(verdict.partition)))
+
+
+def with_target(verdict: dg.AssetCheckEvaluation, record: dg.EventLogRecord | None) -> dg.AssetCheckEvaluation:
+    """The verdict pointing at the materialization it judged (as it is, without `CheckTarget` or a record)."""
+    if CheckTarget is None or record is None:
+        return verdict
+    target = CheckTarget(storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp)
+    return dg.AssetCheckEvaluation(
+        asset_key=verdict.asset_key,
+        check_name=verdict.check_name,
+        passed=verdict.passed,
+        metadata=verdict.metadata,
+        target_materialization_data=target,
+        severity=verdict.severity,
+        description=verdict.description,
+        partition=verdict.partition,
+    )
 
 
 def daily_aov(
@@ -408,7 +446,8 @@ def aov_30d(
                 }
             )
             | investigation_numbers(card.findings)
-            | {"card": dg.MetadataValue.md(card.markdown())},
+            | {"card": dg.MetadataValue.md(card.markdown())}
+            | ({"trend": trend_table(db, as_of)} if as_of == days[-1] else {}),
             partition_key=day_key(as_of),
         )
     severity = dg.AssetCheckSeverity.ERROR if manifest.alert.severity == "error" else dg.AssetCheckSeverity.WARN
@@ -424,12 +463,39 @@ def aov_30d(
         )
         for as_of, card in cards.items()
     ]
-    log_verdicts(context, verdicts)
     alerting = [day_key(as_of) for as_of, card in cards.items() if card.alert]
     if len(days) > 1:
         listing = f": {', '.join(alerting)}" if alerting else ""
         context.log.info(f"aov_30d: {len(alerting)} of {len(days)} as-of days alert{listing}")
     yield dg.MaterializeResult(asset_key="aov_30d")  # yielded: a multi-asset's returned value is a tuple of outputs
+    log_verdicts(context, verdicts)
+
+
+TREND_DAYS = 90
+
+
+def trend_table(db: tables.Warehouse, as_of: date) -> dg.TableMetadataValue:
+    """The last TREND_DAYS as-of days as a dated table on the latest partition: Dagster 1.13's partition
+    plots count partitions back from today, so for a history that ends in the past they are empty."""
+    rows = db.read_aov_30d(as_of - timedelta(days=TREND_DAYS - 1), as_of)
+    b2b = rows[rows["segment"] == "b2b"].set_index("as_of")
+    b2c_aov = rows[rows["segment"] == "b2c"].set_index("as_of")["aov"]
+    records = [
+        dg.TableRecord(
+            {
+                "as_of": day.isoformat(),
+                "b2b_aov": _plottable(row.aov),
+                "prior_b2b_aov": _plottable(row.prior_aov),
+                "b2b_change_pct": _plottable(row.aov_change_pct),
+                "b2c_aov": _plottable(b2c_aov.get(day)),
+                "verdict": row.verdict,
+            }
+        )
+        for day, row in b2b.sort_index(ascending=False).iterrows()
+    ]
+    columns = [dg.TableColumn("as_of", "string")]
+    columns += [dg.TableColumn(name, "float") for name in ("b2b_aov", "prior_b2b_aov", "b2b_change_pct", "b2c_aov")]
+    return dg.MetadataValue.table(records, dg.TableSchema(columns + [dg.TableColumn("verdict", "string")]))
 
 
 def investigation_numbers(findings: Findings | None) -> dict[str, Any]:

@@ -120,7 +120,7 @@ class Findings:
         t = self.total
         if not t["typical_windows"]:
             return "no earlier window to compare with"
-        low, high = t["typical_gone_quiet_min"], t["typical_gone_quiet_max"]
+        low, high = _whole(t["typical_gone_quiet_min"]), _whole(t["typical_gone_quiet_max"])
         spread = f"{low}" if low == high else f"{low}-{high}"
         return f"typical {spread} (median {t['typical_gone_quiet_median'].normalize():f} of {t['typical_windows']})"
 
@@ -139,7 +139,8 @@ class Findings:
 
     def why_lines(self) -> list[str]:
         """The ranked causes, then what was ruled out: the same lines on the card, the check and aov_why."""
-        return [*self.cause_lines(), "Ruled out:", *(f"- {row['summary']}" for row in self.ruled_out)]
+        ruled_out = [f"- {row['summary']}" for row in self.ruled_out]
+        return [*self.cause_lines(), "", "Ruled out:", *ruled_out]  # the blank line ends the numbered list
 
     def quiet_lines(self, limit: int = QUIET_SHOWN) -> list[str]:
         lines = [
@@ -312,7 +313,12 @@ def _measure_text(name: str, value: Any) -> str:
         return money_text(value)
     if isinstance(value, Decimal):
         return f"{value:.2f}"
-    return f"{value:,}"
+    return f"{_whole(value):,}"
+
+
+def _whole(value: Any) -> Any:
+    """A count read back as a float (a column of several days with gaps) prints as the count it is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ def run_demo(manifest: Manifest, warehouse: Warehouse, say: Callable[[str], None
     for line in check_lines(defs, instance):
         say(f"  {line}")
     tick = aov_alert_slack_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    for event in tick.asset_events:  # what the daemon does with a tick's events: the UI shows the delivery
+        instance.report_runless_asset_event(event)
     say(f"\nOne tick of aov_alert_slack_sensor: {tick.skip_reason.skip_message}")
     for row in AlertLedger(warehouse).rows():
         if (row["check_key"], row["as_of"]) == (CONTRACTION_KEY.to_user_string(), last):

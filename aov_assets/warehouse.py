@@ -722,6 +722,9 @@ class Warehouse:
     def read_card(self, as_of: date) -> pd.DataFrame:
         return self._frame(sa.select(aov_30d).where(aov_30d.c.as_of == as_of))
 
+    def read_aov_30d(self, first: date, last: date) -> pd.DataFrame:
+        return self._frame(sa.select(aov_30d).where(aov_30d.c.as_of.between(first, last)).order_by(aov_30d.c.as_of))
+
     def latest_as_of(self) -> date | None:
         with self.connect() as connection:
             return connection.scalar(sa.select(sa.func.max(aov_30d.c.as_of)))

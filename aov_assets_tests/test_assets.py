@@ -80,6 +80,10 @@ def test_the_contraction_check_judges_every_as_of_day_of_a_range_run_with_no_ski
     records = example_pipeline.instance.event_log_storage.get_asset_check_execution_history(key, limit=1000)
     assert sorted(r.partition for r in records) == days
     assert {r.status.value for r in records} <= {"SUCCEEDED", "FAILED"}  # nothing left planned: no "Skipped" rows
+    # each verdict names the materialization it judged, so the check's Partitions view counts every day
+    infos = example_pipeline.instance.event_log_storage.get_asset_check_partition_info([key])
+    assert len(infos) == 60 and all(info.is_current for info in infos)
+    assert {info.partition_key for info in infos if info.latest_execution_status.value == "FAILED"} == alerting
 
 
 def test_the_contraction_check_fails_on_the_latest_day_with_the_numbers_a_person_needs(example_pipeline):
@@ -104,6 +108,18 @@ def test_each_day_gets_its_own_metadata_for_the_ui_plots(example_pipeline):
     assert events["2026-05-03"]["b2b_aov"].value == 642.82
     assert "| b2b | 642.82 | 770.00 | -16.5% | 1,420 | 1,380 |" in events["2026-05-03"]["card"].value
     assert events["2026-03-05"]["verdict"].value == "incomplete_window"  # its prior window predates the run
+    card = events["2026-05-03"]["card"].value  # counts read back from a range print as counts
+    assert "active accounts 172 (prior 180, -4.4%)" in card and "\n\nRuled out:\n- " in card
+    trend = events["2026-05-03"]["trend"].value  # dated, for plots that count partitions back from today
+    assert len(trend.records) == 60 and "trend" not in events["2026-05-02"]
+    newest, oldest = trend.records[0].data, trend.records[-1].data
+    assert (newest["as_of"], newest["b2b_aov"], newest["prior_b2b_aov"], newest["b2b_change_pct"]) == (
+        "2026-05-03",
+        642.82,
+        770.0,
+        -16.52,
+    )
+    assert (newest["b2c_aov"], newest["verdict"], oldest["as_of"]) == (68.29, "alert", "2026-03-05")
     assert "**Around it**" in events["2026-05-03"]["card"].value
     around = {
         m.partition: m.metadata for m in example_pipeline.result.asset_materializations_for_node("segment_metrics_30d")
