@@ -371,10 +371,11 @@ def alert_rule(manifest: Manifest) -> AlertRule:
     return AlertRule(drop_pct=alert.b2b_aov_drop_pct, direction=alert.direction, min_orders=alert.min_orders)
 
 
-def check_metadata(card: Card) -> dict[str, Any]:
-    """What a person needs to judge the alert, on the check evaluation (and in Slack)."""
+def check_metadata(card: Card, explained: bool) -> dict[str, Any]:
+    """What a person needs to judge the alert, on the check evaluation (and in Slack). Without
+    `explained`, only the verdict's own numbers: a quiet day's card already holds the rest."""
     b2b, b2c = card.segments["b2b"], card.segments["b2c"]
-    findings = card.findings
+    findings = card.findings if explained else None
     investigation = (
         {
             "top_cause": findings.top["cause"] if findings.top else "none",
@@ -386,10 +387,10 @@ def check_metadata(card: Card) -> dict[str, Any]:
     )
     around = (
         {"around_it": dg.MetadataValue.md("\n".join(card.neighbours.lines()))} | card.neighbours.check_numbers()
-        if card.neighbours
+        if card.neighbours and explained
         else {}
     )
-    if card.basket_lines():
+    if explained and card.basket_lines():
         around["left_the_baskets"] = dg.MetadataValue.md("\n".join(f"- {line}" for line in card.basket_lines()))
     return investigation | _numbers(
         around
@@ -458,7 +459,7 @@ def aov_30d(
             passed=not card.alert,
             severity=severity,
             description=" ".join(filter(None, [card.headline, card.likely_cause])),
-            metadata=check_metadata(card),
+            metadata=check_metadata(card, explained=card.alert or as_of == days[-1]),
             partition=day_key(as_of),
         )
         for as_of, card in cards.items()

@@ -76,6 +76,9 @@ def test_the_contraction_check_judges_every_as_of_day_of_a_range_run_with_no_ski
     b2b = table_rows(example_pipeline, tables.aov_30d).query("segment == 'b2b'")
     alerting = {day.isoformat() for day in b2b.loc[b2b["alert"], "as_of"]}
     assert alerting and {e.partition for e in evaluations if not e.passed} == alerting
+    quiet = next(e for e in evaluations if e.passed)  # its card holds the investigation; the verdict its numbers
+    assert "b2b_aov" in quiet.metadata and "why" not in quiet.metadata and "around_it" not in quiet.metadata
+    assert all("why" in e.metadata for e in evaluations if not e.passed)
     key = dg.AssetCheckKey(dg.AssetKey("aov_30d"), CONTRACTION_CHECK)
     records = example_pipeline.instance.event_log_storage.get_asset_check_execution_history(key, limit=1000)
     assert sorted(r.partition for r in records) == days
