@@ -207,37 +207,70 @@ MIN_SKU_SUPPORT = Fraction(1, 100)  # SKU pairs bought together in at least 1% o
 PAIR_COLUMNS = ["kind", "antecedent", "consequent", "orders", "support_pct", "confidence_pct", "lift"]
 
 
+PAIR_ROWS = 2_000_000  # (item, item) rows of one slice of orders counted at a time: memory stays flat
+
+
 def pair_rows(items: pd.DataFrame, orders: int, min_support: Fraction = Fraction(0)) -> pd.DataFrame:
     """Items bought together in one order, as directed rules antecedent -> consequent.
 
     `items` holds distinct (entity_id, item) of one segment's orders, `orders` how many orders the
     window has. support = orders with both / all orders; confidence = orders with both / orders with
-    the antecedent; lift = support / (support(antecedent) x support(consequent)). Counting is a
-    self-join on the order (grouped, no loop over orders), kept to pairs at or above `min_support`;
-    the ratios are rounded to 4 places (they are not money).
+    the antecedent; lift = support / (support(antecedent) x support(consequent)). Items are counted as
+    integer codes, a slice of orders at a time (every ordered pair of an order's items, at most
+    PAIR_ROWS of them per slice), kept to pairs at or above `min_support`; the ratios are rounded to
+    4 places (they are not money).
     """
     if items.empty or not orders:
         return pd.DataFrame(columns=PAIR_COLUMNS[1:])
-    alone = items.groupby("item").size()
-    together = items.merge(items, on="entity_id", suffixes=("_a", "_b"))
-    together = together[together["item_a"] != together["item_b"]]
-    pairs = together.groupby(["item_a", "item_b"]).size().rename("orders").reset_index()
-    pairs = pairs[pairs["orders"] * min_support.denominator >= min_support.numerator * orders]
-    both = pairs["orders"].to_numpy(dtype=np.float64)
-    a, b = (
-        alone.reindex(pairs["item_a"]).to_numpy(dtype=np.float64),
-        alone.reindex(pairs["item_b"]).to_numpy(dtype=np.float64),
-    )
+    codes, names = pd.factorize(items["item"], sort=True)  # code order is name order
+    alone = np.bincount(codes, minlength=len(names))
+    keys, counts = _pair_counts(items["entity_id"].to_numpy(), codes, len(names))
+    kept = counts * min_support.denominator >= min_support.numerator * orders
+    keys, both = keys[kept], counts[kept].astype(np.float64)
+    first, second = np.divmod(keys, len(names))
+    a, b = alone[first].astype(np.float64), alone[second].astype(np.float64)
     return pd.DataFrame(
         {
-            "antecedent": pairs["item_a"].to_numpy(dtype=object),
-            "consequent": pairs["item_b"].to_numpy(dtype=object),
-            "orders": pairs["orders"].to_numpy(dtype=np.int64),
+            "antecedent": np.asarray(names, dtype=object)[first],
+            "consequent": np.asarray(names, dtype=object)[second],
+            "orders": counts[kept].astype(np.int64),
             "support_pct": np.round(100 * both / orders, 4),
             "confidence_pct": np.round(100 * both / a, 4),
             "lift": np.round(both * orders / (a * b), 4),
         }
     )
+
+
+def _pair_counts(order_ids: np.ndarray, codes: np.ndarray, items: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first * items + second, orders with both) for every ordered pair of distinct items sharing an
+    order, sorted; the orders are expanded a slice at a time, never all at once."""
+    by_order = np.argsort(order_ids, kind="stable")
+    ids, codes = order_ids[by_order], codes[by_order].astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    sizes = np.diff(np.r_[starts, len(ids)])
+    expanded = np.cumsum(sizes.astype(np.int64) ** 2)  # pairs (with an item itself) up to each order
+    found = []
+    first = 0
+    while first < len(sizes):
+        done = expanded[first - 1] if first else 0
+        stop = max(int(np.searchsorted(expanded, done + PAIR_ROWS, side="right")), first + 1)
+        start, end = starts[first], starts[stop] if stop < len(starts) else len(codes)
+        slice_codes, slice_sizes = codes[start:end], sizes[first:stop]
+        per_row = np.repeat(slice_sizes, slice_sizes)  # each row pairs with every row of its order
+        row_start = np.repeat(starts[first:stop] - start, slice_sizes)
+        left = np.repeat(np.arange(len(slice_codes)), per_row)
+        offset = np.arange(len(left)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+        right = np.repeat(row_start, per_row) + offset
+        a, b = slice_codes[left], slice_codes[right]
+        different = a != b
+        found.append(np.unique(a[different] * items + b[different], return_counts=True))
+        first = stop
+    keys = np.concatenate([k for k, _ in found])
+    counts = np.concatenate([c for _, c in found])
+    if len(found) > 1:  # the same pair in several slices: add them up
+        keys, where = np.unique(keys, return_inverse=True)
+        counts = np.bincount(where, weights=counts, minlength=len(keys)).astype(np.int64)
+    return keys, counts
 
 
 # --------------------------------------------------------------------------- whitespace

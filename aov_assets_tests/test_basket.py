@@ -23,9 +23,11 @@ from fractions import Fraction
 
 import dagster as dg
 import msgspec
+import numpy as np
 import pandas as pd
 import pytest
 
+from aov_assets import basket
 from aov_assets.basket import _ORDER, UNCATEGORIZED, line_rows, order_line_rows, pair_rows, whitespace_rows
 from aov_assets.card import Neighbours
 from aov_assets.cli import main
@@ -242,6 +244,42 @@ def test_pairs_have_the_hand_counted_support_confidence_and_lift():
     assert pairs.loc[("A", "B")].tolist() == [2, 50.0, 66.6667, 1.3333]  # orders, support, confidence, lift
     assert pairs.loc[("B", "A")].tolist() == [2, 50.0, 100.0, 1.3333]
     assert pair_rows(items, 4, Fraction(51, 100)).empty  # below the minimum support
+
+
+def reference_pairs(items: pd.DataFrame, orders: int, min_support: Fraction) -> pd.DataFrame:
+    """The plain definition: a self-join of the items on the order, grouped by pair."""
+    alone = items.groupby("item").size()
+    together = items.merge(items, on="entity_id", suffixes=("_a", "_b"))
+    together = together[together["item_a"] != together["item_b"]]
+    pairs = together.groupby(["item_a", "item_b"]).size().rename("orders").reset_index()
+    pairs = pairs[pairs["orders"] * min_support.denominator >= min_support.numerator * orders]
+    both, a, b = (pairs["orders"], alone[pairs["item_a"]].to_numpy(), alone[pairs["item_b"]].to_numpy())
+    return pd.DataFrame(
+        {
+            "antecedent": pairs["item_a"].to_numpy(dtype=object),
+            "consequent": pairs["item_b"].to_numpy(dtype=object),
+            "orders": both.to_numpy(dtype="int64"),
+            "support_pct": (100 * both / orders).round(4).to_numpy(),
+            "confidence_pct": (100 * both / a).round(4).to_numpy(),
+            "lift": (both * orders / (a * b)).round(4).to_numpy(),
+        }
+    )
+
+
+@pytest.mark.parametrize("slice_rows", [7, 1_000, 2_000_000])
+def test_pairs_counted_a_slice_of_orders_at_a_time_equal_the_self_join(monkeypatch, slice_rows):
+    monkeypatch.setattr(basket, "PAIR_ROWS", slice_rows)  # 7: most slices hold one order; 2M: one slice
+    random = np.random.default_rng(7)
+    sizes = random.integers(1, 9, size=2_000)
+    names = np.array([f"SKU-{n:03d}" for n in range(60)], dtype=object)
+    rows = [(10_000 - order, item) for order, size in enumerate(sizes) for item in random.choice(names, size, False)]
+    items = pd.DataFrame(rows, columns=["entity_id", "item"]).sample(frac=1, random_state=1)  # orders interleaved
+    for floor in (Fraction(0), Fraction(1, 100)):
+        pd.testing.assert_frame_equal(
+            pair_rows(items, len(sizes), floor).reset_index(drop=True),
+            reference_pairs(items, len(sizes), floor).reset_index(drop=True),
+            check_exact=True,
+        )
 
 
 def test_whitespace_is_what_half_the_cohort_peers_buy_sized_by_their_median_spend():
