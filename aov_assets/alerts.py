@@ -268,20 +268,41 @@ def _now() -> datetime:
 
 def failed_evaluations(
     instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey], after: int
-) -> Iterator[tuple[int, str, dg.AssetCheckEvaluation]]:
-    """(record id, run id, evaluation) of failed evaluations newer than `after`, oldest first."""
-    found = []
+) -> tuple[list[tuple[int, str, dg.AssetCheckEvaluation]], int]:
+    """(record id, run id, evaluation) of failed evaluations newer than `after`, oldest first, and the
+    cursor to keep: the newest record id below which no verdict can still arrive.
+
+    Dagster creates a check's record when its run is planned and fills in the verdict later under the
+    same id, so a record still planned in a live run holds the cursor back (its verdict may fail
+    after newer records did); planned records of finished runs never get one and do not.
+    """
+    found, settled, waiting = [], after, []
+    finished: dict[str, bool] = {}
     for key in check_keys:
         page_cursor = None
         while True:
             records = instance.event_log_storage.get_asset_check_execution_history(key, limit=PAGE, cursor=page_cursor)
             fresh = [r for r in records if r.id > after]
-            evaluations = [(r.id, r.run_id, _evaluation(r)) for r in fresh]
-            found += [(id_, run_id, e) for id_, run_id, e in evaluations if e is not None and not e.passed]
+            for record in fresh:
+                evaluation = _evaluation(record)
+                if evaluation is None and not _run_finished(instance, record.run_id, finished):
+                    waiting.append(record.id)
+                    continue
+                settled = max(settled, record.id)
+                if evaluation is not None and not evaluation.passed:
+                    found.append((record.id, record.run_id, evaluation))
             if len(records) < PAGE or len(fresh) < len(records):
                 break
             page_cursor = records[-1].id
-    return iter(sorted(found, key=lambda item: item[0]))
+    cursor = min(settled, min(waiting) - 1) if waiting else settled
+    return sorted(found, key=lambda item: item[0]), cursor
+
+
+def _run_finished(instance: dg.DagsterInstance, run_id: str, known: dict[str, bool]) -> bool:
+    if run_id not in known:
+        run = instance.get_run_by_id(run_id)
+        known[run_id] = run is None or run.is_finished
+    return known[run_id]
 
 
 def _evaluation(record: Any) -> dg.AssetCheckEvaluation | None:
@@ -328,8 +349,8 @@ def deliver_alerts(
     outcome = Outcome(cursor)
     ledger = AlertLedger(warehouse)
     latest = warehouse.latest_as_of()
-    for record_id, run_id, evaluation in failed_evaluations(instance, check_keys, cursor):
-        outcome.cursor = max(outcome.cursor, record_id)
+    failed, outcome.cursor = failed_evaluations(instance, check_keys, cursor)
+    for _, run_id, evaluation in failed:
         if evaluation.severity != dg.AssetCheckSeverity.ERROR:
             continue
         alert = _alert_for(evaluation, run_id, warehouse, dagster_url)
@@ -372,7 +393,7 @@ LEDGER_SHOWN = 10
 def delivery_observations(outcome: Outcome, ledger: AlertLedger) -> list[dg.AssetObservation]:
     """Each alert a tick tried to deliver, as an observation of the checked asset's day: the asset's
     Events in the UI then say what went out, where, and show the ledger's latest rows."""
-    if not outcome.finished:
+    if not any(status != "pending" for _, status in outcome.finished):
         return []
     rows = sorted(ledger.rows(), key=lambda row: (row["as_of"], row["check_key"]))[-LEDGER_SHOWN:]
     table = "\n".join(
@@ -398,4 +419,5 @@ def delivery_observations(outcome: Outcome, ledger: AlertLedger) -> list[dg.Asse
             },
         )
         for alert, status in outcome.finished
+        if status != "pending"  # a failed post is retried every tick; its outcome is observed once settled
     ]

@@ -157,6 +157,7 @@ def classified_orders(
 
     Orders that cannot be read go to `rejected_orders` with the reason, never silently dropped.
     """
+    require_the_asset(context, "classified_orders")
     lists = lake.store_lists()
     if not lists.exists():  # a lake synced before the lists were kept there: fetch them once
         with adobe_commerce.open_source(manifest) as source:
@@ -283,6 +284,16 @@ def rejected_verdicts(rejected: pd.DataFrame, days: list[date]) -> list[dg.Asset
     return verdicts
 
 
+def require_the_asset(context: dg.AssetExecutionContext, name: str) -> None:
+    """A check judged inside its asset's step cannot run alone: say so before anything is written."""
+    if dg.AssetKey(name) not in context.selected_asset_keys:
+        raise dg.Failure(
+            f"the checks on {name} are judged while {name} is materialized; materialize {name} for the days "
+            "instead of executing its check alone",
+            allow_retries=False,
+        )
+
+
 def log_verdicts(context: dg.AssetExecutionContext, verdicts: list[dg.AssetCheckEvaluation]) -> None:
     """A check's per-day verdicts into the run's events (when the run selected the check), oldest first,
     so the check's latest evaluation is the newest day's.
@@ -315,6 +326,7 @@ def with_target(verdict: dg.AssetCheckEvaluation, record: dg.EventLogRecord | No
         target_materialization_data=target,
         severity=verdict.severity,
         description=verdict.description,
+        blocking=verdict.blocking,
         partition=verdict.partition,
     )
 
@@ -392,26 +404,29 @@ def check_metadata(card: Card, explained: bool) -> dict[str, Any]:
     )
     if explained and card.basket_lines():
         around["left_the_baskets"] = dg.MetadataValue.md("\n".join(f"- {line}" for line in card.basket_lines()))
-    return investigation | _numbers(
-        around
-        | {
-            "as_of": card.as_of.isoformat(),
-            "verdict": card.verdict,
-            "b2b_aov": b2b.aov,
-            "b2b_prior_aov": b2b.prior_aov,
-            "b2b_aov_change_pct": b2b.aov_change_pct,
-            "b2c_aov": b2c.aov,
-            "b2c_aov_change_pct": b2c.aov_change_pct,
-            "multiplier": card.multiplier,
-            "b2b_orders": b2b.orders,
-            "b2b_prior_orders": b2b.prior_orders,
-            "b2b_orders_change_pct": b2b.orders_change_pct,
-            "b2b_revenue_change_pct": b2b.revenue_change_pct,
-            "threshold_pct": card.rule.drop_pct,
-            "direction": card.rule.direction,
-            "min_orders": card.rule.min_orders,
-        }
-    )
+    return (
+        investigation
+        | _numbers(
+            around
+            | {
+                "as_of": card.as_of.isoformat(),
+                "verdict": card.verdict,
+                "b2b_aov": b2b.aov,
+                "b2b_prior_aov": b2b.prior_aov,
+                "b2b_aov_change_pct": b2b.aov_change_pct,
+                "b2c_aov": b2c.aov,
+                "b2c_aov_change_pct": b2c.aov_change_pct,
+                "multiplier": card.multiplier,
+                "b2b_orders": b2b.orders,
+                "b2b_prior_orders": b2b.prior_orders,
+                "b2b_orders_change_pct": b2b.orders_change_pct,
+                "b2b_revenue_change_pct": b2b.revenue_change_pct,
+                "direction": card.rule.direction,
+                "min_orders": card.rule.min_orders,
+            }
+        )
+        | {"threshold_pct": float(card.rule.drop_pct)}
+    )  # the rule as configured, not rounded (Slack rebuilds it)
 
 
 def aov_30d(
@@ -419,6 +434,7 @@ def aov_30d(
 ) -> Iterator[dg.MaterializeResult]:
     """Per as-of day D: trailing 30 days (D-29..D) vs the prior 30 (D-59..D-30) per segment, the
     B2B/B2C multiplier and the contraction verdict."""
+    require_the_asset(context, "aov_30d")
     days = days_of(context.partition_time_window)
     rule = alert_rule(manifest)
     db = warehouse.open()

@@ -582,7 +582,8 @@ class TtmCard:
 
     @classmethod
     def before(cls, warehouse: Warehouse, as_of: date) -> TtmCard | None:
-        """The card of the last calendar month complete by `as_of` (shown with that day's 30-day card)."""
+        """The card of the calendar month before `as_of`'s month (the monthly run judges complete months;
+        shown with that day's 30-day card)."""
         return cls.stored(warehouse, add_months(month_start(as_of), -1))
 
     @staticmethod

@@ -78,6 +78,7 @@ def dev(port: int) -> None:
     print(f"Dagster UI on http://127.0.0.1:{port} with the instance in {home}", flush=True)
     venv = Path(sys.executable).parent  # dg runs the code location in this environment (the project's venv)
     os.environ["VIRTUAL_ENV"] = str(venv.parent)
+    os.environ.setdefault("DAGSTER_WEBSERVER_URL", f"http://127.0.0.1:{port}")  # the alerts' links
     os.execv(venv / "dg", [str(venv / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)])
 
 

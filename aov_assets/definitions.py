@@ -33,11 +33,10 @@ def build_defs(manifest: Manifest) -> dg.Definitions:
 def defs() -> dg.Definitions:
     """`$AOV_MANIFEST` (else ./aov.yaml), read when Dagster loads the code location."""
     try:
-        manifest = load_manifest()
+        return build_defs(load_manifest())  # a bad value can also surface while building (a cron Dagster refuses)
     except ManifestError:
         _manifest_errors_in_one_line()
         raise
-    return build_defs(manifest)
 
 
 def _manifest_errors_in_one_line() -> None:

@@ -9,9 +9,11 @@ leaves a half-written day.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
@@ -57,11 +59,17 @@ def _keys(payload: bytes) -> _Keys:
     return keys
 
 
+STALE_WRITE_SECONDS = 3600
+
+
 def _replace(target: Path, write: Any) -> None:
     """`write(temporary path)`, then rename it into place: readers never see half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    stale = time.time() - STALE_WRITE_SECONDS  # younger ones may be another run's write in progress
     for leftover in target.parent.glob(f".{target.name}.*.tmp"):  # from a run that was killed mid-write
-        leftover.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if leftover.stat().st_mtime < stale:
+                leftover.unlink()
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     write(temporary)
     os.replace(temporary, target)

@@ -89,6 +89,21 @@ def test_the_contraction_check_judges_every_as_of_day_of_a_range_run_with_no_ski
     assert {info.partition_key for info in infos if info.latest_execution_status.value == "FAILED"} == alerting
 
 
+def test_a_per_day_check_cannot_run_without_its_asset(pipeline):
+    key = dg.AssetCheckKey(dg.AssetKey("aov_30d"), CONTRACTION_CHECK)
+    result = dg.materialize(
+        [aov_30d],
+        selection=dg.AssetSelection.checks(key),
+        tags={"dagster/partition": str(EXAMPLE_DAY)},
+        resources=pipeline.resources,
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "judged while aov_30d is materialized; materialize aov_30d" in failure.step_failure_data.error.message
+    assert not (pipeline.root / "warehouse.db").exists()  # it stopped before touching the warehouse
+
+
 def test_the_contraction_check_fails_on_the_latest_day_with_the_numbers_a_person_needs(example_pipeline):
     evaluation = check_evaluation(example_pipeline.result, CONTRACTION_CHECK)
     assert not evaluation.passed

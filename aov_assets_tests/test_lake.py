@@ -1,3 +1,5 @@
+import os
+import time
 from datetime import date
 
 import pyarrow as pa
@@ -76,3 +78,13 @@ def test_the_store_lists_round_trip_as_id_code_rows_and_a_broken_copy_names_the_
     lists.path.write_text("{not json")
     with pytest.raises(LakeFileError, match=r"store_lists.json cannot be read \(not valid JSON\); materialize raw_"):
         lists.customer_groups()
+
+
+def test_a_killed_writes_leftover_goes_but_another_writers_file_in_progress_stays(tmp_path):
+    lake = RawOrderLake(tmp_path)
+    killed, writing = tmp_path / ".2026-05-03.parquet.dead.tmp", tmp_path / ".2026-05-03.parquet.live.tmp"
+    for leftover in (killed, writing):
+        leftover.write_bytes(b"half a file")
+    os.utime(killed, (time.time() - 2 * 3600,) * 2)  # two hours old: its run is gone
+    lake.write_day(DAY, [b'{"entity_id":1}'], source="test")
+    assert not killed.exists() and writing.exists()
