@@ -4,6 +4,7 @@ instance lives in a temporary directory, and resources are passed explicitly."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -175,6 +176,18 @@ def read_table(pipeline: Pipeline, name: str):
         result = connection.execute(sa.select(metadata.tables[name]))
         frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     return frame.sort_values(TABLE_KEYS[name], ignore_index=True)
+
+
+def demo_env(root: Path) -> dict[str, str]:
+    """A bare environment for `aov` in a subprocess: the repo's manifest, data and warehouse under `root`,
+    no Slack webhook (alerts go to the outbox) and nothing else of the caller's."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(root),
+        "AOV_MANIFEST": str(REPO / "aov.yaml"),
+        "AOV_DATA_DIR": str(root / "data"),
+        "AOV_WAREHOUSE_URL": f"sqlite:///{root / 'data' / 'warehouse.db'}",
+    }
 
 
 def write_manifest(path: Path, **overrides: str) -> Path:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLE_DAY, REPO
+from .conftest import EXAMPLE_DAY, REPO, demo_env
 
 try:
     from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -81,13 +81,7 @@ def answers(url: str) -> bool:
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`aov demo` on a fresh data dir, then the Dagster UI on its instance; yields the UI's base URL."""
     root = tmp_path_factory.mktemp("browser")
-    env = {
-        "PATH": f"{BIN}:/usr/bin:/bin",
-        "HOME": str(root),
-        "AOV_MANIFEST": str(REPO / "aov.yaml"),
-        "AOV_DATA_DIR": str(root / "data"),
-        "AOV_WAREHOUSE_URL": f"sqlite:///{root / 'data' / 'warehouse.db'}",
-    }  # no SLACK_WEBHOOK_URL: the alert goes to the outbox
+    env = demo_env(root)  # no SLACK_WEBHOOK_URL: the alert goes to the outbox
     demo = subprocess.run([str(BIN / "aov"), "demo"], env=env, cwd=root, capture_output=True, text=True, timeout=600)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     port = free_port()

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from aov_assets import warehouse as tables
 from aov_assets.keys import CONTRACTION_KEY
 
-from .conftest import DEFS, REPO
+from .conftest import DEFS, REPO, demo_env
 from .slack_receiver import SlackReceiver
 
 pytestmark = pytest.mark.slow
@@ -57,14 +57,7 @@ def test_dagster_asset_materialize_partition_range_is_one_run_and_repeatable(pip
 def test_make_demo_end_to_end_twice_delivers_the_alert_once(tmp_path):
     receiver = SlackReceiver()
     receiver.statuses = [500]  # the first post fails: the alert stays pending until the next tick
-    env = {
-        "PATH": f"{BIN}:/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "AOV_MANIFEST": str(REPO / "aov.yaml"),
-        "AOV_DATA_DIR": str(tmp_path / "data"),
-        "AOV_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}",
-        "SLACK_WEBHOOK_URL": receiver.url,
-    }
+    env = demo_env(tmp_path) | {"SLACK_WEBHOOK_URL": receiver.url}
     try:
         first = run([str(BIN / "aov"), "demo"], env, cwd=tmp_path)
         second = run([str(BIN / "aov"), "demo"], env, cwd=tmp_path)
