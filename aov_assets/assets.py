@@ -985,7 +985,7 @@ def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
             "B2B AOV must not fall by more than the manifest's threshold vs the prior 30 days (one verdict per "
             "as-of day: the check's partitions show which days alert).",
         ),
-        dg.asset(deps=[trailing("daily_aov", 12)], kinds={"sql"}, **monthly)(aov_ttm),
+        dg.asset(deps=[trailing("daily_aov", 24)], kinds={"sql"}, **monthly)(aov_ttm),  # and the year before
         dg.asset(deps=[trailing("order_lines", 3), "product_catalog"], kinds={"sql"}, **monthly)(basket_pairs),
         dg.asset(deps=[trailing("order_lines", 12), "product_catalog", "b2b_accounts_30d"], kinds={"sql"}, **monthly)(
             account_whitespace

@@ -496,9 +496,7 @@ class Card:
             "",
             "**Inside B2B, by account lifetime value**",
             "",
-            "| " + " | ".join(table[0]) + " |",
-            "| --- |" + " ---: |" * (len(table[0]) - 1),
-            *("| " + " | ".join(row) + " |" for row in table[1:]),
+            *_markdown_table(table),
             "",
             f"**Gone quiet: {findings.total['gone_quiet']}** vs {findings.typical_text}",
             "",
@@ -649,9 +647,7 @@ class TtmCard:
             [
                 f"**{self.title}**",
                 "",
-                "| " + " | ".join(table[0]) + " |",
-                "| --- |" + " ---: |" * (len(table[0]) - 1),
-                *("| " + " | ".join(row) + " |" for row in table[1:]),
+                *_markdown_table(table),
                 "",
                 *(f"- {fact}" for fact in self.facts()),
             ]
@@ -694,6 +690,15 @@ def _aligned(table: Sequence[Sequence[str]]) -> list[str]:
     return [
         "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
         for row in table
+    ]
+
+
+def _markdown_table(table: Sequence[Sequence[str]]) -> list[str]:
+    """The same table as `_aligned`, in Markdown: the first column left-aligned, the numbers right."""
+    return [
+        "| " + " | ".join(table[0]) + " |",
+        "| --- |" + " ---: |" * (len(table[0]) - 1),
+        *("| " + " | ".join(row) + " |" for row in table[1:]),
     ]
 
 
