@@ -173,8 +173,7 @@ def classified_orders(
         lake_failures(),
         warehouse.replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write,
     ):
-        for batch in batches(store, days):
-            payloads = store.payloads_of(batch)
+        for batch, payloads in store.payloads_ahead(batches(store, days)):
             orders, rejected = classify_orders(
                 payloads.items(), manifest.metric.basis, rule, manifest.validation.max_order_value
             )

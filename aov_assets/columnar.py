@@ -21,7 +21,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .rules import AMOUNTS, COUNTED_STATES_EXCLUDE, MAX_ID, ORDER_COLUMNS, SMALL_IDS, TEXT_LIMITS
+from .rules import (
+    AMOUNTS,
+    COUNTED_STATES_EXCLUDE,
+    MAX_ID,
+    ORDER_COLUMNS,
+    SMALL_IDS,
+    TEXT_LIMITS,
+    TYPED_COLUMNS,
+    order_frame,
+)
 
 _AMOUNT = pa.decimal128(20, 4)  # NUMERIC(20,4): a value that does not fit fails Arrow's conversion
 _COMPANY = pa.struct([("company_id", pa.int64()), ("company_name", pa.string())])
@@ -65,6 +74,15 @@ _REQUIRED = (
     "items",
 )
 _TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+_TIMESTAMP_SHAPE = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"
+_TIMESTAMP_FIELDS = (
+    (0, 4, pc.year),
+    (5, 7, pc.month),
+    (8, 10, pc.day),
+    (11, 13, pc.hour),
+    (14, 16, pc.minute),
+    (17, 19, pc.second),
+)
 MAX_BRACKETS = 200
 READ_ORDERS = 5_000
 _UNITS = 10_000  # an amount's 1/10,000 units, exact in int64 below 9.2e14
@@ -99,8 +117,8 @@ def one_line_and_shallow(payloads: pa.BinaryArray) -> np.ndarray:
         return np.ones(len(payloads), dtype=bool)
     data = np.frombuffer(payloads.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
 
-    def per_row(*characters: str) -> np.ndarray:
-        positions = offsets[0] + np.concatenate([np.flatnonzero(data == ord(c)) for c in characters])
+    def per_row(first: str, second: str) -> np.ndarray:
+        positions = offsets[0] + np.flatnonzero((data == ord(first)) | (data == ord(second)))
         return np.bincount(np.searchsorted(offsets, positions, side="right") - 1, minlength=len(payloads))
 
     breaks, brackets = per_row("\n", "\r"), per_row("[", "{")
@@ -115,12 +133,13 @@ def parse_orders(
     tables, rows = [], []
     for first in range(0, len(payloads), READ_ORDERS):  # a few MB of text and Arrow buffers at a time
         part = payloads[first : first + READ_ORDERS]
-        readable = first + np.flatnonzero(one_line_and_shallow(part))
-        for start, table in read_orders(payloads.take(pa.array(readable)))[0]:
+        ok = one_line_and_shallow(part)
+        readable = first + np.flatnonzero(ok)
+        for start, table in read_orders(part if ok.all() else payloads.take(pa.array(readable)))[0]:
             tables.append(table)
             rows.append(readable[start : start + table.num_rows])
     if not tables:
-        return pd.DataFrame(columns=[*ORDER_COLUMNS, "row"]), np.arange(len(payloads))
+        return order_frame(dict.fromkeys([*ORDER_COLUMNS, "row"], [])), np.arange(len(payloads))
     table, row = pa.concat_tables(tables).combine_chunks(), np.concatenate(rows)
     column = {name: table.column(name).chunk(0) for name in SCHEMA.names}
     created, updated = _timestamp(column["created_at"]), _timestamp(column["updated_at"])
@@ -148,22 +167,21 @@ def parse_orders(
     ]
     keep = np.flatnonzero(np.logical_and.reduce(checks))
     taken = pa.array(keep)
-    values = {name: column[name].take(taken).to_pylist() for name in _AS_READ}
-    frame = pd.DataFrame(
+    values = {name: column[name].take(taken) for name in _AS_READ}
+    frame = order_frame(
         {
-            **values,
+            **{name: array if name in TYPED_COLUMNS else array.to_pylist() for name, array in values.items()},
             "order_date": day[keep].astype(object),
-            "created_at": created.take(taken).to_pylist(),
-            "updated_at": updated.take(taken).to_pylist(),
+            "created_at": created.take(taken),
+            "updated_at": updated.take(taken),
             "company_id": company_id.take(taken).to_pylist(),
             "company_name": company_name.take(taken).to_pylist(),
             "order_value": _money(value_cents[keep]),
             "refunded": _money(refunded_cents[keep]),
             "line_items": line_items[keep].tolist(),
-            "counted": [state not in COUNTED_STATES_EXCLUDE for state in values["state"]],
+            "counted": pc.invert(pc.is_in(values["state"], pa.array(sorted(COUNTED_STATES_EXCLUDE)))).to_pylist(),
             "row": row[keep],
-        },
-        dtype=object,
+        }
     )
     return frame[[*ORDER_COLUMNS, "row"]], np.setdiff1d(np.arange(len(payloads)), row[keep])
 
@@ -175,13 +193,20 @@ _AS_READ = tuple(name for name in ORDER_COLUMNS if name in SCHEMA.names and name
 _ZERO = pa.scalar(Decimal(0), _AMOUNT)
 _UNIT_LIMIT = pa.scalar(Decimal(9 * 10**14) / _UNITS, _AMOUNT)  # amounts below it are exact int64 units
 _SCALE = pa.scalar(Decimal(_UNITS), pa.decimal128(5, 0))
+_CENT = pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))
 
 
 def _timestamp(text: pa.Array) -> pa.Array:
     """`YYYY-MM-DD HH:MM:SS` as a timestamp, null for anything else, including what strptime would
-    normalise and datetime.fromisoformat refuses (second 60, February 30th, year 0)."""
+    normalise and datetime.fromisoformat refuses (second 60, February 30th, year 0): the text's own
+    fields must be the moment's (cheaper than writing the moment back with strftime)."""
     moment = pc.strptime(text, _TIMESTAMP_FORMAT, "s", error_is_null=True)
-    exact = pc.and_(pc.equal(pc.strftime(moment, _TIMESTAMP_FORMAT), text), pc.greater_equal(pc.year(moment), 1))
+    shaped = pc.fill_null(pc.match_substring_regex(text, _TIMESTAMP_SHAPE), False)
+    digits = pc.if_else(shaped, text, "0000-00-00 00:00:00")
+    exact = pc.and_(shaped, pc.greater_equal(pc.year(moment), 1))
+    for start, stop, field in _TIMESTAMP_FIELDS:
+        written = pc.cast(pc.utf8_slice_codeunits(digits, start, stop), pa.int64())
+        exact = pc.and_(exact, pc.equal(written, field(moment)))
     return pc.if_else(pc.fill_null(exact, False), moment, pa.scalar(None, moment.type))
 
 
@@ -217,8 +242,9 @@ def _cents(amount_units: np.ndarray, rate_units: np.ndarray) -> np.ndarray:
     return np.where(fits, (product + _UNITS**2 // 200) // (_UNITS**2 // 100), -1)
 
 
-def _money(cents: np.ndarray) -> list[Decimal]:
-    return [Decimal(int(c)).scaleb(-2) for c in cents]
+def _money(cents: np.ndarray) -> pa.Array:
+    """Whole cents as exact decimal amounts (13907 -> 139.07)."""
+    return pc.multiply(pa.array(cents, pa.int64()).cast(pa.decimal128(19, 0)), _CENT)
 
 
 def _company(extension: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:

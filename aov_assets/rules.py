@@ -94,6 +94,30 @@ ORDER_COLUMNS = (
     "subtotal",
     "customer_email",
 )
+# Columns held as Arrow arrays (exact decimals, timestamps): no Python object per value between the
+# columnar parse and the warehouse's bulk write; values read back one at a time are Decimals and
+# Timestamps (missing: pd.NA). The other columns are Python objects (None for missing).
+TYPED_COLUMNS = {
+    **dict.fromkeys(
+        ("base_to_global_rate", "base_grand_total", "grand_total", "base_subtotal", "subtotal"), pa.decimal128(20, 4)
+    ),
+    "order_value": pa.decimal128(20, 2),
+    "refunded": pa.decimal128(20, 2),
+    "created_at": pa.timestamp("us"),
+    "updated_at": pa.timestamp("us"),
+}
+
+
+def order_frame(columns: Mapping[str, Sequence | np.ndarray | pa.Array]) -> pd.DataFrame:
+    """classified_orders rows as a frame: TYPED_COLUMNS as Arrow-backed columns, the rest as objects."""
+
+    def column(name: str, values: Sequence | np.ndarray | pa.Array) -> pd.Series:
+        if name not in TYPED_COLUMNS:
+            return pd.Series(values, dtype=object)
+        array = values if isinstance(values, pa.Array) else pa.array(values, TYPED_COLUMNS[name])
+        return pd.Series(pd.arrays.ArrowExtensionArray(array.cast(TYPED_COLUMNS[name])))
+
+    return pd.DataFrame({name: column(name, values) for name, values in columns.items()})
 
 
 class RejectedOrder(ValueError):
@@ -621,8 +645,9 @@ def classify_orders(
     and `parse_order` the rest (columnar.py), so both give the same rows and reasons.
 
     A second copy of an entity_id (a source paging glitch) is rejected with its reason and the most
-    recently updated copy is kept, so raw orders = classified + rejected always holds. Values stay
-    Python objects (None for missing) so they go to the database exactly as parsed.
+    recently updated copy is kept, so raw orders = classified + rejected always holds. Amounts and
+    timestamps stay Arrow arrays (`order_frame`), the rest Python objects, so they go to the database
+    exactly as parsed.
     """
     from .columnar import parse_orders  # the columnar path reads these rules' limits
 
@@ -642,22 +667,18 @@ def classify_orders(
             rows.append(parse_order(payload, day, basis, max_order_value) | {"position": position})
         except RejectedOrder as reason:
             rejects.append(reject_row(day, position, entity_id_of(payload), str(reason), payload))
+    slow = order_frame({name: [row[name] for row in rows] for name in [*ORDER_COLUMNS, "position"]})
     orders = pd.concat(
-        [
-            fast.assign(position=positions[fast.pop("row").to_numpy(dtype=np.int64)]),
-            pd.DataFrame(rows, columns=[*ORDER_COLUMNS, "position"], dtype=object),
-        ],
+        [fast.assign(position=pd.Series(positions[fast.pop("row").to_numpy(dtype=np.int64)], dtype=object)), slow],
         ignore_index=True,
-    ).astype(object)
-    newest_first = orders.assign(_updated=pd.to_datetime(orders["updated_at"])).sort_values(
-        ["_updated", "order_date", "position"], ascending=False, na_position="last"
     )
+    newest_first = orders.sort_values(["updated_at", "order_date", "position"], ascending=False, na_position="last")
     duplicate = newest_first.duplicated("entity_id")
     for row in newest_first[duplicate].itertuples(index=False):
         reason = f"duplicate entity_id {row.entity_id}; kept the most recently updated copy"
         payload = arrays[dates.index(row.order_date)][row.position].as_py()
         rejects.append(reject_row(row.order_date, row.position, row.entity_id, reason, payload))
-    kept = newest_first[~duplicate].sort_values(["order_date", "position"]).drop(columns="_updated")
+    kept = newest_first[~duplicate].sort_values(["order_date", "position"])
     rejected = pd.DataFrame(rejects, columns=["order_date", "position", "entity_id", "reason", "payload"], dtype=object)
     classified = classify(kept, rule).reset_index(drop=True)
     classified["customer_key"] = customer_keys(classified)

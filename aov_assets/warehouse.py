@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -964,7 +966,16 @@ class Writer:
 
 def _bind_values(column: sa.Column, values: pd.Series, dialect: sa.Dialect) -> list[Any]:
     """A column's values as the driver receives them from SQLAlchemy: missing values as None, then the
-    column type's bind processor (e.g. exact decimals as text on SQLite, dates as ISO strings)."""
+    column type's bind processor (e.g. exact decimals as text on SQLite, dates as ISO strings).
+
+    An Arrow-backed column of decimals or timestamps (`rules.TYPED_COLUMNS`) becomes SQLite's text in
+    one Arrow cast, the value the processor stores (`test_warehouse` holds them equal)."""
+    if isinstance(values.dtype, pd.ArrowDtype):
+        array = pa.array(values)
+        if dialect.name == "sqlite" and pa.types.is_decimal(array.type) and isinstance(column.type, ExactDecimal):
+            return pc.cast(array, pa.string()).to_pylist()
+        if dialect.name == "sqlite" and pa.types.is_timestamp(array.type) and isinstance(column.type, sa.DateTime):
+            return pc.cast(array.cast(pa.timestamp("us")), pa.string()).to_pylist()  # 2026-05-03 14:02:11.000000
     plain = values.tolist()
     if values.isna().any():
         plain = [None if missing else value for value, missing in zip(plain, values.isna().tolist())]

@@ -14,11 +14,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
-from aov_assets.columnar import parse_orders
-from aov_assets.rules import ORDER_COLUMNS, RejectedOrder, SegmentRule, classify_orders, parse_order
+from aov_assets.columnar import one_line_and_shallow, parse_orders
+from aov_assets.rules import ORDER_COLUMNS, TYPED_COLUMNS, RejectedOrder, SegmentRule, classify_orders, parse_order
 
 from .test_bad_input import mutated
 from .test_rules import DAY, rest_order
@@ -104,13 +105,23 @@ def one_by_one(payloads: list[bytes], day: date) -> list[dict | str]:
     return results
 
 
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as the warehouse write sees them: Python objects, None for missing (Arrow-backed columns
+    through Arrow's own conversion)."""
+    columns = {
+        name: pa.array(values).to_pylist() if isinstance(values.dtype, pd.ArrowDtype) else values.tolist()
+        for name, values in frame.items()
+    }
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
 def assert_agree(payloads: list[bytes], day: date = DAY) -> tuple[np.ndarray, np.ndarray]:
     """classify_orders equals parse_order payload by payload (duplicates aside); returns the columnar
     path's own reading: which payloads it read and which it left."""
     orders, rejected = classify_orders([(day, payloads)], "grand_total", RULE)
     expected = one_by_one(payloads, day)
     assert len(orders) + len(rejected) == len(payloads)
-    got = {row["position"]: {k: row[k] for k in ORDER_COLUMNS if k != "customer_email"} for _, row in orders.iterrows()}
+    got = {row["position"]: {k: row[k] for k in ORDER_COLUMNS if k != "customer_email"} for row in records(orders)}
     reasons = dict(zip(rejected["position"], rejected["reason"], strict=True))
     for position, want in enumerate(expected):
         if isinstance(want, str):
@@ -152,17 +163,20 @@ def test_a_day_of_the_sample_is_read_whole_by_the_columnar_path(sample):
     assert len(read) == len(payloads) and len(left) == 0
 
 
-def test_values_keep_their_python_types():
-    orders, _ = classify_orders([(DAY, PLAIN[:1])], "grand_total", RULE)
-    row = orders.iloc[0]
+def test_amounts_and_timestamps_are_exact_arrow_columns_the_rest_python_objects():
+    orders, _ = classify_orders([(DAY, PLAIN[:1] + [b"{"])], "grand_total", RULE)
+    assert {name for name, dtype in orders.dtypes.items() if isinstance(dtype, pd.ArrowDtype)} == set(TYPED_COLUMNS)
+    assert orders["order_value"].dtype.pyarrow_dtype == pa.decimal128(20, 2)
+    row = records(orders)[0]
     assert (type(row["created_at"]), type(row["order_date"]), type(row["order_value"])) == (datetime, date, Decimal)
     assert row["order_value"] == Decimal("100.10") and str(row["order_value"]) == "100.10"
+    assert row["subtotal"] is None and row["customer_id"] == 7  # missing: None, ids: Python ints
 
 
 @pytest.mark.parametrize("basis", ["grand_total", "subtotal"])
 def test_both_bases_agree(basis):
     orders, _ = classify_orders([(DAY, PLAIN)], basis, RULE)
-    for _, row in orders.iterrows():
+    for row in records(orders):
         assert row["order_value"] == parse_order(PLAIN[row["position"]], DAY, basis)["order_value"]
 
 
@@ -171,3 +185,11 @@ def test_no_days_and_empty_days_give_empty_frames_with_their_columns():
         orders, rejected = classify_orders(days, "grand_total", RULE)
         assert orders.empty and rejected.empty
         assert {"entity_id", "segment", "customer_key", "position"} <= set(orders.columns)
+
+
+def test_the_byte_scan_counts_per_payload_with_empty_payloads_and_slices():
+    payloads = pa.array([b"", b"{}", b"", b"{\n}", b"[" * 201, b"", b"{" * 200, b"\r", b""], pa.binary())
+    expected = [True, True, True, False, False, True, True, False, True]
+    assert one_line_and_shallow(payloads).tolist() == expected
+    for start, stop in ((1, 4), (3, 9), (5, 6), (4, 5)):
+        assert one_line_and_shallow(payloads[start:stop]).tolist() == expected[start:stop]

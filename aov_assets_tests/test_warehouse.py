@@ -1,7 +1,7 @@
 import sqlite3
 import threading
 import time
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import dagster as dg
@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from aov_assets import warehouse as tables
+from aov_assets.rules import order_frame
 from aov_assets.warehouse import Warehouse, WarehouseError, daily_aov
 
 from .conftest import classified_orders, raw_orders
@@ -169,3 +170,38 @@ def test_reads_built_in_slices_equal_one_pass(example_pipeline, monkeypatch):
     assert len(whole[0]) > 1000
     for one_pass, in_slices in zip(whole, sliced, strict=True):
         pd.testing.assert_frame_equal(in_slices, one_pass)
+
+
+def test_arrow_backed_amounts_and_timestamps_store_exactly_what_python_objects_store(warehouse):
+    """The bulk write's Arrow casts (rules.TYPED_COLUMNS) against the column types' own processors."""
+    day = date(2026, 5, 3)
+    values = {
+        "entity_id": [1, 2, 3],
+        "order_date": [day] * 3,
+        "created_at": [datetime(2026, 5, 3, 0, 0, 0), datetime(2026, 5, 3, 23, 59, 59, 999999), datetime(2026, 5, 3)],
+        "updated_at": [None, datetime(1, 1, 1, 0, 0, 0, 5), datetime(9999, 12, 31, 23, 59, 59, 999999)],
+        "state": ["complete"] * 3,
+        "segment": ["b2b"] * 3,
+        "segment_reason": ["company"] * 3,
+        **dict.fromkeys(
+            ("base_to_global_rate", "base_grand_total", "grand_total", "base_subtotal"),
+            [Decimal("0.0001"), Decimal("1E+2"), Decimal("99999999999.9999")],  # SQLite REAL: 15 digits,
+        ),
+        "subtotal": [None, Decimal("139.07"), Decimal("0")],
+        "order_value": [Decimal("0.00"), Decimal("100.00"), Decimal("9999999999999.99")],
+        "refunded": [None, Decimal("0.01"), Decimal("12.30")],
+        "line_items": [1, 2, 3],
+        "counted": [True, False, True],
+    }
+    stored = []
+    for frame in (order_frame(values), pd.DataFrame(values, dtype=object)):
+        with warehouse.replacing([tables.classified_orders], day, day) as write:
+            write(tables.classified_orders, frame)
+        with warehouse.connect() as connection:
+            raw = connection.exec_driver_sql("SELECT * FROM classified_orders ORDER BY entity_id").fetchall()
+            read = connection.execute(sa.select(tables.classified_orders).order_by("entity_id")).fetchall()
+        stored.append((raw, read))
+    assert stored[0] == stored[1]
+    assert [row.updated_at for row in stored[0][1]] == values["updated_at"]
+    assert [row.base_grand_total for row in stored[0][1]] == values["base_grand_total"]
+    assert isinstance(order_frame(values)["created_at"].dtype, pd.ArrowDtype)  # the fast path was taken

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from aov_assets import warehouse as tables
 from aov_assets.assets import batches
@@ -32,6 +34,7 @@ from aov_assets.lake import RawOrderLake
 from aov_assets.rules import SegmentRule, classify_orders
 from aov_assets.sources.sample import sample_merchant
 
+HUNDRED = pa.scalar(100, pa.decimal128(3, 0))
 RULE = SegmentRule("company_or_group", frozenset({2, 4}))  # the sample's Wholesale and Facilities Contract
 
 
@@ -60,11 +63,11 @@ def ours(lake: Path, url: str | None) -> pd.DataFrame:
     days = store.days()
     warehouse = tables.Warehouse(url) if url else None
     frames = []
-    for batch in batches(store, days):  # as the classified_orders step reads the lake
-        orders, rejected = classify_orders(store.payloads_of(batch).items(), "grand_total", RULE)
+    for batch, payloads in store.payloads_ahead(batches(store, days)):  # as the classified_orders step reads
+        orders, rejected = classify_orders(payloads.items(), "grand_total", RULE)
         if warehouse is None:
             counted = orders[orders["counted"].astype(bool)]
-            cents = counted["order_value"].map(lambda v: int(v * 100))
+            cents = pc.cast(pc.multiply(pa.array(counted["order_value"]), HUNDRED), pa.int64()).to_numpy()
             frames.append(
                 counted.assign(revenue_cents=cents, orders=1)
                 .groupby(["order_date", "segment"], as_index=False)[["orders", "revenue_cents"]]
