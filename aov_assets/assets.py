@@ -8,13 +8,14 @@ with per-partition metadata, so range backfills work and can be repeated without
 import inspect
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 import numpy as np
@@ -65,6 +66,7 @@ try:
 except ImportError:  # pragma: no cover - a Dagster release moved it
     CheckTarget = None
 
+T, R = TypeVar("T"), TypeVar("R")
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 GROUP = "aov"
 BATCH_ORDERS = 25_000  # raw orders read together: enough to amortize Arrow and pandas, few to bound memory
@@ -84,6 +86,21 @@ def batches(store: RawOrderLake, days: list[date]) -> Iterator[list[date]]:
         orders += count
     if batch:
         yield batch
+
+
+def one_ahead(work: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
+    """(item, work(item)) in order, the next item's work done on a second thread meanwhile: reading the
+    lake and parsing (Arrow, numpy) and writing SQLite release the GIL, so batches overlap on two
+    cores. At most two items' results are held; an error is raised when its item is reached."""
+    with ThreadPoolExecutor(1, thread_name_prefix="aov-one-ahead") as pool:
+        pending = None
+        for item in items:
+            started = (item, pool.submit(work, item))
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = started
+        if pending is not None:
+            yield pending[0], pending[1].result()
 
 
 class Progress:
@@ -169,14 +186,17 @@ def classified_orders(
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "classified_orders", len(days))
     rejects = []
+
+    def classified(batch: list[date]) -> tuple[dict[date, pa.BinaryArray], pd.DataFrame, pd.DataFrame]:
+        payloads = store.payloads_of(batch)
+        basis, limit = manifest.metric.basis, manifest.validation.max_order_value
+        return payloads, *classify_orders(payloads.items(), basis, rule, limit)
+
     with (
         lake_failures(),
         warehouse.replacing([tables.classified_orders, tables.rejected_orders], days[0], days[-1]) as write,
     ):
-        for batch, payloads in store.payloads_ahead(batches(store, days)):
-            orders, rejected = classify_orders(
-                payloads.items(), manifest.metric.basis, rule, manifest.validation.max_order_value
-            )
+        for batch, (payloads, orders, rejected) in one_ahead(classified, batches(store, days)):
             orders, rejected, moved = settle_cross_day_duplicates(write, store, orders, rejected, payloads)
             write(tables.classified_orders, orders)
             write(tables.rejected_orders, rejected)

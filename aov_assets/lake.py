@@ -15,8 +15,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -175,20 +174,6 @@ class RawOrderLake:
             return {day: self.payloads(day) for day in days}
         bounds = itertools.pairwise([0, *itertools.accumulate(sizes)])
         return {day: payloads[start:end] for day, (start, end) in zip(days, bounds, strict=True)}
-
-    def payloads_ahead(self, batches: Iterable[Sequence[date]]) -> Iterator[tuple[Sequence[date], dict]]:
-        """(batch, `payloads_of(batch)`) for each batch, the next batch read on a second thread while the
-        caller works on this one: Parquet reading releases the GIL, so the lake's read overlaps the
-        parse. At most two batches are held."""
-        with ThreadPoolExecutor(1, thread_name_prefix="lake-read-ahead") as pool:
-            ahead = None
-            for batch in batches:
-                reading = (batch, pool.submit(self.payloads_of, batch))
-                if ahead is not None:
-                    yield ahead[0], ahead[1].result()
-                ahead = reading
-            if ahead is not None:
-                yield ahead[0], ahead[1].result()
 
     def _missing(self, day: date) -> FileNotFoundError:
         """A day that was never fetched is an error, not an empty day."""

@@ -1,6 +1,7 @@
 """The assets, materialized with Dagster against temporary lakes and warehouses."""
 
 import json
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from aov_assets import warehouse as tables
-from aov_assets.assets import rejected_verdicts
+from aov_assets.assets import one_ahead, rejected_verdicts
 from aov_assets.card import TtmCard
 from aov_assets.keys import CONTRACTION_CHECK, REJECTED_CHECK
 from aov_assets.lake import RawOrderLake
@@ -314,3 +315,24 @@ def test_the_ttm_card_compares_a_year_earlier_and_flags_partial_windows(pipeline
     assert "| b2b | 900.00 | 750.00 | +20.0% | 730 |" in last["card"].value
     card = TtmCard.stored(pipeline.warehouse(), date(2026, 4, 1))
     assert card.as_json()["segments"]["b2b"]["aov_change_pct"] == 20.0 and card.comparable
+
+
+def test_one_ahead_works_one_item_ahead_in_order_and_raises_when_the_failing_item_is_reached():
+    started, second_started = [], threading.Event()
+
+    def work(item: int) -> int:
+        started.append(item)
+        if item == 1:
+            second_started.set()
+        if item == 3:
+            raise ValueError("item 3 is broken")
+        return item * 10
+
+    got = one_ahead(work, range(5))
+    assert next(got) == (0, 0)
+    assert second_started.wait(timeout=10)  # item 1 is worked on while the caller holds item 0 ...
+    assert started == [0, 1]  # ... and no further
+    assert next(got) == (1, 10) and next(got) == (2, 20)
+    with pytest.raises(ValueError, match="item 3 is broken"):
+        next(got)
+    assert list(one_ahead(work, [])) == []

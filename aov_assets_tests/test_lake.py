@@ -60,22 +60,6 @@ def test_an_unreadable_file_in_a_scan_is_named(tmp_path):
         lake.payloads_of([date(2026, 5, 4)])
 
 
-def test_reading_ahead_gives_each_batch_in_order_and_an_unreadable_file_when_its_batch_comes(tmp_path):
-    lake = RawOrderLake(tmp_path)
-    days = [date(2026, 5, d) for d in range(1, 6)]
-    for day in days:
-        lake.write_day(day, [b'{"entity_id":%d}' % day.day] * day.day, source="test")
-    lake.path_for(days[4]).write_bytes(lake.path_for(days[4]).read_bytes()[:-20])
-    got = lake.payloads_ahead([days[0:2], days[2:3], days[3:4], days[4:5]])
-    for batch in ([days[0], days[1]], [days[2]], [days[3]]):  # the broken last day is read ahead meanwhile
-        read_batch, payloads = next(got)
-        assert read_batch == batch and {d: a.to_pylist() for d, a in payloads.items()} == {
-            d: lake.read_day(d) for d in batch
-        }
-    with pytest.raises(LakeFileError, match="2026-05-05.parquet cannot be read"):
-        next(got)
-
-
 class Store:
     def customer_groups(self) -> list[dict]:
         return [{"id": "2", "code": "Wholesale", "tax_class_id": 3}]

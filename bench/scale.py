@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aov_assets import warehouse as tables
-from aov_assets.assets import batches
+from aov_assets.assets import batches, one_ahead
 from aov_assets.lake import RawOrderLake
 from aov_assets.rules import SegmentRule, classify_orders
 from aov_assets.sources.sample import sample_merchant
@@ -63,8 +63,11 @@ def ours(lake: Path, url: str | None) -> pd.DataFrame:
     days = store.days()
     warehouse = tables.Warehouse(url) if url else None
     frames = []
-    for batch, payloads in store.payloads_ahead(batches(store, days)):  # as the classified_orders step reads
-        orders, rejected = classify_orders(payloads.items(), "grand_total", RULE)
+
+    def classified(batch: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return classify_orders(store.payloads_of(batch).items(), "grand_total", RULE)
+
+    for batch, (orders, rejected) in one_ahead(classified, batches(store, days)):  # as the classified_orders step
         if warehouse is None:
             counted = orders[orders["counted"].astype(bool)]
             cents = pc.cast(pc.multiply(pa.array(counted["order_value"]), HUNDRED), pa.int64()).to_numpy()
