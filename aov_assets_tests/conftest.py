@@ -227,6 +227,7 @@ def _postgres_bin() -> Path | None:
 def postgres_server() -> Iterator[str]:
     """A server URL without a database name (`postgresql+psycopg://user@host:port`)."""
     import pwd
+    import shutil
     import socket
     import subprocess
     import tempfile
@@ -267,6 +268,7 @@ def postgres_server() -> Iterator[str]:
         subprocess.run(
             [*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
         )
+        shutil.rmtree(root, ignore_errors=True)  # the server's files (about 40 MB per test session)
 
 
 def postgres_database(server: str) -> str:
