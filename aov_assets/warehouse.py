@@ -968,13 +968,14 @@ def _bind_values(column: sa.Column, values: pd.Series, dialect: sa.Dialect) -> l
     """A column's values as the driver receives them from SQLAlchemy: missing values as None, then the
     column type's bind processor (e.g. exact decimals as text on SQLite, dates as ISO strings).
 
-    An Arrow-backed column of decimals or timestamps (`rules.TYPED_COLUMNS`) becomes SQLite's text in
-    one Arrow cast, the value the processor stores (`test_warehouse` holds them equal)."""
+    An Arrow-backed column of decimals or timestamps (`rules.TYPED_COLUMNS`) becomes text in one Arrow
+    cast, which SQLite's executemany and PostgreSQL's COPY store as the processor's values would be
+    (`test_warehouse` holds them equal on both)."""
     if isinstance(values.dtype, pd.ArrowDtype):
         array = pa.array(values)
-        if dialect.name == "sqlite" and pa.types.is_decimal(array.type) and isinstance(column.type, ExactDecimal):
+        if pa.types.is_decimal(array.type) and isinstance(column.type, ExactDecimal):
             return pc.cast(array, pa.string()).to_pylist()
-        if dialect.name == "sqlite" and pa.types.is_timestamp(array.type) and isinstance(column.type, sa.DateTime):
+        if pa.types.is_timestamp(array.type) and isinstance(column.type, sa.DateTime):
             return pc.cast(array.cast(pa.timestamp("us")), pa.string()).to_pylist()  # 2026-05-03 14:02:11.000000
     plain = values.tolist()
     if values.isna().any():
