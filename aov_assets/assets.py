@@ -614,9 +614,10 @@ def b2b_investigation(
         accounts_count = max(db.account_count(days[-1]), 1)
         chunk_days = max(WINDOW_DAYS, INVESTIGATION_CELLS // accounts_count - why.LOOKBACK_DAYS)
         rows_days = max(1, INVESTIGATION_ROWS // accounts_count)
+        inputs = None
         for start in range(0, len(days), chunk_days):
             chunk = days[start : start + chunk_days]
-            inputs = investigation_inputs(db, chunk, covered_from)
+            inputs = investigation_inputs(db, chunk, covered_from, rows_days, inputs)
             for part in range(0, len(chunk), rows_days):
                 accounts, cohorts, causes = investigate(inputs, chunk[part : part + rows_days])
                 write(tables.b2b_accounts_30d, accounts)
@@ -637,29 +638,52 @@ def b2b_investigation(
 
 @dataclass(frozen=True)
 class InvestigationInputs:
-    """What the as-of days of a chunk read: account_daily over them and their lookback, as windows."""
+    """What the as-of days of a chunk read: account_daily over them and their lookback, as windows,
+    the names seen (where they changed) and each day's largest order."""
 
-    daily: pd.DataFrame
+    names: pd.DataFrame
+    largest: pd.DataFrame
     windows: why.Windows
     context_of: why.WindowContext
     typical: dict[date, why.Typical]
 
 
-def investigation_inputs(db: tables.Warehouse, days: list[date], covered_from: date) -> InvestigationInputs:
+def investigation_inputs(
+    db: tables.Warehouse,
+    days: list[date],
+    covered_from: date,
+    read_days: int,
+    carried: InvestigationInputs | None = None,
+) -> InvestigationInputs:
+    """The inputs of a chunk of as-of days, carried on from the previous chunk's (whose windows move on):
+    only the days of account_daily not read yet are read, `read_days` days at a time, so a long range
+    holds the lookback's accounts x days arrays and a few rows per account, not its 400 days of rows.
+    Names are the latest seen since the run's first lookback day."""
     first = days[0] - timedelta(days=why.LOOKBACK_DAYS)
-    daily = db.read_account_daily(first, days[-1])
-    windows = why.build_windows(daily, db.account_lifetime_before(first), first, days[-1])
+    windows = carried.windows if carried else why.lifetime_windows(db.account_lifetime_before(first))
+    names, largest = (carried.names, carried.largest) if carried else (None, None)
+    start = windows.days[-1].date() + timedelta(days=1) if len(windows.days) else first
+    sums = []
+    for offset in range(0, (days[-1] - start).days + 1, read_days):
+        read_first = start + timedelta(days=offset)
+        daily = db.read_account_daily(read_first, min(read_first + timedelta(days=read_days - 1), days[-1]))
+        sums.append(why.compact_sums(daily))
+        names = why.name_changes(pd.concat([names, daily]))
+        largest = pd.concat([largest, why.largest_per_day(daily)])
+    windows.advance(pd.concat(sums, ignore_index=True), first, days[-1])
+    del sums
+    largest = largest[pd.to_datetime(largest["order_date"]) >= pd.Timestamp(first)]
     context_of = why.WindowContext(
-        daily, db.read_currency_daily(first, days[-1]), db.read_daily(first, days[-1]), windows
+        largest, db.read_currency_daily(first, days[-1]), db.read_daily(first, days[-1]), windows
     )
     typical = {as_of: why.typical_gone_quiet(windows, as_of, covered_from) for as_of in days}
-    return InvestigationInputs(daily, windows, context_of, typical)
+    return InvestigationInputs(names, largest, windows, context_of, typical)
 
 
 def investigate(inputs: InvestigationInputs, days: list[date]) -> tuple[pd.DataFrame, ...]:
     """The three investigation tables for consecutive as-of days (within the inputs' chunk)."""
     windows, context_of, typical = inputs.windows, inputs.context_of, inputs.typical
-    accounts = why.with_names(why.account_rows(windows, days), inputs.daily)
+    accounts = why.with_names(why.account_rows(windows, days), inputs.names)
     columns = {c: accounts[c].to_numpy() for c in why.EXPLAIN_COLUMNS}
     starts = np.searchsorted(accounts["as_of"].to_numpy(), days + [date.max], side="left")  # rows are by as-of day
     causes = []
@@ -830,11 +854,10 @@ def basket_pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     db = warehouse.open()
     keys = [f"{m:%Y-%m}" for m in months]
     loaded: dict[date, pd.DataFrame] = {}  # month -> its lines, each read once while a window needs it
-    category_of = db.categories()
 
     def lines_of(month: date) -> pd.DataFrame:
         lines = db.basket_lines(month, _month_end(month))
-        return lines.assign(category=lines["sku"].map(category_of).astype(object).fillna(basket.UNCATEGORIZED))
+        return lines.assign(order_date=pd.to_datetime(lines["order_date"]))
 
     with warehouse.replacing([tables.basket_pairs], keys[0], keys[-1]) as write:
         for month, key in zip(months, keys):
@@ -843,7 +866,7 @@ def basket_pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             needed = [add_months(month, -back) for back in range(3, -1, -1) if add_months(month, -back + 1) > first]
             loaded = {m: loaded[m] if m in loaded else lines_of(m) for m in needed}
             window = pd.concat(list(loaded.values()), ignore_index=True)
-            window = window[window["order_date"] >= first]
+            window = window[window["order_date"] >= pd.Timestamp(first)]
             pairs = _pairs_of(window).assign(month=key)
             write(tables.basket_pairs, pairs)
             context.add_asset_metadata(

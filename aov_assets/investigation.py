@@ -17,6 +17,7 @@ rates, and misclassified company-less orders.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -133,7 +134,7 @@ class Windows:
     accounts: np.ndarray  # account keys, sorted
     days: pd.DatetimeIndex  # the span, one column per day
     cumulative: dict[str, np.ndarray]  # name -> accounts x (days + 1), cumulative over days
-    before: dict[str, np.ndarray]  # name -> per account, lifetime before the span
+    before: dict[str, np.ndarray]  # orders, revenue_cents -> per account, lifetime before the span
     first_day: np.ndarray  # per account: first counted order day (NaT when none), all history
 
     def ends(self, days: Sequence[date]) -> np.ndarray:
@@ -150,36 +151,89 @@ class Windows:
     def gone_quiet(self) -> np.ndarray:
         """Per day of the span: accounts (guests aside) with orders in the prior window and none in the
         current one as of that day; -1 where the span does not hold both windows."""
-        cumulative = self.cumulative["orders"][self.accounts != GUESTS]
-        ends = np.arange(1, len(self.days) + 1)
+        cumulative, named = self.cumulative["orders"], (self.accounts != GUESTS)[:, None]
         counts = np.full(len(self.days), -1, dtype=np.int64)
-        full = ends >= 2 * WINDOW_DAYS
-        e = ends[full]
-        current = cumulative[:, e] - cumulative[:, e - WINDOW_DAYS]
-        prior = cumulative[:, e - WINDOW_DAYS] - cumulative[:, e - 2 * WINDOW_DAYS]
-        counts[full] = ((current == 0) & (prior > 0)).sum(axis=0)
+        for start in range(2 * WINDOW_DAYS, len(self.days) + 1, WINDOW_DAYS):  # a window's days at a time:
+            e = np.arange(start, min(start + WINDOW_DAYS, len(self.days) + 1))  # accounts x 30 temporaries
+            current = cumulative[:, e] - cumulative[:, e - WINDOW_DAYS]
+            prior = cumulative[:, e - WINDOW_DAYS] - cumulative[:, e - 2 * WINDOW_DAYS]
+            counts[e - 1] = ((current == 0) & (prior > 0) & named).sum(axis=0)
         return counts
+
+    def advance(self, daily: pd.DataFrame, first: date, last: date) -> None:
+        """Move the span to first..last in place: `daily` holds the account_daily rows of the days after
+        the span through `last`, the days before `first` fold into the lifetime before the span, and
+        accounts seen for the first time join in key order. A range run carries its windows from chunk
+        to chunk this way and reads each day of account_daily once; one array is copied at a time."""
+        kept = int((self.days >= pd.Timestamp(first)).sum())
+        drop = len(self.days) - kept
+        carried_accounts = self.accounts
+        self.accounts = np.union1d(carried_accounts, daily["account"].to_numpy(dtype=object))
+        old = self.accounts.searchsorted(carried_accounts)
+        self.days = pd.date_range(first, last, freq="D")
+        row = self.accounts.searchsorted(daily["account"].to_numpy(dtype=object))
+        column = self.days.get_indexer(pd.to_datetime(daily["order_date"]))
+        for name in DAILY_COLUMNS:
+            carried = self.cumulative.pop(name)
+            if name in self.before:
+                lifetime = np.zeros(len(self.accounts), dtype=np.int64)
+                lifetime[old] = self.before[name] + carried[:, drop]
+                self.before[name] = lifetime
+            dense = np.zeros((len(self.accounts), len(self.days) + 1), dtype=np.int64)
+            dense[old, : kept + 1] = carried[:, drop:]
+            del carried
+            dense[:, : kept + 1] -= dense[:, :1].copy()  # cumulative from the new span's first day
+            np.add.at(dense, (row, column + 1), daily[name].to_numpy(dtype=np.int64))
+            np.cumsum(dense[:, kept:], axis=1, out=dense[:, kept:])
+            self.cumulative[name] = dense
+        first_day = np.full(len(self.accounts), np.datetime64("NaT"), dtype="datetime64[ns]")
+        first_day[old] = self.first_day
+        counted = daily[daily["orders"] > 0]
+        first_in_span = pd.to_datetime(counted.groupby("account")["order_date"].min().reindex(self.accounts))
+        self.first_day = np.where(pd.isna(first_day), first_in_span.to_numpy(dtype="datetime64[ns]"), first_day)
+        self.__dict__.pop("gone_quiet", None)  # the cached counts were of the old span
 
 
 def build_windows(daily: pd.DataFrame, before: pd.DataFrame, first: date, last: date) -> Windows:
     """`daily`: account_daily rows of first..last; `before`: per account orders, revenue_cents and
     first_order_date of everything before `first`."""
-    accounts = np.array(sorted(set(daily["account"]) | set(before["account"])), dtype=object)
-    days = pd.date_range(first, last, freq="D")
-    row = pd.Index(accounts).get_indexer(daily["account"])
-    column = days.get_indexer(pd.to_datetime(daily["order_date"]))
-    cumulative = {}
-    for name in ("orders", "revenue_cents", "line_items", "refunded_cents"):
-        dense = np.zeros((len(accounts), len(days) + 1), dtype=np.int64)
-        np.add.at(dense, (row, column + 1), daily[name].to_numpy(dtype=np.int64))
-        cumulative[name] = np.cumsum(dense, axis=1, out=dense)  # in place: one accounts x days array each
+    windows = lifetime_windows(before)
+    windows.advance(daily, first, last)
+    return windows
+
+
+def lifetime_windows(before: pd.DataFrame) -> Windows:
+    """Windows over no day yet: the accounts of `before` (as in `build_windows`) with their lifetime sums;
+    `Windows.advance` adds the days."""
+    accounts = np.unique(before["account"].to_numpy(dtype=object))
     indexed = before.set_index("account").reindex(accounts)
     lifetime = {name: indexed[name].fillna(0).to_numpy(dtype=np.int64) for name in ("orders", "revenue_cents")}
-    lifetime["line_items"] = lifetime["refunded_cents"] = np.zeros(len(accounts), dtype=np.int64)
-    counted = daily[daily["orders"] > 0]
-    first_in_span = counted.groupby("account")["order_date"].min().reindex(accounts)
-    first_day = pd.to_datetime(indexed["first_order_date"]).fillna(pd.to_datetime(first_in_span)).to_numpy()
-    return Windows(accounts, days, cumulative, lifetime, first_day)
+    first_day = pd.to_datetime(indexed["first_order_date"]).to_numpy(dtype="datetime64[ns]")
+    empty = {name: np.zeros((len(accounts), 1), dtype=np.int64) for name in DAILY_COLUMNS}
+    return Windows(accounts, pd.DatetimeIndex([]), empty, lifetime, first_day)
+
+
+def compact_sums(daily: pd.DataFrame) -> pd.DataFrame:
+    """account_daily rows -> their day, account and DAILY_COLUMNS, as a range run holds many of them:
+    days as datetime64 and one str per account (interned), not a date and a str object per row."""
+    return daily[["order_date", "account", *DAILY_COLUMNS]].assign(
+        order_date=pd.to_datetime(daily["order_date"]), account=daily["account"].map(sys.intern)
+    )
+
+
+def name_changes(daily: pd.DataFrame) -> pd.DataFrame:
+    """account_daily rows -> order_date, account, name where an account's name changed: the latest name
+    seen up to a day, which is all `with_names` reads, stays the same while a run carries few rows."""
+    seen = daily.loc[daily["name"].notna(), ["order_date", "account", "name"]]
+    seen = seen.assign(order_date=pd.to_datetime(seen["order_date"])).sort_values(["account", "order_date"])
+    changed = (seen["account"] != seen["account"].shift()) | (seen["name"] != seen["name"].shift())
+    return seen[changed.to_numpy()].reset_index(drop=True)
+
+
+def largest_per_day(daily: pd.DataFrame) -> pd.DataFrame:
+    """account_daily rows -> each day's largest counted order across accounts (ties: the first account)."""
+    largest = daily[daily["largest_cents"].notna()].sort_values(["largest_cents", "account"], ascending=[False, True])
+    return largest.drop_duplicates("order_date")
 
 
 def account_rows(windows: Windows, days: Sequence[date]) -> pd.DataFrame:
@@ -345,7 +399,9 @@ def _aov(orders: int, revenue_cents: int) -> Fraction | None:
 def with_names(accounts: pd.DataFrame, daily: pd.DataFrame) -> pd.DataFrame:
     """Each account row with the latest company name seen up to its as-of day."""
     seen = daily.loc[daily["name"].notna(), ["order_date", "account", "name"]]
-    seen = seen.assign(order_date=pd.to_datetime(seen["order_date"])).sort_values("order_date")
+    seen = seen.assign(  # the key's dtype as in `accounts` (a carried frame may hold plain objects)
+        order_date=pd.to_datetime(seen["order_date"]), account=seen["account"].astype(accounts["account"].dtype)
+    ).sort_values("order_date")
     keyed = accounts.assign(_as_of=pd.to_datetime(accounts["as_of"])).sort_values("_as_of")
     named = pd.merge_asof(keyed, seen, left_on="_as_of", right_on="order_date", by="account", direction="backward")
     named["name"] = pd.Series([account_name(k, n) for k, n in zip(named["account"], named["name"])], dtype=object)
@@ -358,11 +414,9 @@ class WindowContext:
     currencies, B2C AOV, refunds of both windows) costs O(window), not a filter of every row."""
 
     def __init__(self, daily: pd.DataFrame, currency: pd.DataFrame, segments: pd.DataFrame, windows: Windows):
+        """`daily`: account_daily rows of the windows' span; each day's largest order (`largest_per_day`) is enough."""
         self.windows, self.days = windows, windows.days
-        largest = daily[daily["largest_cents"].notna()].sort_values(
-            ["largest_cents", "account"], ascending=[False, True]
-        )
-        largest = largest.drop_duplicates("order_date")  # the day's largest order across accounts
+        largest = largest_per_day(daily)
         at = self.days.get_indexer(pd.to_datetime(largest["order_date"]))
         self.largest_cents = np.full(len(self.days), -1, dtype=np.int64)
         self.largest_cents[at] = largest["largest_cents"].to_numpy(dtype=np.int64)

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
+from pandas.api.types import union_categoricals
 from sqlalchemy.engine import Connection, Engine
 
 from .basket import UNCATEGORIZED
@@ -511,17 +512,19 @@ class Warehouse:
         return self._frame(query)
 
     def customer_presence(self, first: date, last: date) -> pd.DataFrame:
-        """Each day's customers per segment (counted orders), for the neighbours' distinct counts."""
+        """Each day's customers per segment (counted orders), for the neighbours' distinct counts; day and
+        segment as categoricals (a big merchant's 90 days are a million rows, not a million date objects)."""
         t = classified_orders
         query = (
             sa.select(t.c.order_date, t.c.segment, t.c.customer_key)
             .distinct()
             .where(t.c.counted, t.c.order_date.between(first, last), t.c.customer_key.is_not(None))
         )
-        return self._frame(query)
+        return self._frame(query, categorical=["order_date", "segment"])
 
     def first_order_days(self, first: date, last: date) -> pd.DataFrame:
-        """The first counted order day ever (all history) of every customer with a counted order in first..last."""
+        """The first counted order day ever (all history) of every customer with a counted order in first..last
+        (the day as a categorical)."""
         t = classified_orders
         active = (
             sa.select(t.c.customer_key)
@@ -533,7 +536,7 @@ class Warehouse:
             .where(t.c.counted, t.c.order_date <= last, t.c.customer_key.in_(active.scalar_subquery()))
             .group_by(t.c.customer_key)
         )
-        return self._frame(query)
+        return self._frame(query, categorical=["first_order_date"])
 
     def currency_sums(self, first: date, last: date, basis: str) -> pd.DataFrame:
         """Counted orders per day, segment and order currency: the basis amount in that currency
@@ -661,17 +664,17 @@ class Warehouse:
         return sums.join(names.rename("name")).reset_index()
 
     def basket_lines(self, first: date, last: date) -> pd.DataFrame:
-        """order_date, segment, entity_id and sku of the lines of first..last."""
-        lines = order_lines
-        query = sa.select(lines.c.order_date, lines.c.segment, lines.c.entity_id, lines.c.sku).where(
-            lines.c.order_date.between(first, last)
+        """order_date, segment, entity_id, sku and category (a SKU missing from product_catalog is
+        uncategorized) of the lines of first..last; as categoricals: a big merchant's 90 days are millions
+        of lines."""
+        lines, catalog = order_lines, product_catalog
+        category = sa.func.coalesce(catalog.c.category, UNCATEGORIZED).label("category")
+        query = (
+            sa.select(lines.c.order_date, lines.c.segment, lines.c.entity_id, lines.c.sku, category)
+            .select_from(lines.outerjoin(catalog, catalog.c.sku == lines.c.sku))
+            .where(lines.c.order_date.between(first, last))
         )
-        return self._frame(query)
-
-    def categories(self) -> pd.Series:
-        """sku -> category of product_catalog."""
-        catalog = self._frame(sa.select(product_catalog.c.sku, product_catalog.c.category))
-        return catalog.set_index("sku")["category"]
+        return self._frame(query, categorical=["order_date", "segment", "sku", "category"])
 
     def cohorts_as_of(self, as_of: date) -> pd.DataFrame:
         """account, name and LTV cohort of the B2B accounts in b2b_accounts_30d as of a day."""
@@ -853,16 +856,25 @@ class Warehouse:
         )
         return cohorts, why, quiet
 
-    def _frame(self, query: sa.Select[Any]) -> pd.DataFrame:
+    def _frame(self, query: sa.Select[Any], categorical: Sequence[str] = ()) -> pd.DataFrame:
         """The query's rows as a frame, built FRAME_ROWS rows at a time: a million rows fetched as Python
-        tuples at once would take gigabytes for a moment (PostgreSQL streams them from a server cursor)."""
+        tuples at once would take gigabytes for a moment (PostgreSQL streams them from a server cursor).
+        The `categorical` columns, of few distinct values (days, segments, SKUs), come as categoricals:
+        one object per value, not one per row."""
         with self.connect() as connection:
             result = connection.execution_options(stream_results=True).execute(query)
             columns = list(result.keys())
-            frames = [pd.DataFrame(rows, columns=columns) for rows in result.partitions(FRAME_ROWS)]
-        if len(frames) == 1:
-            return frames[0]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+            frames = [
+                _categorical(pd.DataFrame(rows, columns=columns), categorical) for rows in result.partitions(FRAME_ROWS)
+            ]
+        if len(frames) <= 1:
+            return frames[0] if frames else _categorical(pd.DataFrame(columns=columns), categorical)
+        shared = {name: union_categoricals([f[name] for f in frames], sort_categories=True) for name in categorical}
+        return pd.concat([f.drop(columns=list(shared)) for f in frames], ignore_index=True).assign(**shared)[columns]
+
+
+def _categorical(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    return frame.assign(**{name: pd.Categorical(frame[name]) for name in names})
 
 
 def _add_new_columns(engine: Engine) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aov_assets import assets
 from aov_assets.investigation import (
     LOOKBACK_DAYS,
     Context,
@@ -26,11 +27,14 @@ from aov_assets.investigation import (
     cohort_sizes,
     explain,
     gone_quiet_count,
+    lifetime_windows,
     ranked_accounts,
     typical_gone_quiet,
     within_cause,
 )
 from aov_assets.rules import WINDOW_DAYS, fraction_to_decimal
+
+from .conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, copy_of, investigation, read_table
 
 AS_OF = date(2026, 5, 3)
 PARTS = {"accounts_gone_quiet", "new_accounts", "account_mix"}
@@ -448,3 +452,61 @@ def test_a_range_of_as_of_days_matches_a_day_by_day_recount():
     columns += ["lifetime_cents", "cohort"]
     assert list(got[columns].itertuples(index=False, name=None)) == sorted(expected)  # by as-of day, then key
     assert len({row[0] for row in expected}) == len(days)  # every as-of day has rows to compare
+
+
+def test_windows_carried_from_chunk_to_chunk_equal_windows_built_over_the_span_at_once():
+    """A range run moves its windows on chunk by chunk (`Windows.advance`, each day read once): the days
+    before the new span fold into the lifetime before it and accounts seen for the first time join in key
+    order. Every array equals the one `build_windows` makes from the span's rows and the lifetime before it."""
+    rng = np.random.default_rng(11)
+    start = AS_OF - timedelta(days=199)
+    accounts = [f"company:{i}" for i in (5, 1, 12, 3, 9)] + ["customer:7", "guests"]
+    rows = [
+        {"order_date": start + timedelta(days=int(d)), "account": a, "name": None, "orders": int(rng.integers(0, 3))}
+        | {
+            "revenue_cents": int(rng.integers(1_000, 90_000)),
+            "line_items": 3,
+            "refunded_cents": int(rng.integers(0, 9)),
+        }
+        | {"largest_cents": None, "largest_order_id": None}
+        for i, a in enumerate(accounts)
+        for d in rng.choice(np.arange(25 * i, 200), size=12, replace=False)  # later accounts join later
+    ]
+    daily = frame(rows)
+    daily.loc[daily["orders"] == 0, ["revenue_cents", "refunded_cents"]] = 0
+    initial = pd.DataFrame([("company:1", 4, 250_000, pd.Timestamp("2024-01-01"))], columns=NO_HISTORY.columns)
+    carried, read = lifetime_windows(initial), start
+    for first, last in ((0, 69), (40, 139), (41, 140), (100, 199)):  # days after `start`
+        first, last = start + timedelta(days=first), start + timedelta(days=last)
+        carried.advance(daily[daily["order_date"].between(read, last)], first, last)
+        read = last + timedelta(days=1)
+        earlier = pd.concat([initial, daily[daily["order_date"] < first].assign(first_order_date=pd.NaT)])
+        earlier["first_order_date"] = earlier["first_order_date"].fillna(
+            pd.to_datetime(earlier["order_date"].where(earlier["orders"] > 0))
+        )
+        before = earlier.groupby("account", as_index=False).agg(
+            orders=("orders", "sum"),
+            revenue_cents=("revenue_cents", "sum"),
+            first_order_date=("first_order_date", "min"),
+        )
+        built = build_windows(daily[daily["order_date"].between(first, last)], before, first, last)
+        assert carried.accounts.tolist() == built.accounts.tolist()
+        assert carried.days.equals(built.days)
+        for name, cumulative in built.cumulative.items():
+            np.testing.assert_array_equal(carried.cumulative[name], cumulative, err_msg=name)
+        for name in ("orders", "revenue_cents"):
+            np.testing.assert_array_equal(carried.before[name], built.before[name], err_msg=name)
+        np.testing.assert_array_equal(carried.first_day, built.first_day)
+        np.testing.assert_array_equal(carried.gone_quiet, built.gone_quiet)
+    assert len(carried.accounts) == len(accounts) and carried.before["orders"].any()  # all joined, days folded
+
+
+def test_a_range_run_in_chunks_gives_the_same_rows(example_pipeline, tmp_path, monkeypatch):
+    """Chunks of 30 as-of days, account_daily read a day at a time: the windows, the names seen and each
+    day's largest order are carried from chunk to chunk, so the three tables equal the one-chunk run's."""
+    chunked = copy_of(example_pipeline, tmp_path / "chunked")
+    monkeypatch.setattr(assets, "INVESTIGATION_CELLS", 1)  # two chunks over the example's 60 days
+    monkeypatch.setattr(assets, "INVESTIGATION_ROWS", 1)
+    assert chunked.materialize([investigation], str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY)).success
+    for table in ("b2b_accounts_30d", "b2b_cohorts_30d", "aov_why"):
+        pd.testing.assert_frame_equal(read_table(chunked, table), read_table(example_pipeline, table), obj=table)
