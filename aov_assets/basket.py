@@ -207,7 +207,7 @@ MIN_SKU_SUPPORT = Fraction(1, 100)  # SKU pairs bought together in at least 1% o
 PAIR_COLUMNS = ["kind", "antecedent", "consequent", "orders", "support_pct", "confidence_pct", "lift"]
 
 
-PAIR_ROWS = 2_000_000  # (item, item) rows of one slice of orders counted at a time: memory stays flat
+PAIR_ROWS = 1_000_000  # (item, item) rows of one slice of orders counted at a time: 8 MB per int64 array
 
 
 def pair_rows(items: pd.DataFrame, orders: int, min_support: Fraction = Fraction(0)) -> pd.DataFrame:

@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 import time
 from datetime import date
 
@@ -88,3 +90,17 @@ def test_a_killed_writes_leftover_goes_but_another_writers_file_in_progress_stay
     os.utime(killed, (time.time() - 2 * 3600,) * 2)  # two hours old: its run is gone
     lake.write_day(DAY, [b'{"entity_id":1}'], source="test")
     assert not killed.exists() and writing.exists()
+
+
+@pytest.mark.parametrize("chosen, backend", [(None, "jemalloc"), ("system", "system")])
+def test_arrow_buffers_come_from_jemalloc_unless_the_environment_chooses_a_pool(chosen, backend):
+    environment = {name: value for name, value in os.environ.items() if name != "ARROW_DEFAULT_MEMORY_POOL"}
+    code = "import aov_assets, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment | ({"ARROW_DEFAULT_MEMORY_POOL": chosen} if chosen else {}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.strip() == backend
