@@ -989,6 +989,8 @@ def _bind_values(column: sa.Column, values: pd.Series, dialect: sa.Dialect) -> l
             return pc.cast(array, pa.string()).to_pylist()
         if pa.types.is_timestamp(array.type) and isinstance(column.type, sa.DateTime):
             return pc.cast(array.cast(pa.timestamp("us")), pa.string()).to_pylist()  # 2026-05-03 14:02:11.000000
+    if isinstance(column.type, sa.Integer) and pd.api.types.is_float_dtype(values.dtype):
+        values = values.astype("Int64")  # whole numbers pandas made floats beside a missing one; 2.5 raises
     plain = values.tolist()
     if values.isna().any():
         plain = [None if missing else value for value, missing in zip(plain, values.isna().tolist())]

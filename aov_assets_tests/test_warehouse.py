@@ -205,3 +205,32 @@ def test_arrow_backed_amounts_and_timestamps_store_exactly_what_python_objects_s
     assert [row.updated_at for row in stored[0][1]] == values["updated_at"]
     assert [row.base_grand_total for row in stored[0][1]] == values["base_grand_total"]
     assert isinstance(order_frame(values)["created_at"].dtype, pd.ArrowDtype)  # the fast path was taken
+
+
+def test_whole_numbers_beside_a_missing_one_store_as_integers(warehouse):
+    """pandas turns [None, 280] into floats; PostgreSQL's COPY refuses "280.0" for an INTEGER column."""
+    day = date(2026, 5, 3)
+    sums = dict.fromkeys(["orders", "revenue_cents", "prior_orders", "prior_revenue_cents"], 0)
+    rows = [
+        {"as_of": day, "cohort": cohort, "accounts": 1, "active_accounts": 1, "prior_active_accounts": 1}
+        | {"gone_quiet": 0, "typical_windows": 0, "typical_gone_quiet_min": low}
+        for cohort, low in (("all", None), ("top 20%", 280))
+    ]
+    frame = pd.DataFrame(rows)
+    for name, column in tables.b2b_cohorts_30d.columns.items():
+        if name not in frame and not column.nullable:
+            frame[name] = sums.get(name, 0)
+    assert frame["typical_gone_quiet_min"].dtype == "float64"
+    with warehouse.replacing([tables.b2b_cohorts_30d], day, day) as write:
+        write(tables.b2b_cohorts_30d, frame)
+    with warehouse.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT cohort, typical_gone_quiet_min FROM b2b_cohorts_30d ORDER BY cohort"
+        ).fetchall()
+    assert [tuple(row) for row in stored] == [("all", None), ("top 20%", 280)]
+    assert isinstance(stored[1][1], int)
+    with (
+        pytest.raises(TypeError, match="cannot safely cast"),
+        warehouse.replacing([tables.b2b_cohorts_30d], day, day) as write,
+    ):
+        write(tables.b2b_cohorts_30d, frame.assign(typical_gone_quiet_min=[None, 2.5]))  # never truncated to 2
