@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from aov_assets import ARROW_POOL_VARIABLE
 from aov_assets.lake import LakeFileError, RawOrderLake, StoreLists
 
 DAY = date(2026, 5, 3)
@@ -94,11 +95,11 @@ def test_a_killed_writes_leftover_goes_but_another_writers_file_in_progress_stay
 
 @pytest.mark.parametrize("chosen, backend", [(None, "jemalloc"), ("system", "system")])
 def test_arrow_buffers_come_from_jemalloc_unless_the_environment_chooses_a_pool(chosen, backend):
-    environment = {name: value for name, value in os.environ.items() if name != "ARROW_DEFAULT_MEMORY_POOL"}
+    environment = {name: value for name, value in os.environ.items() if name != ARROW_POOL_VARIABLE}
     code = "import aov_assets, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
     run = subprocess.run(
         [sys.executable, "-c", code],
-        env=environment | ({"ARROW_DEFAULT_MEMORY_POOL": chosen} if chosen else {}),
+        env=environment | ({ARROW_POOL_VARIABLE: chosen} if chosen else {}),
         capture_output=True,
         text=True,
         check=True,

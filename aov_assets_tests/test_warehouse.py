@@ -210,7 +210,6 @@ def test_arrow_backed_amounts_and_timestamps_store_exactly_what_python_objects_s
 def test_whole_numbers_beside_a_missing_one_store_as_integers(warehouse):
     """pandas turns [None, 280] into floats; PostgreSQL's COPY refuses "280.0" for an INTEGER column."""
     day = date(2026, 5, 3)
-    sums = dict.fromkeys(["orders", "revenue_cents", "prior_orders", "prior_revenue_cents"], 0)
     rows = [
         {"as_of": day, "cohort": cohort, "accounts": 1, "active_accounts": 1, "prior_active_accounts": 1}
         | {"gone_quiet": 0, "typical_windows": 0, "typical_gone_quiet_min": low}
@@ -219,7 +218,7 @@ def test_whole_numbers_beside_a_missing_one_store_as_integers(warehouse):
     frame = pd.DataFrame(rows)
     for name, column in tables.b2b_cohorts_30d.columns.items():
         if name not in frame and not column.nullable:
-            frame[name] = sums.get(name, 0)
+            frame[name] = 0  # the window sums
     assert frame["typical_gone_quiet_min"].dtype == "float64"
     with warehouse.replacing([tables.b2b_cohorts_30d], day, day) as write:
         write(tables.b2b_cohorts_30d, frame)
