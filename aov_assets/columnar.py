@@ -117,12 +117,16 @@ def one_line_and_shallow(payloads: pa.BinaryArray) -> np.ndarray:
         return np.ones(len(payloads), dtype=bool)
     data = np.frombuffer(payloads.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
 
-    def per_row(first: str, second: str) -> np.ndarray:
-        positions = offsets[0] + np.flatnonzero((data == ord(first)) | (data == ord(second)))
+    def per_row(hits: np.ndarray) -> np.ndarray:
+        positions = offsets[0] + np.flatnonzero(hits)
         return np.bincount(np.searchsorted(offsets, positions, side="right") - 1, minlength=len(payloads))
 
-    breaks, brackets = per_row("\n", "\r"), per_row("[", "{")
-    return (breaks == 0) & (brackets <= MAX_BRACKETS)
+    brackets = per_row((data | 0x20) == ord("{"))  # "[" is 0x5B, "{" 0x7B: one compare finds both
+    one_line = np.ones(len(payloads), dtype=bool)
+    text = data.tobytes()
+    if b"\n" in text or b"\r" in text:  # memchr-fast; a line break inside an order is rare
+        one_line = per_row((data == ord("\n")) | (data == ord("\r"))) == 0
+    return one_line & (brackets <= MAX_BRACKETS)
 
 
 def parse_orders(

@@ -37,6 +37,11 @@ SCHEMA = pa.schema(
     ]
 )
 _PAYLOAD = pa.schema([("payload", pa.binary())])  # older files keep text; the scan casts it
+_KEY_COLUMNS = ["entity_id", "created_at", "updated_at"]
+# Payloads are unique, so a dictionary only costs time, and their min/max statistics put two whole orders in
+# every footer that `order_count` reads: both are kept for the key columns only (24.4 instead of 28.6 MB for
+# the sample, read about 25% faster; bench/lake_format.py).
+_WRITE_OPTIONS = {"compression": "zstd", "use_dictionary": _KEY_COLUMNS, "write_statistics": _KEY_COLUMNS}
 
 
 class _Keys(msgspec.Struct):
@@ -147,7 +152,7 @@ class RawOrderLake:
                 {"source": source, "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             ),
         )
-        _replace(self.path_for(day), lambda temporary: pq.write_table(table, temporary, compression="zstd"))
+        _replace(self.path_for(day), lambda temporary: pq.write_table(table, temporary, **_WRITE_OPTIONS))
         return len(payloads)
 
     def read_day(self, day: date) -> list[bytes]:

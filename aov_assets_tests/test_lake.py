@@ -105,3 +105,16 @@ def test_arrow_buffers_come_from_jemalloc_unless_the_environment_chooses_a_pool(
         check=True,
     )
     assert run.stdout.strip() == backend
+
+
+def test_footers_hold_no_payloads(tmp_path):
+    """order_count reads every day's footer: min/max statistics of the payload column would put two
+    whole orders in each, and a dictionary of unique payloads only costs time."""
+    lake = RawOrderLake(tmp_path)
+    payloads = [b'{"entity_id":1,"note":"' + b"x" * 5000 + b'"}', b'{"entity_id":2}']
+    lake.write_day(DAY, payloads, source="test")
+    column = pq.ParquetFile(lake.path_for(DAY)).metadata.row_group(0).column(3)
+    assert column.path_in_schema == "payload"
+    assert not column.is_stats_set and not column.has_dictionary_page
+    assert lake.path_for(DAY).stat().st_size < 5000  # the payloads compress; no copy of them in the footer
+    assert lake.read_day(DAY) == payloads
