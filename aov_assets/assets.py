@@ -5,7 +5,10 @@ writes its own rows (delete the range, insert, one transaction) and returns `Mat
 with per-partition metadata, so range backfills work and can be repeated without duplicates.
 """
 
+import functools
 import inspect
+import itertools
+import operator
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -42,6 +45,7 @@ from .rules import (
     classify_orders,
     cross_day_duplicates,
     daily_rows,
+    month_start,
     reject_row,
     ttm_rows,
     window_sums,
@@ -849,25 +853,25 @@ def _month_end(month: date) -> date:
 
 def basket_pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per month (the trailing 90 days up to its end) and segment: category pairs, and SKU pairs in at
-    least 1% of orders, bought together in one order, with support, confidence and lift."""
+    least 1% of orders, bought together in one order, with support, confidence and lift.
+
+    A window's counts are the sum of its pieces' (spans of days cut at month starts and at windows'
+    first days), and each month's lines are read once and counted piece by piece, so a month of lines
+    is in memory at a time, not a window's three."""
     months = months_of(context.partition_time_window)
     db = warehouse.open()
-    keys = [f"{m:%Y-%m}" for m in months]
-    loaded: dict[date, pd.DataFrame] = {}  # month -> its lines, each read once while a window needs it
-
-    def lines_of(month: date) -> pd.DataFrame:
-        lines = db.basket_lines(month, _month_end(month))
-        return lines.assign(order_date=pd.to_datetime(lines["order_date"]))
-
-    with warehouse.replacing([tables.basket_pairs], keys[0], keys[-1]) as write:
-        for month, key in zip(months, keys):
-            last = _month_end(month)
-            first = last - timedelta(days=basket.PAIR_DAYS - 1)
-            needed = [add_months(month, -back) for back in range(3, -1, -1) if add_months(month, -back + 1) > first]
-            loaded = {m: loaded[m] if m in loaded else lines_of(m) for m in needed}
-            window = pd.concat(list(loaded.values()), ignore_index=True)
-            window = window[window["order_date"] >= pd.Timestamp(first)]
-            pairs = _pairs_of(window).assign(month=key)
+    windows = [(_month_end(m) - timedelta(days=basket.PAIR_DAYS - 1), _month_end(m)) for m in months]
+    pieces = _pieces(windows)
+    counted: dict[tuple[date, date], dict[tuple[str, str], basket.BasketCounts]] = {}
+    with warehouse.replacing([tables.basket_pairs], f"{months[0]:%Y-%m}", f"{months[-1]:%Y-%m}") as write:
+        for month, (first, last) in zip(months, windows):
+            needed = [piece for piece in pieces if first <= piece[0] and piece[1] <= last]
+            counted = {piece: counts for piece, counts in counted.items() if piece in needed}
+            missing = [piece for piece in needed if piece not in counted]
+            for _, same_month in itertools.groupby(missing, key=lambda piece: month_start(piece[0])):
+                same_month = list(same_month)
+                counted |= _basket_counts(db.basket_lines(same_month[0][0], same_month[-1][1]), same_month)
+            pairs = _pairs_of([counted[piece] for piece in needed]).assign(month=f"{month:%Y-%m}")
             write(tables.basket_pairs, pairs)
             context.add_asset_metadata(
                 {"pairs": len(pairs), "bundle_candidates": dg.MetadataValue.md(_bundle_card(pairs))},
@@ -876,13 +880,43 @@ def basket_pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     return dg.MaterializeResult()
 
 
-def _pairs_of(window: pd.DataFrame) -> pd.DataFrame:
+def _pieces(windows: list[tuple[date, date]]) -> list[tuple[date, date]]:
+    """first..last of consecutive spans covering the windows, none crossing a month's start or a window's
+    first day: every window is exactly a run of them."""
+    first, last = windows[0][0], windows[-1][1]
+    starts, month = {start for start, _ in windows}, add_months(month_start(first), 1)
+    while month <= last:
+        starts.add(month)
+        month = add_months(month, 1)
+    cuts = sorted(starts)
+    return [(a, b - timedelta(days=1)) for a, b in zip(cuts, [*cuts[1:], last + timedelta(days=1)])]
+
+
+def _basket_counts(
+    lines: pd.DataFrame, pieces: list[tuple[date, date]]
+) -> dict[tuple[date, date], dict[tuple[str, str], basket.BasketCounts]]:
+    """Per piece of the lines' days, per (segment, kind): the counts of its orders' distinct items."""
+    day = pd.to_datetime(lines["order_date"].astype(str)).to_numpy()
+    which = np.searchsorted(np.array([a for a, _ in pieces], dtype="datetime64[ns]"), day, side="right") - 1
+    counted = {}
+    for number, piece in enumerate(pieces):
+        counts = {}
+        for segment, part in lines[which == number].groupby("segment", observed=True):
+            orders = part["entity_id"].nunique()
+            for kind in ("category", "sku"):
+                items = part[["entity_id", kind]].drop_duplicates().rename(columns={kind: "item"})
+                counts[(segment, kind)] = basket.BasketCounts.of(items, orders)
+        counted[piece] = counts
+    return counted
+
+
+def _pairs_of(parts: list[dict[tuple[str, str], basket.BasketCounts]]) -> pd.DataFrame:
+    """The window's rules per segment and kind from its pieces' counts."""
     frames = []
-    for segment, lines in window.groupby("segment") if len(window) else []:
-        orders = lines["entity_id"].nunique()
-        for kind, floor in (("category", Fraction(0)), ("sku", basket.MIN_SKU_SUPPORT)):
-            items = lines[["entity_id", kind]].drop_duplicates().rename(columns={kind: "item"})
-            frames.append(basket.pair_rows(items, orders, floor).assign(segment=segment, kind=kind))
+    for segment, kind in sorted({key for counts in parts for key in counts}):  # as before: category, then sku
+        total = functools.reduce(operator.add, (counts[segment, kind] for counts in parts if (segment, kind) in counts))
+        floor = basket.MIN_SKU_SUPPORT if kind == "sku" else Fraction(0)
+        frames.append(total.rules(floor).assign(segment=segment, kind=kind))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["segment", "kind"])
 
 

@@ -12,6 +12,7 @@ over orders of their line totals, to the cent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -215,30 +216,64 @@ def pair_rows(items: pd.DataFrame, orders: int, min_support: Fraction = Fraction
 
     `items` holds distinct (entity_id, item) of one segment's orders, `orders` how many orders the
     window has. support = orders with both / all orders; confidence = orders with both / orders with
-    the antecedent; lift = support / (support(antecedent) x support(consequent)). Items are counted as
-    integer codes, a slice of orders at a time (every ordered pair of an order's items, at most
-    PAIR_ROWS of them per slice), kept to pairs at or above `min_support`; the ratios are rounded to
-    4 places (they are not money).
+    the antecedent; lift = support / (support(antecedent) x support(consequent)). Kept to pairs at or
+    above `min_support`; the ratios are rounded to 4 places (they are not money).
     """
-    if items.empty or not orders:
-        return pd.DataFrame(columns=PAIR_COLUMNS[1:])
-    codes, names = pd.factorize(items["item"], sort=True)  # code order is name order
-    alone = np.bincount(codes, minlength=len(names))
-    keys, counts = _pair_counts(items["entity_id"].to_numpy(), codes, len(names))
-    kept = counts * min_support.denominator >= min_support.numerator * orders
-    keys, both = keys[kept], counts[kept].astype(np.float64)
-    first, second = np.divmod(keys, len(names))
-    a, b = alone[first].astype(np.float64), alone[second].astype(np.float64)
-    return pd.DataFrame(
-        {
-            "antecedent": np.asarray(names, dtype=object)[first],
-            "consequent": np.asarray(names, dtype=object)[second],
-            "orders": counts[kept].astype(np.int64),
-            "support_pct": np.round(100 * both / orders, 4),
-            "confidence_pct": np.round(100 * both / a, 4),
-            "lift": np.round(both * orders / (a * b), 4),
-        }
-    )
+    return BasketCounts.of(items, orders).rules(min_support)
+
+
+@dataclass(frozen=True)
+class BasketCounts:
+    """The counts behind support, confidence and lift for one set of orders: how many orders, orders per
+    item, and orders per ordered pair of distinct items. Counts of disjoint sets of orders add up, so a
+    90-day window is the sum of its parts, each part's lines read and counted once."""
+
+    orders: int
+    alone: pd.Series  # item -> orders with it
+    together: pd.Series  # (antecedent, consequent) -> orders with both
+
+    @classmethod
+    def of(cls, items: pd.DataFrame, orders: int) -> BasketCounts:
+        """Items are counted as integer codes, a slice of orders at a time (every ordered pair of an
+        order's items, at most PAIR_ROWS of them per slice)."""
+        if items.empty:
+            return cls(orders, pd.Series([], dtype=np.int64), pd.Series([], index=_PAIRS, dtype=np.int64))
+        codes, names = pd.factorize(items["item"], sort=True)
+        names = np.asarray(names, dtype=object)
+        keys, counts = _pair_counts(items["entity_id"].to_numpy(), codes, len(names))
+        first, second = np.divmod(keys, len(names))
+        together = pd.Series(counts, index=pd.MultiIndex.from_arrays([names[first], names[second]]))
+        return cls(orders, pd.Series(np.bincount(codes, minlength=len(names)), index=names), together)
+
+    def __add__(self, other: BasketCounts) -> BasketCounts:
+        alone, together = (
+            mine.add(theirs, fill_value=0).astype(np.int64)
+            for mine, theirs in ((self.alone, other.alone), (self.together, other.together))
+        )
+        return BasketCounts(self.orders + other.orders, alone, together)
+
+    def rules(self, min_support: Fraction = Fraction(0)) -> pd.DataFrame:
+        """The rules of `pair_rows`, in (antecedent, consequent) order."""
+        if self.together.empty or not self.orders:
+            return pd.DataFrame(columns=PAIR_COLUMNS[1:])
+        kept = self.together[self.together * min_support.denominator >= min_support.numerator * self.orders]
+        kept = kept.sort_index()
+        antecedent, consequent = (kept.index.get_level_values(level).to_numpy(dtype=object) for level in (0, 1))
+        both = kept.to_numpy(dtype=np.float64)
+        a, b = (self.alone[names].to_numpy(dtype=np.float64) for names in (antecedent, consequent))
+        return pd.DataFrame(
+            {
+                "antecedent": antecedent,
+                "consequent": consequent,
+                "orders": kept.to_numpy(dtype=np.int64),
+                "support_pct": np.round(100 * both / self.orders, 4),
+                "confidence_pct": np.round(100 * both / a, 4),
+                "lift": np.round(both * self.orders / (a * b), 4),
+            }
+        )
+
+
+_PAIRS = pd.MultiIndex.from_arrays([[], []])
 
 
 def _pair_counts(order_ids: np.ndarray, codes: np.ndarray, items: int) -> tuple[np.ndarray, np.ndarray]:

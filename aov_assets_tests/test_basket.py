@@ -16,7 +16,10 @@ Paper 50.00 vs 50.00, Gloves & PPE 0.00 vs 25.00, uncategorized 40.00 vs 0.00.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import operator
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aov_assets import basket
+from aov_assets import assets, basket
 from aov_assets.basket import _ORDER, UNCATEGORIZED, line_rows, order_line_rows, pair_rows, whitespace_rows
 from aov_assets.card import Neighbours
 from aov_assets.cli import main
@@ -280,6 +283,52 @@ def test_pairs_counted_a_slice_of_orders_at_a_time_equal_the_self_join(monkeypat
             reference_pairs(items, len(sizes), floor).reset_index(drop=True),
             check_exact=True,
         )
+
+
+def random_lines(days: list[date], orders: int, seed: int = 3) -> pd.DataFrame:
+    """Lines of `orders` random orders over `days`: two segments, a few categories, 40 SKUs."""
+    random = np.random.default_rng(seed)
+    rows = []
+    for entity_id in range(orders):
+        day, segment = days[random.integers(len(days))], ("b2b", "b2c")[random.integers(2)]
+        for sku in random.choice(40, random.integers(1, 6), replace=False):
+            rows.append((day.isoformat(), segment, entity_id, f"SKU-{sku:02d}", f"Cat/{sku % 7}"))
+    lines = pd.DataFrame(rows, columns=["order_date", "segment", "entity_id", "sku", "category"])
+    return lines.astype({name: "category" for name in ("order_date", "segment", "sku", "category")})
+
+
+def test_counts_of_disjoint_orders_add_up_to_the_counts_of_all():
+    lines = random_lines([FIRST], 3_000)
+    items = lines[["entity_id", "sku"]].drop_duplicates().rename(columns={"sku": "item"})
+    parts = np.array_split(np.arange(3_000), [700, 701, 2_000])  # one part of a single order
+    summed = functools.reduce(
+        operator.add,
+        (basket.BasketCounts.of(items[items["entity_id"].isin(p)], len(p)) for p in parts),
+    )
+    for floor in (Fraction(0), Fraction(1, 100)):
+        pd.testing.assert_frame_equal(summed.rules(floor), pair_rows(items, 3_000, floor), check_exact=True)
+
+
+def test_each_window_is_the_sum_of_its_pieces_each_month_read_once():
+    months = [date(2025, m, 1) for m in range(9, 13)]
+    windows = [(assets._month_end(m) - timedelta(days=basket.PAIR_DAYS - 1), assets._month_end(m)) for m in months]
+    pieces = assets._pieces(windows)
+    days = [windows[0][0] + timedelta(days=n) for n in range((windows[-1][1] - windows[0][0]).days + 1)]
+    assert [a for a, _ in pieces[1:]] == [b + timedelta(days=1) for _, b in pieces[:-1]]  # no gap, no overlap
+    assert all(assets.month_start(a) == assets.month_start(b) for a, b in pieces)  # none crosses a month
+    lines = random_lines(days, 4_000)
+    by_month = {}
+    for month, same_month in itertools.groupby(pieces, key=lambda piece: assets.month_start(piece[0])):
+        same_month = list(same_month)
+        in_month = lines[(lines["order_date"].astype(str) >= str(same_month[0][0]))]
+        in_month = in_month[in_month["order_date"].astype(str) <= str(same_month[-1][1])]
+        by_month |= assets._basket_counts(in_month, same_month)
+    for first, last in windows:
+        parts = [by_month[piece] for piece in pieces if first <= piece[0] and piece[1] <= last]
+        assert parts[0] is by_month[next(p for p in pieces if p[0] == first)]  # the window starts on a piece
+        days_in = lines["order_date"].astype(str).between(str(first), str(last))
+        whole = assets._basket_counts(lines[days_in], [(first, last)])[(first, last)]
+        pd.testing.assert_frame_equal(assets._pairs_of(parts), assets._pairs_of([whole]), check_exact=True)
 
 
 def test_whitespace_is_what_half_the_cohort_peers_buy_sized_by_their_median_spend():
