@@ -910,6 +910,7 @@ ID_CHUNK = 10_000  # entity_ids per IN list (SQLite's variable limit is 32,766)
 
 
 FRAME_ROWS = 100_000
+WRITE_ROWS = 10_000
 
 
 class Writer:
@@ -930,16 +931,29 @@ class Writer:
         if key is not None and not frame[key].between(self.first, self.last).all():
             raise ValueError(f"{table.name}: rows outside partitions {self.first}..{self.last}")
         names = [name for name in frame.columns if name in table.c]  # like a Core insert: other columns are ignored
-        rows = list(zip(*(_bind_values(table.c[name], frame[name], self.connection.dialect) for name in names)))
+        dialect = self.connection.dialect
+        slices = (  # bound values are Python objects: WRITE_ROWS rows' worth at a time, whatever the frame's size
+            list(
+                zip(
+                    *(
+                        _bind_values(table.c[name], frame[name].iloc[start : start + WRITE_ROWS], dialect)
+                        for name in names
+                    )
+                )
+            )
+            for start in range(0, len(frame), WRITE_ROWS)
+        )
         quoted = ", ".join(f'"{name}"' for name in names)
-        if self.connection.dialect.name == "postgresql":
+        if dialect.name == "postgresql":
             with self.connection.connection.driver_connection.cursor() as cursor:
                 with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                    for rows in slices:
+                        for row in rows:
+                            copy.write_row(row)
         else:
             marks = ", ".join("?" * len(names))
-            self.connection.exec_driver_sql(f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})", rows)
+            for rows in slices:
+                self.connection.exec_driver_sql(f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})", rows)
         self.rows[table.name] = self.rows.get(table.name, 0) + len(frame)
 
     def classified_elsewhere(self, entity_ids: Iterable[int]) -> pd.DataFrame:

@@ -233,3 +233,36 @@ def test_whole_numbers_beside_a_missing_one_store_as_integers(warehouse):
         warehouse.replacing([tables.b2b_cohorts_30d], day, day) as write,
     ):
         write(tables.b2b_cohorts_30d, frame.assign(typical_gone_quiet_min=[None, 2.5]))  # never truncated to 2
+
+
+def test_writes_bound_in_slices_store_every_row_once(warehouse, monkeypatch):
+    """Bound values are built WRITE_ROWS rows at a time; slices (one of a single row, one all-missing
+    in a nullable column) store the same rows as one pass, on SQLite's executemany and PostgreSQL's COPY."""
+    day = date(2026, 5, 3)
+    count = 9
+    values = {
+        "entity_id": list(range(1, count + 1)),
+        "order_date": [day] * count,
+        "created_at": [datetime(2026, 5, 3, n) for n in range(count)],
+        "updated_at": [None] * 4 + [datetime(2026, 5, 4)] * (count - 4),  # the first slice all missing
+        "state": ["complete"] * count,
+        "segment": ["b2b", "b2c"] * 4 + ["b2b"],
+        "segment_reason": ["company"] * count,
+        **dict.fromkeys(
+            ("base_to_global_rate", "base_grand_total", "grand_total", "base_subtotal"), [Decimal(1)] * count
+        ),
+        "subtotal": [None] * count,
+        "order_value": [Decimal(f"{n}.05") for n in range(count)],
+        "refunded": [None] * count,
+        "line_items": list(range(count)),
+        "counted": [True] * count,
+    }
+    stored = []
+    for rows in (tables.WRITE_ROWS, 4):  # 4: slices of 4, 4 and 1
+        monkeypatch.setattr(tables, "WRITE_ROWS", rows)
+        with warehouse.replacing([tables.classified_orders], day, day) as write:
+            write(tables.classified_orders, order_frame(values))
+        with warehouse.connect() as connection:
+            stored.append(connection.exec_driver_sql("SELECT * FROM classified_orders ORDER BY entity_id").fetchall())
+    assert len(stored[1]) == count and stored[1] == stored[0]
+    assert [Decimal(str(row.order_value)) for row in stored[1]] == values["order_value"]  # SQLite: REAL
