@@ -112,19 +112,20 @@ class Progress:
 
     def __init__(self, log: dg.DagsterLogManager, what: str, days: int):
         self.log, self.what, self.days = log, what, days
-        self.done = self.orders = 0
+        self.done, self.orders = 0, None  # orders: counted only by steps that read orders
         self.every = max(days // 10, 1)
         self.started = time.monotonic()
 
-    def step(self, day: date, orders: int = 0) -> None:
+    def step(self, day: date, orders: int | None = None) -> None:
+        """One more day done; `orders` for steps that read orders (as-of steps say only how far they are)."""
         self.done += 1
-        self.orders += orders
+        if orders is not None:
+            self.orders = (self.orders or 0) + orders
         if self.days > 1 and (self.done % self.every == 0 or self.done == self.days):
             elapsed = time.monotonic() - self.started
-            self.log.info(
-                f"{self.what}: {self.done}/{self.days} days through {day}, {self.orders:,} orders "
-                f"in {elapsed:.1f}s ({self.orders / max(elapsed, 1e-9):,.0f} orders/s)"
-            )
+            rate = "" if self.orders is None else f" ({self.orders / max(elapsed, 1e-9):,.0f} orders/s)"
+            read = "" if self.orders is None else f", {self.orders:,} orders"
+            self.log.info(f"{self.what}: {self.done}/{self.days} days through {day}{read} in {elapsed:.1f}s{rate}")
 
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from aov_assets import warehouse as tables
-from aov_assets.assets import one_ahead, rejected_verdicts
+from aov_assets.assets import Progress, one_ahead, rejected_verdicts
 from aov_assets.card import TtmCard
 from aov_assets.keys import CONTRACTION_CHECK, REJECTED_CHECK
 from aov_assets.lake import RawOrderLake
@@ -336,3 +336,14 @@ def test_one_ahead_works_one_item_ahead_in_order_and_raises_when_the_failing_ite
     with pytest.raises(ValueError, match="item 3 is broken"):
         next(got)
     assert list(one_ahead(work, [])) == []
+
+
+def test_progress_counts_orders_only_for_steps_that_read_them():
+    lines: list[str] = []
+    log = type("Log", (), {"info": lambda self, message: lines.append(message)})()
+    reading, as_of = Progress(log, "classified_orders", 2), Progress(log, "segment_metrics_30d", 2)
+    for day, orders in ((date(2026, 5, 2), 0), (date(2026, 5, 3), 7)):
+        reading.step(day, orders)
+        as_of.step(day)
+    assert lines[2].startswith("classified_orders: 2/2 days through 2026-05-03, 7 orders in ")
+    assert lines[3].startswith("segment_metrics_30d: 2/2 days through 2026-05-03 in ") and "orders" not in lines[3]
