@@ -932,17 +932,7 @@ class Writer:
             raise ValueError(f"{table.name}: rows outside partitions {self.first}..{self.last}")
         names = [name for name in frame.columns if name in table.c]  # like a Core insert: other columns are ignored
         dialect = self.connection.dialect
-        slices = (  # bound values are Python objects: WRITE_ROWS rows' worth at a time, whatever the frame's size
-            list(
-                zip(
-                    *(
-                        _bind_values(table.c[name], frame[name].iloc[start : start + WRITE_ROWS], dialect)
-                        for name in names
-                    )
-                )
-            )
-            for start in range(0, len(frame), WRITE_ROWS)
-        )
+        slices = _bound_slices(table, frame[names], dialect)
         quoted = ", ".join(f'"{name}"' for name in names)
         if dialect.name == "postgresql":
             with self.connection.connection.driver_connection.cursor() as cursor:
@@ -988,6 +978,14 @@ class Writer:
             )
         if len(rows):
             self.connection.execute(rejected_orders.insert(), rows.to_dict("records"))
+
+
+def _bound_slices(table: sa.Table, frame: pd.DataFrame, dialect: sa.Dialect) -> Iterator[list[tuple]]:
+    """The frame's rows as driver values, WRITE_ROWS at a time: bound values are Python objects, so a
+    big frame never becomes one list of every row's tuple."""
+    for start in range(0, len(frame), WRITE_ROWS):
+        part = frame.iloc[start : start + WRITE_ROWS]
+        yield list(zip(*(_bind_values(table.c[name], part[name], dialect) for name in part.columns)))
 
 
 def _bind_values(column: sa.Column, values: pd.Series, dialect: sa.Dialect) -> list[Any]:
