@@ -136,7 +136,9 @@ def cross_sell(bought: str, avoided: str, segment: str, since: date | None, as_c
     accounts = warehouse.accounts_buying(bought_match, since, segments) - warehouse.accounts_buying(
         avoided_match, since, segments
     )
-    rows = warehouse.account_orders(accounts, since).sort_values(["revenue_cents", "account"], ascending=[False, True])
+    rows = warehouse.account_orders(accounts, since, segments).sort_values(
+        ["revenue_cents", "account"], ascending=[False, True]
+    )
     table = [
         (
             row.account,

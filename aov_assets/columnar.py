@@ -46,6 +46,7 @@ SCHEMA = pa.schema(
         ("customer_group_id", pa.int64()),
         ("store_id", pa.int64()),
         ("base_currency_code", pa.string()),
+        ("global_currency_code", pa.string()),
         ("order_currency_code", pa.string()),
         ("base_to_global_rate", _AMOUNT),
         ("base_grand_total", _AMOUNT),
@@ -53,6 +54,7 @@ SCHEMA = pa.schema(
         ("base_subtotal", _AMOUNT),
         ("subtotal", _AMOUNT),
         ("base_total_refunded", _AMOUNT),
+        ("base_tax_amount", _AMOUNT),
         ("customer_email", pa.string()),
         ("items", pa.list_(pa.struct([("parent_item_id", pa.int64())]))),
         (
@@ -70,7 +72,6 @@ _REQUIRED = (
     "base_grand_total",
     "base_subtotal",
     "grand_total",
-    "base_to_global_rate",
     "items",
 )
 _TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -109,13 +110,24 @@ def read_orders(payloads: pa.BinaryArray) -> tuple[list[tuple[int, pa.Table]], l
     return first + [(start + middle, t) for start, t in second], first_bad + [middle + p for p in second_bad]
 
 
+def _offsets(payloads: pa.BinaryArray) -> np.ndarray:
+    return np.frombuffer(payloads.buffers()[1], np.int32)[payloads.offset : payloads.offset + len(payloads) + 1]
+
+
+def _bytes_of(payloads: pa.BinaryArray) -> np.ndarray:
+    """The payloads' bytes, back to back (a view, no copy)."""
+    offsets = _offsets(payloads)
+    if len(payloads) == 0 or offsets[-1] == offsets[0]:
+        return np.zeros(0, np.uint8)
+    return np.frombuffer(payloads.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+
+
 def one_line_and_shallow(payloads: pa.BinaryArray) -> np.ndarray:
     """Payloads with no line break (one JSON object per line for Arrow) and at most MAX_BRACKETS [ and {
     (nested shallowly enough for msgspec whatever the caller's stack depth): a byte scan, no parsing."""
-    offsets = np.frombuffer(payloads.buffers()[1], np.int32)[payloads.offset : payloads.offset + len(payloads) + 1]
-    if len(payloads) == 0 or offsets[-1] == offsets[0]:
+    offsets, data = _offsets(payloads), _bytes_of(payloads)
+    if len(data) == 0:
         return np.ones(len(payloads), dtype=bool)
-    data = np.frombuffer(payloads.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
 
     def per_row(hits: np.ndarray) -> np.ndarray:
         positions = offsets[0] + np.flatnonzero(hits)
@@ -136,27 +148,31 @@ def parse_orders(
     for the orders read here, with `row`, the payload's index; the indexes left to `parse_order`)."""
     tables, rows = [], []
     for first in range(0, len(payloads), READ_ORDERS):  # a few MB of text and Arrow buffers at a time
-        part = payloads[first : first + READ_ORDERS]
+        part = _empty_sections_as_null(payloads[first : first + READ_ORDERS])
         ok = one_line_and_shallow(part)
         readable = first + np.flatnonzero(ok)
-        for start, table in read_orders(part if ok.all() else payloads.take(pa.array(readable)))[0]:
+        for start, table in read_orders(part if ok.all() else part.take(pa.array(readable - first)))[0]:
             tables.append(table)
             rows.append(readable[start : start + table.num_rows])
     if not tables:
         return order_frame(dict.fromkeys([*ORDER_COLUMNS, "row"], [])), np.arange(len(payloads))
     table, row = pa.concat_tables(tables).combine_chunks(), np.concatenate(rows)
     column = {name: table.column(name).chunk(0) for name in SCHEMA.names}
+    column["base_to_global_rate"] = _global_rate(column)
     created, updated = _timestamp(column["created_at"]), _timestamp(column["updated_at"])
     company_id, company_name, company_ok = _company(column["extension_attributes"])
     units = {name: _units(column[name]) for name in AMOUNTS}  # (1/10,000 units, non-negative and exact)
     rate = units["base_to_global_rate"][0]
-    base = units["base_grand_total" if basis == "grand_total" else "base_subtotal"][0]
+    grand_total, tax = units["base_grand_total"][0], units["base_tax_amount"][0]
+    base = {"grand_total": grand_total, "subtotal": units["base_subtotal"][0], "pre_tax": grand_total - tax}[basis]
     refunded = units["base_total_refunded"][0]
     value_cents, refunded_cents = _cents(base, rate), _cents(refunded, rate)
     line_items, items_ok = _top_level_items(column["items"])
     day = np.asarray(days, dtype="datetime64[D]")[day_of[row]]
     checks = [
         *(_valid(column[name]) for name in _REQUIRED),
+        _valid(column["base_to_global_rate"]),
+        _valid(column["base_tax_amount"]) | (basis != "pre_tax"),
         _valid(created) & (created.cast(pa.date32()).to_numpy(zero_copy_only=False) == day),
         ~_valid(column["updated_at"]) | _valid(updated),
         *(_text_fits(company_name if name == "company_name" else column[name], n) for name, n in TEXT_LIMITS.items()),
@@ -164,6 +180,7 @@ def parse_orders(
         rate > 0,
         company_ok,
         items_ok,
+        base >= 0,
         value_cents >= 0,
         refunded_cents >= 0,
         value_cents <= int(max_order_value * 100),
@@ -212,6 +229,27 @@ def _timestamp(text: pa.Array) -> pa.Array:
         written = pc.cast(pc.utf8_slice_codeunits(digits, start, stop), pa.int64())
         exact = pc.and_(exact, pc.equal(written, field(moment)))
     return pc.if_else(pc.fill_null(exact, False), moment, pa.scalar(None, moment.type))
+
+
+def _empty_sections_as_null(payloads: pa.BinaryArray) -> pa.BinaryArray:
+    """Magento writes an empty object as `[]` (PHP's empty array): for Arrow's schema such a section is
+    null. Only the text Arrow reads changes; an unquoted `"name":[]` cannot occur inside a JSON string.
+    Without a `[]` anywhere there is nothing to replace; `[ ]` is left to parse_order."""
+    data = _bytes_of(payloads)
+    opening = np.flatnonzero(data[:-1] == ord("["))
+    if not (data[opening + 1] == ord("]")).any():
+        return payloads
+    return pc.replace_substring_regex(payloads, _EMPTY_SECTION, r'"\1":null')
+
+
+_EMPTY_SECTION = r'"(extension_attributes|company_order_attributes|company_attributes)"\s*:\s*\[\s*\]'
+
+
+def _global_rate(column: dict[str, pa.Array]) -> pa.Array:
+    """`rules.global_rate` over a column: a missing rate is 1 where the base currency is the global one."""
+    rate = column["base_to_global_rate"]
+    same = pc.fill_null(pc.equal(column["global_currency_code"], column["base_currency_code"]), False)
+    return pc.if_else(pc.and_(rate.is_null(), same), pa.scalar(Decimal(1), _AMOUNT), rate)
 
 
 def _valid(values: pa.Array) -> np.ndarray:

@@ -16,6 +16,8 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .rules import Basis
+
 DEFAULT_MANIFEST = "aov.yaml"
 
 
@@ -40,7 +42,7 @@ class Segments(_Section):
 
 
 class Metric(_Section):
-    basis: Literal["grand_total", "subtotal"] = "grand_total"
+    basis: Basis = "grand_total"
 
 
 class Alert(_Section):

@@ -7,6 +7,7 @@ of averages.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -93,13 +94,15 @@ ORDER_COLUMNS = (
     "refunded",
     "subtotal",
     "customer_email",
+    "base_tax_amount",
 )
 # Columns held as Arrow arrays (exact decimals, timestamps): no Python object per value between the
 # columnar parse and the warehouse's bulk write; values read back one at a time are Decimals and
 # Timestamps (missing: pd.NA). The other columns are Python objects (None for missing).
 TYPED_COLUMNS = {
     **dict.fromkeys(
-        ("base_to_global_rate", "base_grand_total", "grand_total", "base_subtotal", "subtotal"), pa.decimal128(20, 4)
+        ("base_to_global_rate", "base_grand_total", "grand_total", "base_subtotal", "subtotal", "base_tax_amount"),
+        pa.decimal128(20, 4),
     ),
     "order_value": pa.decimal128(20, 2),
     "refunded": pa.decimal128(20, 2),
@@ -139,7 +142,16 @@ TEXT_LIMITS = {  # the warehouse's VARCHAR lengths
     "created_at": 64,
     "updated_at": 64,
 }
-AMOUNTS = ("base_grand_total", "base_subtotal", "grand_total", "subtotal", "base_to_global_rate", "base_total_refunded")
+AMOUNTS = (
+    "base_grand_total",
+    "base_subtotal",
+    "grand_total",
+    "subtotal",
+    "base_to_global_rate",
+    "base_total_refunded",
+    "base_tax_amount",
+)
+Basis = Literal["grand_total", "pre_tax", "subtotal"]  # manifest metric.basis
 Id = int | str  # a JSON number, or the numeric string some Magento versions send; anything else is rejected
 
 
@@ -152,9 +164,13 @@ class _Company(msgspec.Struct):
     company_name: str | None = None
 
 
+# Magento's JSON writes an empty object as PHP's empty array, `[]`: such a section is absent.
+_EmptyObject = list[Any]
+
+
 class _Extension(msgspec.Struct):
-    company_order_attributes: _Company | None = None
-    company_attributes: _Company | None = None
+    company_order_attributes: _Company | _EmptyObject | None = None
+    company_attributes: _Company | _EmptyObject | None = None
 
 
 class OrderFields(msgspec.Struct):
@@ -170,8 +186,8 @@ class OrderFields(msgspec.Struct):
     base_grand_total: Decimal
     base_subtotal: Decimal
     grand_total: Decimal
-    base_to_global_rate: Decimal
     items: list[_Item]
+    base_to_global_rate: Decimal | None = None
     increment_id: str | None = None
     updated_at: str | None = None
     status: str | None = None
@@ -179,11 +195,13 @@ class OrderFields(msgspec.Struct):
     customer_group_id: Id | None = None
     store_id: Id | None = None
     base_currency_code: str | None = None
+    global_currency_code: str | None = None
     order_currency_code: str | None = None
+    base_tax_amount: Decimal | None = None
     base_total_refunded: Decimal | None = None
     subtotal: Decimal | None = None
     customer_email: str | None = None
-    extension_attributes: _Extension | None = None
+    extension_attributes: _Extension | _EmptyObject | None = None
 
 
 _ORDER_DECODER = msgspec.json.Decoder(OrderFields, strict=False)
@@ -197,17 +215,34 @@ _IDENTITY_DECODER = msgspec.json.Decoder(_Identity, strict=False)
 
 
 def entity_id_of(payload: bytes | str) -> int | None:
-    """The order's entity_id if it can be read at all (also from an order that is otherwise broken)."""
+    """The order's entity_id if it can be read at all (also from an order that is otherwise broken).
+
+    Python's json reads what msgspec refuses as malformed (a lone UTF-16 surrogate escape), so an
+    order rejected for that still names its entity_id."""
     try:
         return check_id(_IDENTITY_DECODER.decode(payload).entity_id, "entity_id")
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, RejectedOrder):
+    except msgspec.ValidationError:
+        return None
+    except msgspec.DecodeError:
+        pass
+    except (UnicodeDecodeError, RecursionError, RejectedOrder):
+        return None
+    try:
+        value = json.loads(payload if isinstance(payload, str) else bytes(payload)).get("entity_id")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        return check_id(value, "entity_id")
+    except RejectedOrder:
         return None
 
 
 def parse_order(
     payload: bytes | str,
     day: date,
-    basis: Literal["grand_total", "subtotal"],
+    basis: Basis,
     max_order_value: Decimal = DEFAULT_MAX_ORDER_VALUE,
 ) -> dict:
     """One order's REST JSON -> one flat `classified_orders` row (without the segment).
@@ -236,10 +271,8 @@ def parse_order(
         raise RejectedOrder(f"created_at {created_at} is not on the requested day {day}")
     for field in AMOUNTS:
         check_amount(getattr(order, field), field)
-    if order.base_to_global_rate <= 0:
-        raise RejectedOrder(f"base_to_global_rate must be above 0: {order.base_to_global_rate}")
-    base_amount = order.base_grand_total if basis == "grand_total" else order.base_subtotal
-    order_value = (base_amount * order.base_to_global_rate).quantize(CENT, ROUND_HALF_UP)
+    rate = global_rate(order)
+    order_value = (basis_amount(order, basis) * rate).quantize(CENT, ROUND_HALF_UP)
     if order_value > max_order_value:
         raise RejectedOrder(
             f"order value {order_value} (global currency) is above validation.max_order_value {max_order_value}"
@@ -259,7 +292,7 @@ def parse_order(
         "store_id": check_id(order.store_id, "store_id"),
         "base_currency_code": order.base_currency_code,
         "order_currency_code": order.order_currency_code,
-        "base_to_global_rate": order.base_to_global_rate,
+        "base_to_global_rate": rate,
         "base_grand_total": order.base_grand_total,
         "grand_total": order.grand_total,
         "base_subtotal": order.base_subtotal,
@@ -267,21 +300,69 @@ def parse_order(
         "line_items": sum(1 for item in order.items if item.parent_item_id is None),
         "counted": order.state not in COUNTED_STATES_EXCLUDE,
         "company_name": company.company_name if company else None,
-        "refunded": (refunded * order.base_to_global_rate).quantize(CENT, ROUND_HALF_UP),
+        "refunded": (refunded * rate).quantize(CENT, ROUND_HALF_UP),
         "subtotal": order.subtotal,
         "customer_email": order.customer_email,
+        "base_tax_amount": order.base_tax_amount,
     }
 
 
-def company_attributes(extension: _Extension | None) -> _Company | None:
+def global_rate(order: OrderFields) -> Decimal:
+    """base_to_global_rate; an order without one (imported or migrated orders) has rate 1 when its
+    base currency is the global currency, and cannot be valued otherwise."""
+    rate = order.base_to_global_rate
+    if rate is None:
+        base, global_ = order.base_currency_code, order.global_currency_code
+        if global_ is None:
+            raise RejectedOrder(
+                "base_to_global_rate and global_currency_code are missing: no value in the global currency"
+            )
+        if global_ != base:
+            raise RejectedOrder(
+                f"base_to_global_rate is missing and global_currency_code {_short(global_)} is not "
+                f"base_currency_code {_short(base)}"
+            )
+        return Decimal(1)
+    if rate <= 0:
+        raise RejectedOrder(f"base_to_global_rate must be above 0: {rate}")
+    return rate
+
+
+def basis_amount(order: OrderFields, basis: Basis) -> Decimal:
+    """The base-currency amount the manifest's metric.basis values: the grand total; the grand total
+    without tax (discounts still deducted, shipping kept); or the subtotal (before discounts, no shipping)."""
+    if basis == "grand_total":
+        return order.base_grand_total
+    if basis == "subtotal":
+        return order.base_subtotal
+    if order.base_tax_amount is None:
+        raise RejectedOrder("base_tax_amount is missing (metric.basis: pre_tax needs it)")
+    if order.base_tax_amount > order.base_grand_total:
+        raise RejectedOrder(
+            f"base_tax_amount {order.base_tax_amount} is above base_grand_total {order.base_grand_total}"
+        )
+    return order.base_grand_total - order.base_tax_amount
+
+
+def company_attributes(extension: _Extension | list | None) -> _Company | None:
     """The B2B Company on the order (`company_order_attributes`, or the customer-side name), its id
-    checked; a company_id of 0 means none."""
-    if extension is None:
+    checked; a company_id of 0 means none. An empty section (`[]`) is an absent one."""
+    if not isinstance(extension, _Extension):
+        _absent(extension, "extension_attributes")
         return None
-    for attributes in (extension.company_order_attributes, extension.company_attributes):
-        if attributes is not None and (company_id := check_id(attributes.company_id, "company_id")):
+    for name in ("company_order_attributes", "company_attributes"):
+        attributes = getattr(extension, name)
+        if not isinstance(attributes, _Company):
+            _absent(attributes, name)
+        elif company_id := check_id(attributes.company_id, "company_id"):
             return _Company(company_id, attributes.company_name)
     return None
+
+
+def _absent(section: list | None, name: str) -> None:
+    """An object section that is missing, null or `[]` is absent; a list with entries is not an object."""
+    if section:
+        raise RejectedOrder(f"{name} is a list, not an object: {_short(section)}")
 
 
 def _short(value: Any, limit: int = 40) -> str:
@@ -636,7 +717,7 @@ def ttm_rows(daily: pd.DataFrame, first_month: date, last_month: date) -> pd.Dat
 
 def classify_orders(
     days: Iterable[tuple[date, Sequence[bytes] | pa.BinaryArray]],
-    basis: Literal["grand_total", "subtotal"],
+    basis: Basis,
     rule: SegmentRule,
     max_order_value: Decimal = DEFAULT_MAX_ORDER_VALUE,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

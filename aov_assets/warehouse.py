@@ -110,6 +110,7 @@ classified_orders = sa.Table(
     sa.Column("company_name", sa.String(255)),
     sa.Column("refunded", Money()),  # base_total_refunded x base_to_global_rate (context; AOV stays gross)
     sa.Column("subtotal", Amount()),  # in the order currency, like grand_total
+    sa.Column("base_tax_amount", Amount()),  # basis pre_tax: base_grand_total - base_tax_amount
     sa.Column("customer_key", sa.String(270), index=True),  # rules.customer_keys: who placed it, at order time
 )
 
@@ -542,11 +543,7 @@ class Warehouse:
         """Counted orders per day, segment and order currency: the basis amount in that currency
         (1/10,000 units) and the order value in global cents."""
         t = classified_orders
-        # A store (or an older classification) without `subtotal`: the order's own base-to-order rate applied.
-        derived = t.c.base_subtotal * t.c.grand_total / sa.func.nullif(t.c.base_grand_total, 0)
-        amount = (
-            t.c.grand_total if basis == "grand_total" else sa.func.coalesce(t.c.subtotal, derived, t.c.base_subtotal)
-        )
+        amount = _order_currency_amount(basis)
         query = (
             sa.select(
                 t.c.order_date,
@@ -642,8 +639,9 @@ class Warehouse:
         with self.connect() as connection:
             return set(connection.scalars(query))
 
-    def account_orders(self, accounts: Iterable[str], since: date) -> pd.DataFrame:
-        """Per account: counted orders, revenue (cents), last order day and latest company name since `since`."""
+    def account_orders(self, accounts: Iterable[str], since: date, segments: Sequence[str]) -> pd.DataFrame:
+        """Per account: counted orders of these segments since `since`: revenue (cents), orders, last order
+        day and latest company name (a customer who ordered in both segments has both kinds of orders)."""
         t, keys, frames = classified_orders, sorted(accounts), []
         for start in range(0, len(keys), ID_CHUNK):
             query = sa.select(
@@ -652,7 +650,12 @@ class Warehouse:
                 t.c.created_at,
                 t.c.company_name,
                 cents(t.c.order_value).label("revenue_cents"),
-            ).where(t.c.counted, t.c.order_date >= since, t.c.customer_key.in_(keys[start : start + ID_CHUNK]))
+            ).where(
+                t.c.counted,
+                t.c.order_date >= since,
+                t.c.segment.in_(list(segments)),
+                t.c.customer_key.in_(keys[start : start + ID_CHUNK]),
+            )
             frames.append(self._frame(query))
         orders = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         if orders.empty:
@@ -770,7 +773,6 @@ class Warehouse:
     def b2b_orders(self, first: date, last: date, basis: str) -> pd.DataFrame:
         """B2B orders of first..last with exact integer amounts, for account_daily."""
         t = classified_orders
-        base = t.c.base_grand_total if basis == "grand_total" else t.c.base_subtotal
         query = sa.select(
             t.c.entity_id,
             t.c.increment_id,
@@ -784,7 +786,7 @@ class Warehouse:
             t.c.line_items,
             cents(t.c.order_value).label("value_cents"),
             sa.func.coalesce(cents(t.c.refunded), 0).label("refunded_cents"),
-            sa.cast(sa.func.round(base * 10_000), sa.BigInteger).label("base_units"),
+            sa.cast(sa.func.round(_base_amount(basis) * 10_000), sa.BigInteger).label("base_units"),
         ).where(t.c.segment == "b2b", t.c.order_date.between(first, last))
         return self._frame(query)
 
@@ -871,6 +873,28 @@ class Warehouse:
             return frames[0] if frames else _categorical(pd.DataFrame(columns=columns), categorical)
         shared = {name: union_categoricals([f[name] for f in frames], sort_categories=True) for name in categorical}
         return pd.concat([f.drop(columns=list(shared)) for f in frames], ignore_index=True).assign(**shared)[columns]
+
+
+def _base_amount(basis: str) -> sa.ColumnElement:
+    """The metric.basis amount of an order in its base currency (rules.basis_amount)."""
+    t = classified_orders
+    if basis == "subtotal":
+        return t.c.base_subtotal
+    if basis == "pre_tax":
+        return t.c.base_grand_total - sa.func.coalesce(t.c.base_tax_amount, 0)
+    return t.c.base_grand_total
+
+
+def _order_currency_amount(basis: str) -> sa.ColumnElement:
+    """The metric.basis amount in the order currency: grand_total, or the base amount at the order's own
+    base-to-order rate where the order has no such field (pre_tax; a store without `subtotal`)."""
+    t = classified_orders
+    if basis == "grand_total":
+        return t.c.grand_total
+    at_order_rate = _base_amount(basis) * t.c.grand_total / sa.func.nullif(t.c.base_grand_total, 0)
+    if basis == "subtotal":
+        return sa.func.coalesce(t.c.subtotal, at_order_rate, t.c.base_subtotal)
+    return sa.func.coalesce(at_order_rate, t.c.grand_total)
 
 
 def _categorical(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:

@@ -7,7 +7,8 @@ to, null and notnull; sort orders; paging (pageSize above 300 is a 400); the `fi
 over the request as received); `/V1/customerGroups/search`, `/V1/store/storeViews` and
 `/V1/store/storeConfigs`, and the catalog (`/V1/products` with category links, `/V1/categories/list`,
 both paged like Magento's searchCriteria). Faults are switchable while it runs: 429 with Retry-After, 5xx, slow
-pages, days that are down, 2.3 paging (the last page repeated past the end) and malformed orders.
+pages, days that are down, 2.3 paging (the last page repeated past the end), malformed orders, and orders
+served as exact bytes (lone surrogate escapes, broken escapes, invalid UTF-8).
 
 It serves the sample merchant by default, so the whole asset graph can run over HTTP:
 
@@ -91,6 +92,7 @@ class Faults:
     drop_total_count: bool = False  # answer without total_count even when `fields` asks for it
     total_count_offset: int = 0  # report a total_count that disagrees with the orders served
     malformed: dict[int, dict[str, Any]] = field(default_factory=dict)  # entity_id -> fields (or REMOVE)
+    raw: dict[int, bytes] = field(default_factory=dict)  # entity_id -> the exact bytes served as that order
 
 
 class OrderStore:
@@ -281,7 +283,7 @@ class FakeAdobeCommerce:
                     status, payload, headers = 200, cached, {}
                 else:
                     status, body, headers = store.respond(self.path, dict(self.headers.items()))
-                    payload = json.dumps(body).encode().replace(json.dumps(DEEP).encode(), b"[" * 5000 + b"]" * 5000)
+                    payload = store.encode(body)
                     if store._cache is not None and status == 200:
                         store._cache[self.path] = payload
                 self.send_response(status)
@@ -296,6 +298,13 @@ class FakeAdobeCommerce:
                 pass
 
         return Handler
+
+    def encode(self, body: Any) -> bytes:
+        """The JSON text of a response, with what json.dumps cannot write put in place of its marks."""
+        payload = json.dumps(body).encode().replace(json.dumps(DEEP).encode(), b"[" * 5000 + b"]" * 5000)
+        for entity_id, raw in self.faults.raw.items():
+            payload = payload.replace(json.dumps(_raw_mark(entity_id)).encode(), raw)
+        return payload
 
     def respond(self, target: str, headers: Mapping[str, str]) -> tuple[int, Any, dict[str, str]]:
         url = urlsplit(target)
@@ -412,9 +421,17 @@ class FakeAdobeCommerce:
         fields = dict(params).get("fields")
         if fields:
             body = _project(body, _fields_tree(fields))
+        if faults.raw and "items" in body:
+            body["items"] = [
+                _raw_mark(o["entity_id"]) if o.get("entity_id") in faults.raw else o for o in body["items"]
+            ]
         if faults.drop_total_count:
             body.pop("total_count", None)
         return 200, body, {}
+
+
+def _raw_mark(entity_id: int) -> str:
+    return f"<the raw bytes of order {entity_id}>"
 
 
 def _corrupt(order: dict, changes: Mapping[str, Any] | None) -> dict:

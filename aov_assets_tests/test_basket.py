@@ -219,6 +219,34 @@ def test_cross_sell_lists_the_accounts_that_bought_x_but_never_y(merchant, monke
     assert "'Nails' is neither a SKU in order_lines nor a category in product_catalog" in capsys.readouterr().err
 
 
+def test_cross_sell_sums_only_the_chosen_segments_orders(merchant, monkeypatch, capsys):
+    """A customer with no company who ordered in both segments (by customer group): the b2b row holds
+    only the B2B order, the b2c row only the B2C one, `all` both."""
+    if merchant.url:
+        pytest.skip("the CLI's query is the same SQLAlchemy code: SQLite covers it")
+    lake = merchant.resources["lake"].raw_orders()
+    both = {"customer_id": 900}
+    lake.write_day(
+        date(2026, 2, 12),
+        [order(7, "02-12", [item(1, "JS-PT-12", "60.00")], False, customer_group_id=2, **both)],
+        source="test",
+    )
+    lake.write_day(date(2026, 2, 13), [order(8, "02-13", [item(1, "JS-PT-12", "15.00")], False, **both)], source="test")
+    assert dg.materialize([product_catalog], resources=merchant.resources).success
+    assert merchant.materialize([classified_orders, order_lines], str(FIRST), str(AS_OF)).success
+    monkeypatch.setenv("AOV_WAREHOUSE_URL", merchant.warehouse_url)
+    rows = {}
+    for segment in ("b2b", "b2c", "all"):
+        command = ["cross-sell", "--bought", "Paper", "--not", "Gloves & PPE", "--segment", segment, "--csv"]
+        assert main([*command, "--since", "2026-01-01"]) == 0
+        rows[segment] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("customer:900")]
+    assert rows == {
+        "b2b": ["customer:900,,60.00,1,2026-02-12"],
+        "b2c": ["customer:900,,15.00,1,2026-02-13"],
+        "all": ["customer:900,,75.00,2,2026-02-13"],
+    }
+
+
 def test_the_live_store_catalog_is_paged_and_matches_the_sample():
     with (
         FakeAdobeCommerce() as store,

@@ -131,5 +131,5 @@ def test_a_bad_manifest_ends_a_dagster_cli_command_with_its_line_not_a_traceback
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         f"aov: {tmp_path.resolve() / 'aov.yaml'}: metric.basis: 'nonsense' is not allowed "
-        "(allowed: grand_total, subtotal)"
+        "(allowed: grand_total, pre_tax, subtotal)"
     )

@@ -36,7 +36,10 @@ def test_defaults_fill_everything_but_source_and_start_date():
             MINIMAL + "segments: {routing: by_magic}\n",
             "segments.routing: 'by_magic' is not allowed (allowed: company_or_group, store_view)",
         ),
-        (MINIMAL + "metric: {basis: net}\n", "metric.basis: 'net' is not allowed (allowed: grand_total, subtotal)"),
+        (
+            MINIMAL + "metric: {basis: net}\n",
+            "metric.basis: 'net' is not allowed (allowed: grand_total, pre_tax, subtotal)",
+        ),
         (
             MINIMAL + "alert: {direction: down}\n",
             "alert.direction: 'down' is not allowed (allowed: contraction, expansion, both)",

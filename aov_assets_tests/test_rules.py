@@ -109,7 +109,12 @@ def test_created_at_is_utc_and_an_explicit_offset_is_converted():
         ({"entity_id": ...}, "missing required field `entity_id`"),
         ({"base_grand_total": "12,50"}, "Invalid decimal string - at `$.base_grand_total`"),
         ({"base_grand_total": -5}, "base_grand_total is not a non-negative number"),
-        ({"base_to_global_rate": ...}, "missing required field `base_to_global_rate`"),
+        ({"base_to_global_rate": ...}, "base_to_global_rate and global_currency_code are missing"),
+        (
+            {"base_to_global_rate": ..., "global_currency_code": "EUR"},
+            "base_to_global_rate is missing and global_currency_code 'EUR' is not base_currency_code 'USD'",
+        ),
+        ({"extension_attributes": [1]}, "extension_attributes is a list, not an object: [1]"),
         ({"created_at": "yesterday"}, "created_at is not a timestamp"),
         ({"created_at": "2026-05-04 00:00:00"}, "is not on the requested day 2026-05-03"),
         ({"items": [1, 2]}, "Expected `object`, got `int` - at `$.items[0]`"),

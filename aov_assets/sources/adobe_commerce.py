@@ -161,14 +161,17 @@ _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
 
 
 def _decode_page(content: bytes) -> _Page:
-    """The page, even when an order in it is nested deeper than msgspec's recursion limit.
+    """The page, even when one order in it cannot be decoded (nested deeper than msgspec's recursion
+    limit, a lone UTF-16 surrogate escape, invalid UTF-8, a broken value).
 
     Such an order must still reach the lake (and be rejected there, with its reason), not fail the
     day, so the items are then split by an iterative scan and the rest is decoded as usual.
     """
     try:
         return _PAGE.decode(content)
-    except RecursionError:
+    except msgspec.ValidationError:  # well-formed, but not an order search result
+        raise
+    except (RecursionError, msgspec.DecodeError):
         pass
     depth, key, opened, items = 0, b"", None, []
     for token in _JSON_TOKEN.finditer(content):
@@ -188,7 +191,7 @@ def _decode_page(content: bytes) -> _Page:
             start = at + 1
         elif depth == 1:
             key = mark
-    raise RecursionError("nested too deep outside the order items")
+    raise msgspec.DecodeError("JSON is malformed outside the order items")
 
 
 def _api_message(response: httpx.Response) -> str:
@@ -523,10 +526,15 @@ class _DayPages:
     def _landed(self, number: int, future: Future[_Page]) -> None:
         if future.cancelled() or self.done.done():
             return
-        if future.exception() is not None:
-            self.done.set_exception(future.exception())
-            return
-        page = future.result()
+        try:
+            self._follow(number, future.result())
+        except BaseException as error:  # a failed page, or a bug in following it: the day fails, never hangs
+            with self._lock:
+                if not self.done.done():
+                    self.done.set_exception(error)
+
+    def _follow(self, number: int, page: _Page) -> None:
+        """Keep the page, ask for the pages after it, and finish the day with the last one outstanding."""
         with self._lock:
             self._pages[number] = page
             previous = self._pages.get(number - 1)
