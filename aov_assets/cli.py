@@ -19,7 +19,8 @@ class UsageError(Exception):
 
 
 def _warehouse():
-    from .warehouse import Warehouse, WarehouseError
+    from .core.db import WarehouseError
+    from .warehouse import Warehouse
 
     try:
         return Warehouse(warehouse_url())
@@ -29,7 +30,7 @@ def _warehouse():
 
 def _sample_ready(manifest) -> None:
     """A bad AOV_SAMPLE_SCALE ends the command in one line, before any run starts."""
-    from .sources.sample import sample_scale
+    from .ingest.sources.sample import sample_scale
 
     if manifest.source == "sample":
         try:
@@ -39,8 +40,8 @@ def _sample_ready(manifest) -> None:
 
 
 def card(as_of: date, as_json: bool) -> None:
-    from .assets import alert_rule
-    from .card import Card, TtmCard
+    from .metrics.assets import alert_rule
+    from .metrics.card import Card, TtmCard
 
     warehouse = _warehouse()
     result = Card.stored(warehouse, as_of, alert_rule(load_manifest()))
@@ -59,8 +60,8 @@ def card(as_of: date, as_json: bool) -> None:
 
 
 def demo() -> None:
-    from .demo import run_demo
-    from .instance import use_dagster_home
+    from .operations.demo import run_demo
+    from .operations.instance import use_dagster_home
 
     manifest = load_manifest()
     if manifest.source != "sample":
@@ -71,7 +72,7 @@ def demo() -> None:
 
 
 def dev(port: int) -> None:
-    from .instance import use_dagster_home
+    from .operations.instance import use_dagster_home
 
     home = use_dagster_home(data_dir())
     load_manifest()  # fail here, in one line, rather than inside the webserver
@@ -85,11 +86,11 @@ def dev(port: int) -> None:
 def backfill(first: date, last: date) -> None:
     import dagster as dg
 
-    from .backfill import BackfillFailed, run_backfill
+    from .core.partitions import daily_partitions
     from .definitions import build_defs
-    from .demo import QUIET_LOGS
-    from .instance import use_dagster_home
-    from .partitions import daily_partitions
+    from .operations.backfill import BackfillFailed, run_backfill
+    from .operations.demo import QUIET_LOGS
+    from .operations.instance import use_dagster_home
 
     manifest = load_manifest()
     _sample_ready(manifest)
@@ -117,8 +118,8 @@ def cross_sell(bought: str, avoided: str, segment: str, since: date | None, as_c
     """The accounts that bought X but never Y since a day: the list a sales rep calls."""
     import csv
 
-    from .rules import cents_to_money
-    from .warehouse import order_lines
+    from .actions.tables import order_lines
+    from .core.money import cents_to_money
 
     warehouse = _warehouse()
     latest = warehouse.latest_order_day(order_lines)
@@ -189,7 +190,7 @@ def whitespace(account: str | None, month: str | None) -> None:
 
 
 def doctor() -> bool:
-    from .doctor import run
+    from .health.doctor import run
 
     return run()
 

@@ -16,7 +16,8 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .rules import Basis
+Basis = Literal["grand_total", "pre_tax", "subtotal"]  # manifest metric.basis
+
 
 DEFAULT_MANIFEST = "aov.yaml"
 

@@ -16,13 +16,14 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from .alerts import Notifier
-from .lake import RawOrderLake, StoreLists
+from .alerts.slack import Notifier
+from .core.db import WarehouseError, Writer
+from .ingest.lake import RawOrderLake, StoreLists
+from .ingest.sources import OrderSource
+from .ingest.sources.adobe_commerce import BASE_URL_VARIABLE, CREDENTIAL_VARIABLES, Credentials, client_for
+from .ingest.sources.sample import sample_merchant
 from .manifest import Manifest
-from .sources import OrderSource
-from .sources.adobe_commerce import BASE_URL_VARIABLE, CREDENTIAL_VARIABLES, Credentials, client_for
-from .sources.sample import sample_merchant
-from .warehouse import Warehouse, WarehouseError, Writer
+from .warehouse import Warehouse
 
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 DEFAULT_DATA_DIR = "data"

@@ -15,9 +15,9 @@ import pytest
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from aov_assets.definitions import build_defs
+from aov_assets.ingest.sources.sample import SampleMerchant, sample_merchant
 from aov_assets.manifest import load_manifest
 from aov_assets.resources import AdobeCommerceResource, LakeResource, WarehouseResource
-from aov_assets.sources.sample import SampleMerchant, sample_merchant
 from aov_assets.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,9 +107,10 @@ class Pipeline:
     ) -> dg.ExecuteInProcessResult:
         """One run over first..last (a single-run range backfill), like the CLI's --partition-range."""
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
-        return dg.materialize(
-            assets, resources=self.resources, tags=tags, instance=instance, raise_on_error=raise_on_error
-        )
+        with set_defs_state_storage(None):  # see _no_stale_definitions_state: also between runs of one test
+            return dg.materialize(
+                assets, resources=self.resources, tags=tags, instance=instance, raise_on_error=raise_on_error
+            )
 
 
 @pytest.fixture(scope="session")
@@ -170,7 +171,7 @@ def read_table(pipeline: Pipeline, name: str):
     import pandas as pd
     import sqlalchemy as sa
 
-    from aov_assets.warehouse import metadata
+    from aov_assets.core.db import metadata
 
     with pipeline.warehouse().connect() as connection:
         result = connection.execute(sa.select(metadata.tables[name]))

@@ -88,7 +88,10 @@ def test_the_ttm_schedule_runs_once_the_lookback_has_settled_last_month():
     assert request.partition_key == "2026-03-01"
 
 
-IMPORT_EVERYTHING = "import aov_assets.assets, aov_assets.schedules, aov_assets.sensors, aov_assets.definitions"
+IMPORT_EVERYTHING = (
+    "import aov_assets.metrics.assets, aov_assets.operations.schedules, aov_assets.alerts.sensors, "
+    "aov_assets.definitions"
+)
 
 
 def run(command: list[str], cwd, **env: str) -> subprocess.CompletedProcess:

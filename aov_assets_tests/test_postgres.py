@@ -3,9 +3,9 @@
 import dagster as dg
 import pandas as pd
 
-from aov_assets.alerts import AlertLedger
+from aov_assets.alerts.ledger import AlertLedger
+from aov_assets.alerts.sensors import aov_alert_slack_sensor
 from aov_assets.resources import SlackResource, WarehouseResource
-from aov_assets.sensors import aov_alert_slack_sensor
 
 from .conftest import (
     DAILY_CHAIN,

@@ -9,9 +9,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from aov_assets import warehouse as tables
-from aov_assets.rules import order_frame
-from aov_assets.warehouse import Warehouse, WarehouseError, daily_aov
+from aov_assets.core import db as core_db
+from aov_assets.core.db import WarehouseError
+from aov_assets.ingest.parse import order_frame
+from aov_assets.investigation import tables as investigation_tables
+from aov_assets.metrics import tables as metrics_tables
+from aov_assets.metrics.tables import daily_aov
+from aov_assets.warehouse import Warehouse
 
 from .conftest import classified_orders, raw_orders
 
@@ -165,7 +169,7 @@ def test_reads_built_in_slices_equal_one_pass(example_pipeline, monkeypatch):
     warehouse = example_pipeline.warehouse()
     first, last = date(2026, 3, 5), date(2026, 5, 3)
     whole = warehouse.read_account_daily(first, last), warehouse.daily_sums_from_orders(first, last)
-    monkeypatch.setattr(tables, "FRAME_ROWS", 7)
+    monkeypatch.setattr(core_db, "FRAME_ROWS", 7)
     sliced = warehouse.read_account_daily(first, last), warehouse.daily_sums_from_orders(first, last)
     assert len(whole[0]) > 1000
     for one_pass, in_slices in zip(whole, sliced, strict=True):
@@ -195,11 +199,11 @@ def test_arrow_backed_amounts_and_timestamps_store_exactly_what_python_objects_s
     }
     stored = []
     for frame in (order_frame(values), pd.DataFrame(values, dtype=object)):
-        with warehouse.replacing([tables.classified_orders], day, day) as write:
-            write(tables.classified_orders, frame)
+        with warehouse.replacing([metrics_tables.classified_orders], day, day) as write:
+            write(metrics_tables.classified_orders, frame)
         with warehouse.connect() as connection:
             raw = connection.exec_driver_sql("SELECT * FROM classified_orders ORDER BY entity_id").fetchall()
-            read = connection.execute(sa.select(tables.classified_orders).order_by("entity_id")).fetchall()
+            read = connection.execute(sa.select(metrics_tables.classified_orders).order_by("entity_id")).fetchall()
         stored.append((raw, read))
     assert stored[0] == stored[1]
     assert [row.updated_at for row in stored[0][1]] == values["updated_at"]
@@ -216,12 +220,12 @@ def test_whole_numbers_beside_a_missing_one_store_as_integers(warehouse):
         for cohort, low in (("all", None), ("top 20%", 280))
     ]
     frame = pd.DataFrame(rows)
-    for name, column in tables.b2b_cohorts_30d.columns.items():
+    for name, column in investigation_tables.b2b_cohorts_30d.columns.items():
         if name not in frame and not column.nullable:
             frame[name] = 0  # the window sums
     assert frame["typical_gone_quiet_min"].dtype == "float64"
-    with warehouse.replacing([tables.b2b_cohorts_30d], day, day) as write:
-        write(tables.b2b_cohorts_30d, frame)
+    with warehouse.replacing([investigation_tables.b2b_cohorts_30d], day, day) as write:
+        write(investigation_tables.b2b_cohorts_30d, frame)
     with warehouse.connect() as connection:
         stored = connection.exec_driver_sql(
             "SELECT cohort, typical_gone_quiet_min FROM b2b_cohorts_30d ORDER BY cohort"
@@ -230,9 +234,11 @@ def test_whole_numbers_beside_a_missing_one_store_as_integers(warehouse):
     assert isinstance(stored[1][1], int)
     with (
         pytest.raises(TypeError, match="cannot safely cast"),
-        warehouse.replacing([tables.b2b_cohorts_30d], day, day) as write,
+        warehouse.replacing([investigation_tables.b2b_cohorts_30d], day, day) as write,
     ):
-        write(tables.b2b_cohorts_30d, frame.assign(typical_gone_quiet_min=[None, 2.5]))  # never truncated to 2
+        write(
+            investigation_tables.b2b_cohorts_30d, frame.assign(typical_gone_quiet_min=[None, 2.5])
+        )  # never truncated to 2
 
 
 def test_writes_bound_in_slices_store_every_row_once(warehouse, monkeypatch):
@@ -258,10 +264,10 @@ def test_writes_bound_in_slices_store_every_row_once(warehouse, monkeypatch):
         "counted": [True] * count,
     }
     stored = []
-    for rows in (tables.WRITE_ROWS, 4):  # 4: slices of 4, 4 and 1
-        monkeypatch.setattr(tables, "WRITE_ROWS", rows)
-        with warehouse.replacing([tables.classified_orders], day, day) as write:
-            write(tables.classified_orders, order_frame(values))
+    for rows in (core_db.WRITE_ROWS, 4):  # 4: slices of 4, 4 and 1
+        monkeypatch.setattr(core_db, "WRITE_ROWS", rows)
+        with warehouse.replacing([metrics_tables.classified_orders], day, day) as write:
+            write(metrics_tables.classified_orders, order_frame(values))
         with warehouse.connect() as connection:
             stored.append(connection.exec_driver_sql("SELECT * FROM classified_orders ORDER BY entity_id").fetchall())
     assert len(stored[1]) == count and stored[1] == stored[0]

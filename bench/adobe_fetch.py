@@ -26,8 +26,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from aov_assets.sources.adobe_commerce import AdobeCommerceClient, Credentials  # noqa: E402
-from aov_assets.sources.sample import LAST_DAY  # noqa: E402
+from aov_assets.ingest.sources.adobe_commerce import AdobeCommerceClient, Credentials  # noqa: E402
+from aov_assets.ingest.sources.sample import LAST_DAY  # noqa: E402
 from aov_assets_tests.fake_adobe_commerce import TOKEN  # noqa: E402
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from aov_assets.assets import batches
-from aov_assets.lake import _WRITE_OPTIONS, RawOrderLake
+from aov_assets.ingest.assets import batches
+from aov_assets.ingest.lake import _WRITE_OPTIONS, RawOrderLake
 
 FORMATS = {"Parquet defaults (zstd)": {"compression": "zstd"}, "the lake's options": _WRITE_OPTIONS}
 

@@ -18,9 +18,9 @@ import dagster as dg
 from pipeline import DAYS, DEFS, MONTHS, resources  # bench/ is on the path when this script runs
 from scale import peak_rss_mb
 
-from aov_assets.demo import QUIET_LOGS
-from aov_assets.keys import CATALOG_JOB, DAILY_JOB, TTM_JOB, range_tags
-from aov_assets.schedules import INVESTIGATION
+from aov_assets.core.keys import CATALOG_JOB, DAILY_JOB, TTM_JOB, range_tags
+from aov_assets.operations.demo import QUIET_LOGS
+from aov_assets.operations.schedules import INVESTIGATION
 
 
 def main() -> None:

@@ -25,16 +25,18 @@ import dagster as dg
 import sqlalchemy as sa
 from scale import peak_rss_mb  # bench/ is on the path when this script runs
 
+from aov_assets.actions.tables import order_lines
+from aov_assets.core.keys import CATALOG_JOB, DAILY_JOB, TTM_JOB, range_tags
+from aov_assets.core.partitions import daily_partitions, monthly_partitions
 from aov_assets.definitions import build_defs
-from aov_assets.demo import PLANNED_EVENTS_SWITCH, QUIET_LOGS
-from aov_assets.instance import INSTANCE_YAML, STOCK_YAML
-from aov_assets.keys import CATALOG_JOB, DAILY_JOB, TTM_JOB, range_tags
+from aov_assets.ingest.sources.sample import sample_merchant
 from aov_assets.manifest import load_manifest
-from aov_assets.partitions import daily_partitions, monthly_partitions
+from aov_assets.metrics.tables import classified_orders
+from aov_assets.operations.demo import PLANNED_EVENTS_SWITCH, QUIET_LOGS
+from aov_assets.operations.instance import INSTANCE_YAML, STOCK_YAML
+from aov_assets.operations.schedules import DAILY_ASSETS, INVESTIGATION
 from aov_assets.resources import AdobeCommerceResource, LakeResource, WarehouseResource
-from aov_assets.schedules import DAILY_ASSETS, INVESTIGATION
-from aov_assets.sources.sample import sample_merchant
-from aov_assets.warehouse import Warehouse, classified_orders, order_lines
+from aov_assets.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = load_manifest(REPO / "aov.yaml")

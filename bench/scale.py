@@ -28,11 +28,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from aov_assets import warehouse as tables
-from aov_assets.assets import batches, one_ahead
-from aov_assets.lake import RawOrderLake
-from aov_assets.rules import SegmentRule, classify_orders
-from aov_assets.sources.sample import sample_merchant
+from aov_assets.core.glue import one_ahead
+from aov_assets.ingest.assets import batches
+from aov_assets.ingest.lake import RawOrderLake
+from aov_assets.ingest.sources.sample import sample_merchant
+from aov_assets.metrics import tables as metrics_tables
+from aov_assets.metrics.segments import SegmentRule, classify_orders
+from aov_assets.warehouse import Warehouse
 
 HUNDRED = pa.scalar(100, pa.decimal128(3, 0))
 RULE = SegmentRule("company_or_group", frozenset({2, 4}))  # the sample's Wholesale and Facilities Contract
@@ -61,7 +63,7 @@ def duckdb_sums(lake: Path) -> pd.DataFrame:
 def ours(lake: Path, url: str | None) -> pd.DataFrame:
     store = RawOrderLake(lake)
     days = store.days()
-    warehouse = tables.Warehouse(url) if url else None
+    warehouse = Warehouse(url) if url else None
     frames = []
 
     def classified(batch: list) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -77,9 +79,11 @@ def ours(lake: Path, url: str | None) -> pd.DataFrame:
                 .sum()
             )
         else:
-            with warehouse.replacing([tables.classified_orders, tables.rejected_orders], batch[0], batch[-1]) as write:
-                write(tables.classified_orders, orders)
-                write(tables.rejected_orders, rejected)
+            with warehouse.replacing(
+                [metrics_tables.classified_orders, metrics_tables.rejected_orders], batch[0], batch[-1]
+            ) as write:
+                write(metrics_tables.classified_orders, orders)
+                write(metrics_tables.rejected_orders, rejected)
     if warehouse is not None:
         frames = [
             warehouse.daily_sums_from_orders(days[0], days[-1])[["order_date", "segment", "orders", "revenue_cents"]]

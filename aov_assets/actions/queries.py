@@ -1,0 +1,138 @@
+"""The cross-sell levers' reads (a mixin of core.db.Database)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+
+from ..core.db import ID_CHUNK, _bigint, cents
+from ..metrics.tables import classified_orders
+from .lines import UNCATEGORIZED
+from .tables import account_whitespace, b2b_category_mix_30d, order_lines, product_catalog
+
+
+class ActionsQueries:
+    """Reads of order lines, categories, baskets and whitespace."""
+
+    def counted_orders_of(self, first: date, last: date) -> pd.DataFrame:
+        """entity_id, segment and customer_key of the counted orders of first..last (for their lines)."""
+        t = classified_orders
+        query = sa.select(t.c.entity_id, t.c.segment, t.c.customer_key).where(
+            t.c.counted, t.c.order_date.between(first, last)
+        )
+        return self._frame(query)
+
+    def b2b_category_sums(self, first: date, last: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per day and category: B2B line cents and lines; and per day the B2B orders that have lines."""
+        lines = order_lines
+        orders = (
+            sa.select(lines.c.order_date, sa.func.count(sa.distinct(lines.c.entity_id)).label("orders"))
+            .where(lines.c.segment == "b2b", lines.c.order_date.between(first, last))
+            .group_by(lines.c.order_date)
+        )
+        return self._b2b_lines_by_category(lines.c.order_date, first, last), self._frame(orders)
+
+    def b2b_spend(self, first: date, last: date) -> pd.DataFrame:
+        """Per B2B account and category: line cents (and lines) over first..last."""
+        return self._b2b_lines_by_category(order_lines.c.account, first, last)
+
+    def _b2b_lines_by_category(self, key: sa.Column, first: date, last: date) -> pd.DataFrame:
+        """B2B line cents and lines per `key` and category (a SKU missing from the catalog is uncategorized)."""
+        lines, catalog = order_lines, product_catalog
+        query = (
+            sa.select(
+                key,
+                catalog.c.category,
+                _bigint(sa.func.sum(cents(lines.c.line_value))).label("line_cents"),
+                sa.func.count().label("lines"),
+            )
+            .select_from(lines.outerjoin(catalog, catalog.c.sku == lines.c.sku))
+            .where(lines.c.segment == "b2b", lines.c.order_date.between(first, last))
+            .group_by(key, catalog.c.category)
+        )
+        frame = self._frame(query)
+        return frame.assign(category=frame["category"].fillna(UNCATEGORIZED))
+
+    def line_matcher(self, text: str) -> tuple[str, sa.ColumnElement[bool]] | None:
+        """What `text` names in order_lines: a SKU (or a configurable's variant SKU), else a category of
+        product_catalog (its whole path, or its last part, case-insensitively); None if neither."""
+        lines, catalog = order_lines, product_catalog
+        with self.connect() as connection:
+            sku = sa.or_(lines.c.sku == text, lines.c.variant_sku == text)
+            if connection.scalar(sa.select(sa.literal(1)).where(sku).limit(1)):
+                return f"SKU {text}", sku
+            categories = connection.scalars(sa.select(catalog.c.category).distinct()).all()
+        wanted = text.casefold().strip("/")
+        named = sorted(c for c in categories if wanted in (c.casefold(), c.casefold().rsplit("/", 1)[-1]))
+        if not named:
+            return None
+        skus = sa.select(catalog.c.sku).where(catalog.c.category.in_(named)).scalar_subquery()
+        return f"category {', '.join(named)}", sa.or_(lines.c.sku.in_(skus), lines.c.variant_sku.in_(skus))
+
+    def accounts_buying(self, match: sa.ColumnElement[bool], since: date, segments: Sequence[str]) -> set[str]:
+        """Accounts with a counted order line matching `match` since `since`, in these segments."""
+        lines = order_lines
+        query = (
+            sa.select(lines.c.account)
+            .distinct()
+            .where(match, lines.c.order_date >= since, lines.c.segment.in_(list(segments)))
+        )
+        with self.connect() as connection:
+            return set(connection.scalars(query))
+
+    def account_orders(self, accounts: Iterable[str], since: date, segments: Sequence[str]) -> pd.DataFrame:
+        """Per account: counted orders of these segments since `since`: revenue (cents), orders, last order
+        day and latest company name (a customer who ordered in both segments has both kinds of orders)."""
+        t, keys, frames = classified_orders, sorted(accounts), []
+        for start in range(0, len(keys), ID_CHUNK):
+            query = sa.select(
+                t.c.customer_key.label("account"),
+                t.c.order_date,
+                t.c.created_at,
+                t.c.company_name,
+                cents(t.c.order_value).label("revenue_cents"),
+            ).where(
+                t.c.counted,
+                t.c.order_date >= since,
+                t.c.segment.in_(list(segments)),
+                t.c.customer_key.in_(keys[start : start + ID_CHUNK]),
+            )
+            frames.append(self._frame(query))
+        orders = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if orders.empty:
+            return pd.DataFrame(columns=["account", "name", "revenue_cents", "orders", "last_order"])
+        names = orders.sort_values("created_at").groupby("account")["company_name"].last()
+        sums = orders.groupby("account").agg(
+            revenue_cents=("revenue_cents", "sum"), orders=("order_date", "size"), last_order=("order_date", "max")
+        )
+        return sums.join(names.rename("name")).reset_index()
+
+    def basket_lines(self, first: date, last: date) -> pd.DataFrame:
+        """order_date, segment, entity_id, sku and category (a SKU missing from product_catalog is
+        uncategorized) of the lines of first..last; as categoricals: a big merchant's 90 days are millions
+        of lines."""
+        lines, catalog = order_lines, product_catalog
+        category = sa.func.coalesce(catalog.c.category, UNCATEGORIZED).label("category")
+        query = (
+            sa.select(lines.c.order_date, lines.c.segment, lines.c.entity_id, lines.c.sku, category)
+            .select_from(lines.outerjoin(catalog, catalog.c.sku == lines.c.sku))
+            .where(lines.c.order_date.between(first, last))
+        )
+        return self._frame(query, categorical=["order_date", "segment", "sku", "category"])
+
+    def read_whitespace(self, month: str | None, account: str | None) -> pd.DataFrame:
+        """account_whitespace of a month (the latest when None), one account's or all, largest first."""
+        w = account_whitespace
+        with self.connect() as connection:
+            month = month or connection.scalar(sa.select(sa.func.max(w.c.month)))
+        query = sa.select(w).where(w.c.month == month)
+        if account is not None:
+            query = query.where(w.c.account == account)
+        return self._frame(query.order_by(w.c.peer_median_spend.desc(), w.c.account, w.c.category))
+
+    def read_category_mix(self, first: date, last: date) -> pd.DataFrame:
+        m = b2b_category_mix_30d
+        return self._frame(sa.select(m).where(m.c.as_of.between(first, last)).order_by(m.c.as_of, m.c.category))

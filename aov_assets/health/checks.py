@@ -1,0 +1,176 @@
+"""Data-health checks on the assets: is the data fresh, complete and plausible?
+
+They judge the latest data in the lake and the warehouse (not a run's range), so they mean the
+same thing after a daily run, a backfill or a click in the UI, and they WARN: the numbers may be
+off, nothing was lost. (Rejected orders, where data is lost, is an ERROR check on classified_orders.)
+"""
+
+import warnings
+from collections import Counter
+from datetime import date, timedelta
+
+import dagster as dg
+
+from ..ingest.lake import LakeFileError
+from ..manifest import Manifest, ManifestError
+from ..metrics.tables import classified_orders as classified_orders_table
+from ..resources import LakeResource, WarehouseResource
+from .gaps import GAP_WINDOW_DAYS, gap_days
+
+DUPLICATE_SCAN_DAYS = 35
+GAP_SCAN_DAYS = 60
+WARN = dg.AssetCheckSeverity.WARN
+RUNNING = dg.DefaultSensorStatus.RUNNING
+FRESHNESS_SENSOR_SECONDS = 15 * 60
+
+
+def _result(passed: bool, description: str, **metadata) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=WARN,
+        description=description,
+        metadata={key: value for key, value in metadata.items() if value is not None},
+    )
+
+
+def _listing(values: list, limit: int = 20) -> str:
+    return ", ".join(str(v) for v in values[:limit]) + (f" ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def freshness_checks(manifest: Manifest) -> tuple[list[dg.AssetChecksDefinition], dg.SensorDefinition]:
+    """Dagster's partition freshness check on raw_orders (the previous day's partition must exist by
+    `health.freshness_deadline`, UTC) and the sensor that evaluates it when no run does.
+
+    Dagster marks these builders superseded by `FreshnessPolicy`, but that policy judges an asset's
+    latest materialization of any partition (a backfill of an old day would look fresh), so the
+    partition-aware builders are the right tool for daily data; their notice is silenced here only.
+    """
+    deadline = manifest.health.freshness_deadline
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.SupersessionWarning)
+        try:
+            checks = list(
+                dg.build_time_partition_freshness_checks(
+                    assets=["raw_orders"], deadline_cron=deadline, timezone="UTC", severity=WARN
+                )
+            )
+        except Exception as error:  # Dagster's own cron validation (a CheckError, not public)
+            raise ManifestError(
+                f'health.freshness_deadline: {deadline!r} is not a valid cron string (e.g. "0 6 * * *")'
+            ) from error
+        sensor = dg.build_sensor_for_freshness_checks(
+            freshness_checks=checks, minimum_interval_seconds=FRESHNESS_SENSOR_SECONDS, default_status=RUNNING
+        )
+    return checks, sensor
+
+
+@dg.asset_check(asset="raw_orders", description="No entity_id appears twice in the lake's latest 35 days.")
+def raw_orders_unique_entity_ids(lake: LakeResource) -> dg.AssetCheckResult:
+    store = lake.raw_orders()
+    days = store.days()[-DUPLICATE_SCAN_DAYS:]
+    seen: Counter[int] = Counter()
+    where: dict[int, set[date]] = {}
+    unreadable = []
+    for day in days:
+        try:
+            entity_ids = store.column(day, "entity_id")
+        except LakeFileError:
+            unreadable.append(day)  # reported below; the other days are still judged
+            continue
+        for entity_id in entity_ids:
+            if entity_id is not None:
+                seen[entity_id] += 1
+                where.setdefault(entity_id, set()).add(day)
+    duplicates = sorted(entity_id for entity_id, count in seen.items() if count > 1)
+    found = []
+    if duplicates:
+        found.append(
+            f"{len(duplicates)} entity_id(s) appear more than once; classified_orders keeps the most recently "
+            "updated copy and rejects the others"
+        )
+    if unreadable:
+        found.append(
+            f"{len(unreadable)} day file(s) cannot be read ({_listing(unreadable, 5)}); fetch them again with "
+            f"aov backfill --from {unreadable[0]} --to {unreadable[-1]}"
+        )
+    return _result(
+        not found,
+        "; ".join(found) or f"no duplicate entity_ids in {len(days)} day(s)",
+        as_of=str(days[-1]) if days else None,
+        duplicates=len(duplicates),
+        entity_ids=_listing(duplicates) or None,
+        days=_listing(sorted({str(d) for e in duplicates for d in where[e]})) or None,
+        unreadable_days=_listing(unreadable) or None,
+    )
+
+
+@dg.asset_check(
+    asset="daily_aov", description="No day is missing or empty where the trailing 28-day median says orders."
+)
+def daily_aov_no_gaps(manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    db = warehouse.open()
+    latest = db.latest_order_day()
+    if latest is None:
+        return _result(True, "daily_aov is empty: nothing to judge yet")
+    first = max(latest - timedelta(days=GAP_SCAN_DAYS - 1), manifest.start_date)
+    series = db.counted_orders_per_day(first - timedelta(days=GAP_WINDOW_DAYS), latest)
+    gaps = [gap for gap in gap_days(series, manifest.health.gap_median_orders) if gap[0] >= first]
+    return _result(
+        not gaps,
+        f"{len(gaps)} day(s) look like sync gaps; backfill them (see README, 'Backfills')"
+        if gaps
+        else f"no gaps {first}..{latest}",
+        as_of=str(latest),
+        gap_days=_listing([f"{day} ({kind}, median {median:g})" for day, median, kind in gaps]) or None,
+    )
+
+
+@dg.asset_check(asset="aov_30d", description="B2B AOV / B2C AOV stays inside the manifest's band.")
+def multiplier_in_band(manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    db = warehouse.open()
+    as_of = db.latest_as_of()
+    low, high = manifest.health.multiplier_band
+    rows = db.read_card(as_of) if as_of else None
+    multiplier = rows.set_index("segment").at["b2b", "multiplier"] if rows is not None and len(rows) else None
+    if multiplier is None:
+        return _result(True, "no multiplier to judge (no B2B or B2C orders in the window)", as_of=str(as_of))
+    inside = low <= multiplier <= high
+    return _result(
+        inside,
+        f"multiplier {multiplier:.1f}x is inside {low}..{high}x"
+        if inside
+        else f"multiplier {multiplier:.1f}x is outside {low}..{high}x: possible misclassification "
+        "(check segments.b2b_customer_groups / b2b_store_views)",
+        as_of=str(as_of),
+        multiplier=float(multiplier),
+        band=f"{low}..{high}",
+    )
+
+
+@dg.asset_check(asset="classified_orders", description="No B2B order waits in pending_payment for too long.")
+def b2b_pending_payment_age(manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    db = warehouse.open()
+    latest = db.latest_order_day(classified_orders_table)
+    if latest is None:
+        return _result(True, "no orders classified yet")
+    limit = manifest.health.pending_payment_days
+    stale = db.stale_pending_b2b(latest - timedelta(days=limit))
+    return _result(
+        stale.empty,
+        f"{len(stale)} B2B order(s) in pending_payment for more than {limit} days: is the AP / ERP integration "
+        "posting payments?"
+        if len(stale)
+        else f"no B2B order in pending_payment for more than {limit} days",
+        as_of=str(latest),
+        stale_orders=len(stale),
+        oldest=str(stale["order_date"].min()) if len(stale) else None,
+        entity_ids=_listing(stale["entity_id"].tolist()) or None,
+    )
+
+
+HEALTH_CHECKS = [
+    raw_orders_unique_entity_ids,
+    daily_aov_no_gaps,
+    multiplier_in_band,
+    b2b_pending_payment_age,
+]

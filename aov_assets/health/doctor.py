@@ -1,0 +1,196 @@
+"""`aov doctor`: check the configuration the way a new user would want it checked.
+
+Each check prints one line: what was found, or what is wrong and how to fix it. Nothing here prints a
+credential or a password (URLs are shown with the password hidden).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from ..ingest.lake import LakeFileError, RawOrderLake
+from ..ingest.sources import segment_rule
+from ..ingest.sources.adobe_commerce import (
+    BASE_URL_VARIABLE,
+    AdobeCommerceAuthError,
+    AdobeCommerceClient,
+    AdobeCommerceError,
+    Credentials,
+    client_for,
+)
+from ..ingest.sources.sample import SCALE_VARIABLE, sample_merchant
+from ..manifest import Manifest, ManifestError, load_manifest, manifest_path
+from ..resources import data_dir, warehouse_url
+
+DOCTOR_RETRY_SECONDS = 10.0  # a doctor answers quickly; the pipeline itself waits longer
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    text: str
+
+    def __str__(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.text}"
+
+
+def diagnose(environ: Mapping[str, str] = os.environ, today: date | None = None) -> Iterator[Finding]:
+    """Every check in order; a failure that makes later checks meaningless ends the list."""
+    path = Path(environ.get("AOV_MANIFEST") or manifest_path())
+    try:
+        manifest = load_manifest(path)
+    except ManifestError as error:
+        yield Finding(False, f"{error}. Fix the manifest (see README.md, 'Configuration').")
+        return
+    yield Finding(
+        True,
+        f"manifest {path}: source {manifest.source}, daily partitions from {manifest.start_date}"
+        f"{f' to {manifest.end_date}' if manifest.end_date else ''}, routing {manifest.segments.routing}",
+    )
+    yield _warehouse(warehouse_url(environ))
+    yield _lake(Path(data_dir(environ)))
+    if manifest.source == "sample":
+        try:
+            merchant = sample_merchant(environ)
+        except ValueError as error:
+            yield Finding(False, str(error))
+            return
+        size = f" x{merchant.scale} ({SCALE_VARIABLE})" if merchant.scale > 1 else ""
+        yield Finding(
+            True, f"source sample: the embedded merchant{size}, orders {merchant.first_day}..{merchant.last_day}"
+        )
+        yield from _lookups(manifest, merchant)
+        return
+    yield from _store(manifest, environ, today or date.today())
+
+
+def _warehouse(url: str) -> Finding:
+    from ..core.db import WarehouseError, shown_url
+    from ..warehouse import Warehouse
+
+    try:
+        Warehouse(url).dispose()
+    except WarehouseError as error:
+        return Finding(False, str(error))
+    return Finding(True, f"warehouse {shown_url(url)} reachable, tables in place")
+
+
+def _lake(data_dir: Path) -> Finding:
+    lake = data_dir / "lake" / "raw_orders"
+    try:
+        lake.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=lake).close()
+    except OSError as error:
+        return Finding(False, f"raw-order lake {lake} is not writable ({error.strerror}). Check AOV_DATA_DIR.")
+    store = RawOrderLake(lake)
+    days = store.days()
+    for day in days:
+        try:
+            store.order_count(day)  # the Parquet footer: a truncated or foreign file fails here
+        except LakeFileError as error:
+            return Finding(False, str(error))
+    return Finding(True, f"raw-order lake {lake} writable, {len(days)} day file(s) readable")
+
+
+def _store(manifest: Manifest, environ: Mapping[str, str], today: date) -> Iterator[Finding]:
+    base_url = environ.get(BASE_URL_VARIABLE)
+    credentials = Credentials.from_env(environ)
+    try:
+        client = client_for(manifest.adobe_commerce, base_url, credentials, retry_seconds=DOCTOR_RETRY_SECONDS)
+    except AdobeCommerceError as error:
+        yield Finding(False, str(error))
+        return
+    with client:
+        try:
+            client.store_views()  # reachability and credentials in one request
+        except AdobeCommerceError as error:
+            yield Finding(False, _unreachable(client, error))
+            return
+        yield Finding(
+            True, f"store {client.base_url}{client.prefix} reachable, {credentials.kind} credentials accepted"
+        )
+        yield from _lookups(manifest, client)
+        yield _currencies(client)
+        last = min(today - timedelta(days=1), manifest.end_date or today)
+        yield from _recent_orders(client, last)
+
+
+def _unreachable(client: AdobeCommerceClient, error: AdobeCommerceError) -> str:
+    if isinstance(error, AdobeCommerceAuthError):
+        return str(error)
+    if error.status is None:
+        return (
+            f"cannot reach {client.base_url} ({error}). Check {BASE_URL_VARIABLE}, DNS, VPN or firewall; "
+            "the machine running Dagster must reach the store over HTTPS."
+        )
+    if error.status == 404:
+        return (
+            f"no REST API at {client.base_url}{client.prefix} (HTTP 404). {BASE_URL_VARIABLE} must be the store "
+            "root without /rest, and adobe_commerce.store_code must be a store view code or null."
+        )
+    return f"{error}. The store answered, but not as Adobe Commerce's REST API does; check {BASE_URL_VARIABLE}."
+
+
+def _lookups(manifest: Manifest, source) -> Iterator[Finding]:
+    segments = manifest.segments
+    groups = {int(g["id"]): g["code"] for g in source.customer_groups()}
+    views = {int(v["id"]): v["code"] for v in source.store_views()}
+    try:
+        rule = segment_rule(segments, source)
+    except ValueError as error:
+        key = "b2b_store_views" if segments.routing == "store_view" else "b2b_customer_groups"
+        yield Finding(False, f"{error}. Fix segments.{key} in the manifest.")
+        return
+    if segments.routing == "store_view":
+        chosen = ", ".join(f"{views[i]} ({i})" for i in sorted(rule.b2b_store_ids))
+        yield Finding(True, f"B2B store views: {chosen}; every other store view is B2C")
+    else:
+        chosen = ", ".join(f"{groups[i]} ({i})" for i in sorted(rule.b2b_group_ids)) or "none"
+        yield Finding(True, f"B2B: orders with a Company, and customer groups {chosen}")
+
+
+def _currencies(client: AdobeCommerceClient) -> Finding:
+    try:
+        configs = client.store_configs()
+    except AdobeCommerceError as error:
+        return Finding(False, f"{error}")
+    currencies = sorted({c.get("base_currency_code") for c in configs if c.get("base_currency_code")})
+    zones = sorted({c.get("timezone") for c in configs if c.get("timezone")})
+    note = "; order values use base_to_global_rate to combine them" if len(currencies) > 1 else ""
+    return Finding(
+        True,
+        f"base currencies {', '.join(currencies) or '?'}{note}; store timezones {', '.join(zones) or '?'} "
+        "(partitions are UTC days, as created_at is in UTC)",
+    )
+
+
+def _recent_orders(client: AdobeCommerceClient, last: date) -> Iterator[Finding]:
+    """Orders of the 30 days up to the last partition (yesterday, or the manifest's end_date)."""
+    first = last - timedelta(days=29)
+    try:
+        count = client.count_orders(first, last)
+    except AdobeCommerceError as error:
+        yield Finding(False, str(error))
+        return
+    if count == 0:
+        yield Finding(
+            False,
+            f"no orders created {first}..{last} (UTC). Check adobe_commerce.store_code and that the integration "
+            "can read all websites' orders.",
+        )
+    else:
+        yield Finding(True, f"{count:,} orders created in the 30 UTC days {first}..{last}")
+
+
+def run(say: Callable[[str], None] = print, environ: Mapping[str, str] = os.environ) -> bool:
+    healthy = True
+    for finding in diagnose(environ):
+        say(str(finding))
+        healthy &= finding.ok
+    say("all good" if healthy else "fix the FAIL lines above, then run aov doctor again")
+    return healthy

@@ -1,0 +1,197 @@
+"""account_daily and b2b_investigation (b2b_accounts_30d, b2b_cohorts_30d, aov_why)."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from ..core.glue import Progress, _as_money, _numbers
+from ..core.money import average_cents
+from ..core.partitions import day_key, days_of
+from ..core.windows import WINDOW_DAYS
+from ..manifest import Manifest
+from ..resources import WarehouseResource
+from ..warehouse import Warehouse
+from . import tables
+from .accounts import (
+    GUESTS,
+    LOOKBACK_DAYS,
+    Typical,
+    Windows,
+    account_daily_rows,
+    account_rows,
+    cohort_rows,
+    compact_sums,
+    currency_daily_rows,
+    largest_per_day,
+    lifetime_windows,
+    name_changes,
+    typical_gone_quiet,
+    with_names,
+)
+from .causes import EXPLAIN_COLUMNS, WindowContext, cause_rows, explain
+from .findings import Findings
+from .tables import aov_why, b2b_accounts_30d, b2b_cohorts_30d, b2b_currency_daily
+
+ACCOUNT_BATCH_DAYS = 31  # days of B2B orders summed per account together
+
+
+def account_daily(
+    context: dg.AssetExecutionContext, manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per UTC day and B2B account: counted orders, revenue, line items, refunds and the largest order.
+
+    The account is the Company (`company:<id>`), else the customer (`customer:<id>`) of a B2B order
+    without one; B2B guest orders sum into `guests`. Per base currency too (b2b_currency_daily), for
+    the constant-currency test. Windows then cost O(accounts x days), never a rescan of orders.
+    """
+    days = days_of(context.partition_time_window)
+    db = warehouse.open()
+    progress = Progress(context.log, "account_daily", len(days))
+    with warehouse.replacing([tables.account_daily, b2b_currency_daily], days[0], days[-1]) as write:
+        for start in range(0, len(days), ACCOUNT_BATCH_DAYS):
+            batch = days[start : start + ACCOUNT_BATCH_DAYS]
+            orders = db.b2b_orders(batch[0], batch[-1], manifest.metric.basis)
+            accounts = account_daily_rows(orders)
+            write(tables.account_daily, _as_money(accounts, "revenue", "refunded", largest="largest_order"))
+            currencies = currency_daily_rows(orders)
+            write(
+                b2b_currency_daily,
+                _as_money(currencies, "revenue").assign(
+                    base_revenue=currencies["base_units"].map(lambda units: Decimal(int(units)).scaleb(-4))
+                ),
+            )
+            per_day = accounts[accounts["orders"] > 0].groupby("order_date")["orders"].agg(["size", "sum"])
+            for day in batch:
+                active, orders_of_day = per_day.loc[day] if day in per_day.index else (0, 0)
+                context.add_asset_metadata(
+                    {"accounts": int(active), "b2b_orders": int(orders_of_day)}, partition_key=day_key(day)
+                )
+                progress.step(day, int(orders_of_day))
+    return dg.MaterializeResult()
+
+
+INVESTIGATION_CELLS = 4_000_000  # accounts x days per dense array (32 MB): as-of days computed together
+INVESTIGATION_ROWS = 100_000  # account x as-of rows built and written together: memory stays flat
+
+
+def b2b_investigation(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult]:
+    """Why B2B AOV moved, per as-of day: b2b_accounts_30d (status, windows, lifetime value, cohort),
+    b2b_cohorts_30d (LTV cohorts, gone quiet, the typical gone-quiet count) and aov_why (the change
+    decomposed exactly into ranked causes, and what was ruled out)."""
+    days = days_of(context.partition_time_window)
+    db = warehouse.open()
+    covered_from = db.first_order_day() or days[0]
+    progress = Progress(context.log, "b2b_investigation", len(days))
+    outputs = (b2b_accounts_30d, b2b_cohorts_30d, aov_why)
+    with warehouse.replacing(outputs, days[0], days[-1]) as write:
+        accounts_count = max(db.account_count(days[-1]), 1)
+        chunk_days = max(WINDOW_DAYS, INVESTIGATION_CELLS // accounts_count - LOOKBACK_DAYS)
+        rows_days = max(1, INVESTIGATION_ROWS // accounts_count)
+        inputs = None
+        for start in range(0, len(days), chunk_days):
+            chunk = days[start : start + chunk_days]
+            inputs = investigation_inputs(db, chunk, covered_from, rows_days, inputs)
+            for part in range(0, len(chunk), rows_days):
+                accounts, cohorts, causes = investigate(inputs, chunk[part : part + rows_days])
+                write(b2b_accounts_30d, accounts)
+                write(b2b_cohorts_30d, cohorts)
+                write(aov_why, causes)
+                quiet = accounts[accounts["status"] == "gone_quiet"].sort_values(
+                    ["prior_revenue", "account"], ascending=[False, True]
+                )
+                for as_of, findings in Findings.by_day(cohorts, causes, quiet).items():
+                    metadata = investigation_numbers(findings) | {
+                        "why": dg.MetadataValue.md("\n".join(findings.why_lines()))
+                    }
+                    context.add_asset_metadata(metadata, asset_key=dg.AssetKey("aov_why"), partition_key=day_key(as_of))
+                    progress.step(as_of)
+    for table in outputs:
+        yield dg.MaterializeResult(asset_key=table.name)
+
+
+@dataclass(frozen=True)
+class InvestigationInputs:
+    """What the as-of days of a chunk read: account_daily over them and their lookback, as windows,
+    the names seen (where they changed) and each day's largest order."""
+
+    names: pd.DataFrame
+    largest: pd.DataFrame
+    windows: Windows
+    context_of: WindowContext
+    typical: dict[date, Typical]
+
+
+def investigation_inputs(
+    db: Warehouse,
+    days: list[date],
+    covered_from: date,
+    read_days: int,
+    carried: InvestigationInputs | None = None,
+) -> InvestigationInputs:
+    """The inputs of a chunk of as-of days, carried on from the previous chunk's (whose windows move on):
+    only the days of account_daily not read yet are read, `read_days` days at a time, so a long range
+    holds the lookback's accounts x days arrays and a few rows per account, not its 400 days of rows.
+    Names are the latest seen since the run's first lookback day."""
+    first = days[0] - timedelta(days=LOOKBACK_DAYS)
+    windows = carried.windows if carried else lifetime_windows(db.account_lifetime_before(first))
+    names, largest = (carried.names, carried.largest) if carried else (None, None)
+    start = windows.days[-1].date() + timedelta(days=1) if len(windows.days) else first
+    sums = []
+    for offset in range(0, (days[-1] - start).days + 1, read_days):
+        read_first = start + timedelta(days=offset)
+        daily = db.read_account_daily(read_first, min(read_first + timedelta(days=read_days - 1), days[-1]))
+        sums.append(compact_sums(daily))
+        names = name_changes(pd.concat([names, daily]))
+        largest = pd.concat([largest, largest_per_day(daily)])
+    windows.advance(pd.concat(sums, ignore_index=True), first, days[-1])
+    del sums
+    largest = largest[pd.to_datetime(largest["order_date"]) >= pd.Timestamp(first)]
+    context_of = WindowContext(
+        largest, db.read_currency_daily(first, days[-1]), db.read_daily(first, days[-1]), windows
+    )
+    typical = {as_of: typical_gone_quiet(windows, as_of, covered_from) for as_of in days}
+    return InvestigationInputs(names, largest, windows, context_of, typical)
+
+
+def investigate(inputs: InvestigationInputs, days: list[date]) -> tuple[pd.DataFrame, ...]:
+    """The three investigation tables for consecutive as-of days (within the inputs' chunk)."""
+    windows, context_of, typical = inputs.windows, inputs.context_of, inputs.typical
+    accounts = with_names(account_rows(windows, days), inputs.names)
+    columns = {c: accounts[c].to_numpy() for c in EXPLAIN_COLUMNS}
+    starts = np.searchsorted(accounts["as_of"].to_numpy(), days + [date.max], side="left")  # rows are by as-of day
+    causes = []
+    for as_of, start, end in zip(days, starts, starts[1:]):
+        if end > start:
+            day = {c: values[start:end] for c, values in columns.items()}
+            causes += cause_rows(as_of, explain(day, context_of(as_of, typical[as_of])))
+    table = accounts[accounts["account"] != GUESTS]
+    table = table.assign(
+        aov_cents=average_cents(table["revenue_cents"], table["orders"]),
+        prior_aov_cents=average_cents(table["prior_revenue_cents"], table["prior_orders"]),
+    )
+    table = _as_money(table, "revenue", "prior_revenue", "aov", "prior_aov", lifetime="lifetime_revenue")
+    cohorts = cohort_rows(accounts, windows, typical)
+    return table, cohorts, pd.DataFrame(causes, columns=list(aov_why.c.keys()))
+
+
+def investigation_numbers(findings: Findings | None) -> dict[str, Any]:
+    """The investigation's plottable numbers for one as-of day (none without an investigation)."""
+    if findings is None:
+        return {}
+    total, top = findings.total, findings.top
+    return _numbers(
+        {
+            "gone_quiet": int(total["gone_quiet"]),
+            "typical_gone_quiet": total["typical_gone_quiet_median"],
+            "orders_per_account": findings.orders_per_account,
+            "top_cause_contribution": top["contribution"] if top else None,
+        }
+    ) | ({"top_cause": top["cause"]} if top else {})

@@ -1,0 +1,75 @@
+"""The investigation's warehouse tables."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..core.db import Amount, Money, Percent, metadata, window_columns
+
+account_daily = sa.Table(
+    "account_daily",
+    metadata,
+    sa.Column("order_date", sa.Date, primary_key=True),
+    sa.Column("account", sa.String(40), primary_key=True),  # company:<id> | customer:<id> | guests
+    sa.Column("name", sa.String(255)),  # the latest company_name seen that day
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("revenue", Money(), nullable=False),
+    sa.Column("line_items", sa.Integer, nullable=False),
+    sa.Column("refunded", Money(), nullable=False),
+    sa.Column("largest_order", Money()),
+    sa.Column("largest_order_id", sa.String(50)),  # its increment_id
+)
+
+b2b_currency_daily = sa.Table(
+    "b2b_currency_daily",
+    metadata,
+    sa.Column("order_date", sa.Date, primary_key=True),
+    sa.Column("base_currency_code", sa.String(3), primary_key=True),
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("base_revenue", Amount(), nullable=False),  # in the base currency
+    sa.Column("revenue", Money(), nullable=False),  # in the global currency
+)
+
+b2b_accounts_30d = sa.Table(
+    "b2b_accounts_30d",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("account", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # continuing | gone_quiet | new | returning
+    *window_columns(),
+    sa.Column("line_items", sa.Integer, nullable=False),
+    sa.Column("prior_line_items", sa.Integer, nullable=False),
+    sa.Column("lifetime_revenue", Money(), nullable=False),
+    sa.Column("cohort", sa.String(12), nullable=False),
+)
+
+b2b_cohorts_30d = sa.Table(
+    "b2b_cohorts_30d",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("cohort", sa.String(12), primary_key=True),  # top 20% | middle 60% | bottom 20% | all
+    sa.Column("accounts", sa.Integer, nullable=False),  # ranked into the cohort (ordered up to as-of)
+    sa.Column("active_accounts", sa.Integer, nullable=False),  # with orders in the current window
+    sa.Column("prior_active_accounts", sa.Integer, nullable=False),
+    *window_columns(),
+    sa.Column("aov_change_pct", Percent()),
+    sa.Column("gone_quiet", sa.Integer, nullable=False),
+    sa.Column("typical_gone_quiet_median", Percent()),  # as of D-30, D-60 .. D-330 (fully covered windows)
+    sa.Column("typical_gone_quiet_min", sa.Integer),
+    sa.Column("typical_gone_quiet_max", sa.Integer),
+    sa.Column("typical_windows", sa.Integer, nullable=False),
+)
+
+aov_why = sa.Table(
+    "aov_why",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("cause", sa.String(30), primary_key=True),
+    sa.Column("role", sa.String(10), nullable=False),  # why | ruled_out
+    sa.Column("rank", sa.Integer, nullable=False),  # order within its role, 1 first
+    sa.Column("part", sa.Boolean, nullable=False),  # one of the additive parts of the B2B AOV change
+    sa.Column("contribution", Money()),  # to the B2B AOV change, in money
+    sa.Column("share_pct", Percent()),  # of the change
+    sa.Column("summary", sa.Text, nullable=False),
+)

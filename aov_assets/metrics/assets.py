@@ -1,0 +1,367 @@
+"""classified_orders, daily_aov, aov_30d (with its contraction check) and aov_ttm."""
+
+from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from ..around.neighbours import Neighbours
+from ..core.db import Writer
+from ..core.glue import Progress, _numbers, _plottable, log_verdicts, one_ahead, require_the_asset
+from ..core.keys import CONTRACTION_KEY, REJECTED_KEY
+from ..core.money import cents_to_money
+from ..core.partitions import day_key, days_of, month_key, months_of
+from ..core.windows import WINDOW_DAYS, add_months, month_end
+from ..ingest.assets import batches, lake_failures
+from ..ingest.lake import RawOrderLake
+from ..ingest.parse import reject_row
+from ..ingest.sources import segment_rule
+from ..investigation.assets import investigation_numbers
+from ..investigation.findings import Findings
+from ..manifest import Manifest
+from ..resources import AdobeCommerceResource, LakeResource, WarehouseResource
+from ..warehouse import Warehouse
+from . import tables
+from .card import Card, TtmCard
+from .queries import classified_elsewhere, move_to_rejected, rejected_positions
+from .segments import classify_orders, cross_day_duplicates
+from .tables import rejected_orders
+from .windows import AlertRule, card_rows, daily_rows, ttm_rows, window_sums
+
+
+def classified_orders(
+    context: dg.AssetExecutionContext,
+    manifest: dg.ResourceParam[Manifest],
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    adobe_commerce: AdobeCommerceResource,
+) -> Iterator[dg.MaterializeResult]:
+    """One row per order with its B2B/B2C segment, decided by the order's own fields at order time.
+
+    Orders that cannot be read go to `rejected_orders` with the reason, never silently dropped.
+    """
+    require_the_asset(context, "classified_orders")
+    lists = lake.store_lists()
+    if not lists.exists():  # a lake synced before the lists were kept there: fetch them once
+        with adobe_commerce.open_source(manifest) as source:
+            lists.save(source)
+        context.log.info(f"saved the store's customer groups and store views to {lists.path}")
+    with lake_failures():
+        rule = segment_rule(manifest.segments, lists)
+    store = lake.raw_orders()
+    days = days_of(context.partition_time_window)
+    progress = Progress(context.log, "classified_orders", len(days))
+    rejects = []
+
+    def classified(batch: list[date]) -> tuple[dict[date, pa.BinaryArray], pd.DataFrame, pd.DataFrame]:
+        payloads = store.payloads_of(batch)
+        basis, limit = manifest.metric.basis, manifest.validation.max_order_value
+        return payloads, *classify_orders(payloads.items(), basis, rule, limit)
+
+    with (
+        lake_failures(),
+        warehouse.replacing([tables.classified_orders, rejected_orders], days[0], days[-1]) as write,
+    ):
+        for batch, (payloads, orders, rejected) in one_ahead(classified, batches(store, days)):
+            orders, rejected, moved = settle_cross_day_duplicates(write, store, orders, rejected, payloads)
+            write(tables.classified_orders, orders)
+            write(rejected_orders, rejected)
+            rejects += [rejected.drop(columns="payload"), moved.drop(columns="payload")]
+            if len(moved):
+                changed = sorted(set(moved["order_date"]) - set(days))
+                context.log.warning(
+                    f"{len(moved)} order(s) of other days lost to a more recently updated copy of their entity_id "
+                    f"and moved to rejected_orders; refresh those days' sums: "
+                    + ", ".join(f"aov backfill --from {day} --to {day}" for day in changed)
+                )
+            per_day = orders.groupby(["order_date", "segment"]).size()
+            rejects_per_day = rejected["order_date"].value_counts()
+            for day in batch:
+                b2b, b2c = (int(per_day.get((day, segment), 0)) for segment in ("b2b", "b2c"))
+                metadata = {"orders": b2b + b2c, "b2b_orders": b2b, "b2c_orders": b2c}
+                context.add_asset_metadata(
+                    metadata | {"rejected": int(rejects_per_day.get(day, 0))}, partition_key=day_key(day)
+                )
+                progress.step(day, b2b + b2c)
+    yield dg.MaterializeResult(asset_key="classified_orders")
+    log_verdicts(context, rejected_verdicts(pd.concat(rejects, ignore_index=True), days))
+
+
+def settle_cross_day_duplicates(
+    write: Writer,
+    store: RawOrderLake,
+    orders: pd.DataFrame,
+    rejected: pd.DataFrame,
+    payloads: Mapping[date, pa.BinaryArray],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Apply `cross_day_duplicates` against the warehouse: this run's losing copies join `rejected`; the
+    other days' losing copies move to their day's rejected_orders (returned as the third frame)."""
+    elsewhere = classified_elsewhere(write, orders["entity_id"])
+    lose, beaten = cross_day_duplicates(orders, elsewhere)
+    their_day = dict(zip(elsewhere["entity_id"], elsewhere["order_date"]))
+    our_day = dict(zip(orders["entity_id"], orders["order_date"]))
+
+    def reason(entity_id: int, kept: date) -> str:
+        return f"duplicate entity_id {entity_id}; kept the more recently updated copy of {kept}"
+
+    lost = [
+        reject_row(day, position, entity_id, reason(entity_id, their_day[entity_id]), payloads[day][position].as_py())
+        for entity_id, day, position in orders.loc[lose, ["entity_id", "order_date", "position"]].itertuples(False)
+    ]
+    moved = []
+    for day, ids in beaten.groupby("order_date")["entity_id"]:
+        taken, day_ids, day_payloads = (
+            rejected_positions(write, day),
+            store.column(day, "entity_id"),
+            store.read_day(day),
+        )
+        for entity_id in ids:  # the day's classified copy: its position that is not already rejected
+            position = next(p for p, e in enumerate(day_ids) if e == entity_id and p not in taken)
+            moved.append(
+                reject_row(day, position, entity_id, reason(entity_id, our_day[entity_id]), day_payloads[position])
+            )
+    columns = list(rejected.columns)
+    moved_rows = pd.DataFrame(moved, columns=columns, dtype=object)
+    move_to_rejected(write, moved_rows)
+    rejected = pd.concat([rejected, pd.DataFrame(lost, columns=columns, dtype=object)], ignore_index=True)
+    return orders[~lose], rejected, moved_rows
+
+
+def rejected_verdicts(rejected: pd.DataFrame, days: list[date]) -> list[dg.AssetCheckEvaluation]:
+    """One verdict per day of the run: could every raw order of the day be read (and which not, why)?
+
+    The alert is one per run, keyed by the run's last day (`as_of`), so a failing verdict also names
+    the run's total and days. Rows of days outside the run (moved there by a cross-day duplicate) are
+    judged with the run's last day.
+    """
+    last = days[-1]
+    judged_on = rejected["order_date"].where(rejected["order_date"].isin(days), last).to_numpy()
+    run_days = ", ".join(sorted({str(d) for d in rejected["order_date"]})[:20])
+    verdicts = []
+    for day in days:
+        rows = rejected[judged_on == day]
+        metadata: dict[str, Any] = {"as_of": last.isoformat(), "rejected": len(rows)}
+        description = None
+        if len(rows):
+            ids = [str(i) for i in rows["entity_id"].dropna().astype(int).tolist()]
+            reasons = rows["reason"].value_counts().head(5)
+            description = (
+                f"{len(rows)} order(s) of {day} could not be read and are not counted ({len(rejected)} in this "
+                f"run, on {run_days}); see rejected_orders"
+            )
+            metadata |= {
+                "entity_ids": ", ".join(ids[:50]) + (" ..." if len(ids) > 50 else "") or "(none readable)",
+                "reasons": dg.MetadataValue.md("\n".join(f"- {n} x {reason}" for reason, n in reasons.items())),
+                "run_rejected": len(rejected),
+                "days": run_days,
+            }
+        verdicts.append(
+            dg.AssetCheckEvaluation(
+                asset_key=REJECTED_KEY.asset_key,
+                check_name=REJECTED_KEY.name,
+                passed=rows.empty,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=description,
+                metadata=metadata,
+                partition=day_key(day),
+            )
+        )
+    return verdicts
+
+
+def daily_aov(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per UTC day and segment: counted orders, revenue and line items (sums; averages are derived)."""
+    days = days_of(context.partition_time_window)
+    db = warehouse.open()
+    _require_every_raw_order_classified(days, lake, db)
+    daily = daily_rows(db.daily_sums_from_orders(days[0], days[-1]), days)
+    with warehouse.replacing([tables.daily_aov], days[0], days[-1]) as write:
+        write(
+            tables.daily_aov,
+            daily.assign(revenue=daily["revenue_cents"].map(cents_to_money)).drop(columns="revenue_cents"),
+        )
+    for day, rows in daily.groupby("order_date"):
+        metadata: dict[str, Any] = {}
+        for row in rows.itertuples(index=False):
+            metadata[f"{row.segment}_orders"] = int(row.orders)
+            metadata[f"{row.segment}_revenue"] = float(cents_to_money(row.revenue_cents))
+        context.add_asset_metadata(metadata, partition_key=day_key(day))
+    return dg.MaterializeResult()
+
+
+def _require_every_raw_order_classified(days: list[date], lake: LakeResource, db: Warehouse) -> None:
+    """Refuse to sum days whose raw orders are not all classified or rejected (nothing lost)."""
+    store = lake.raw_orders()
+    stored = db.stored_orders_per_day(days[0], days[-1])
+    with lake_failures():
+        behind = [
+            f"{day} (raw_orders {'missing' if raw is None else raw}, classified+rejected {stored[day]})"
+            for day in days
+            if (raw := store.order_count(day)) != stored[day] or raw is None
+        ]
+    if behind:
+        raise dg.Failure(
+            f"classified_orders is not up to date with raw_orders for {len(behind)} day(s): "
+            f"{', '.join(behind[:5])}{' ...' if len(behind) > 5 else ''}. "
+            "Materialize raw_orders and classified_orders for those days first."
+        )
+
+
+def alert_rule(manifest: Manifest) -> AlertRule:
+    alert = manifest.alert
+    return AlertRule(drop_pct=alert.b2b_aov_drop_pct, direction=alert.direction, min_orders=alert.min_orders)
+
+
+def check_metadata(card: Card, explained: bool) -> dict[str, Any]:
+    """What a person needs to judge the alert, on the check evaluation (and in Slack). Without
+    `explained`, only the verdict's own numbers: a quiet day's card already holds the rest."""
+    b2b, b2c = card.segments["b2b"], card.segments["b2c"]
+    findings = card.findings if explained else None
+    investigation = (
+        {
+            "top_cause": findings.top["cause"] if findings.top else "none",
+            "why": dg.MetadataValue.md("\n".join(findings.why_lines())),
+            "gone_quiet": int(findings.total["gone_quiet"]),
+        }
+        if findings
+        else {}
+    )
+    around = (
+        {"around_it": dg.MetadataValue.md("\n".join(card.neighbours.lines()))} | card.neighbours.check_numbers()
+        if card.neighbours and explained
+        else {}
+    )
+    if explained and card.basket_lines():
+        around["left_the_baskets"] = dg.MetadataValue.md("\n".join(f"- {line}" for line in card.basket_lines()))
+    return (
+        investigation
+        | _numbers(
+            around
+            | {
+                "as_of": card.as_of.isoformat(),
+                "verdict": card.verdict,
+                "b2b_aov": b2b.aov,
+                "b2b_prior_aov": b2b.prior_aov,
+                "b2b_aov_change_pct": b2b.aov_change_pct,
+                "b2c_aov": b2c.aov,
+                "b2c_aov_change_pct": b2c.aov_change_pct,
+                "multiplier": card.multiplier,
+                "b2b_orders": b2b.orders,
+                "b2b_prior_orders": b2b.prior_orders,
+                "b2b_orders_change_pct": b2b.orders_change_pct,
+                "b2b_revenue_change_pct": b2b.revenue_change_pct,
+                "direction": card.rule.direction,
+                "min_orders": card.rule.min_orders,
+            }
+        )
+        | {"threshold_pct": float(card.rule.drop_pct)}
+    )  # the rule as configured, not rounded (Slack rebuilds it)
+
+
+def aov_30d(
+    context: dg.AssetExecutionContext, manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult]:
+    """Per as-of day D: trailing 30 days (D-29..D) vs the prior 30 (D-59..D-30) per segment, the
+    B2B/B2C multiplier and the contraction verdict."""
+    require_the_asset(context, "aov_30d")
+    days = days_of(context.partition_time_window)
+    rule = alert_rule(manifest)
+    db = warehouse.open()
+    daily = db.read_daily(days[0] - timedelta(days=2 * WINDOW_DAYS - 1), days[-1])
+    rows = card_rows(window_sums(daily, days[0], days[-1]), rule)
+    with warehouse.replacing([tables.aov_30d], days[0], days[-1]) as write:
+        write(tables.aov_30d, rows)
+    findings = Findings.by_day(*db.read_investigation(days[0], days[-1]))
+    neighbours = Neighbours.by_day(*db.read_neighbours(days[0], days[-1]))
+    cards = {
+        as_of: Card.from_rows(day_rows, rule, findings.get(as_of), neighbours.get(as_of))
+        for as_of, day_rows in rows.groupby("as_of")
+    }
+    for as_of, card in cards.items():
+        b2b = card.segments["b2b"]
+        context.add_asset_metadata(
+            _numbers(
+                {
+                    "b2b_aov": b2b.aov,
+                    "b2c_aov": card.segments["b2c"].aov,
+                    "multiplier": card.multiplier,
+                    "b2b_aov_change_pct": b2b.aov_change_pct,
+                    "b2b_orders": b2b.orders,
+                    "alert": card.alert,
+                    "verdict": card.verdict,
+                }
+            )
+            | investigation_numbers(card.findings)
+            | {"card": dg.MetadataValue.md(card.markdown())}
+            | ({"trend": trend_table(db, as_of)} if as_of == days[-1] else {}),
+            partition_key=day_key(as_of),
+        )
+    severity = dg.AssetCheckSeverity.ERROR if manifest.alert.severity == "error" else dg.AssetCheckSeverity.WARN
+    verdicts = [
+        dg.AssetCheckEvaluation(
+            asset_key=CONTRACTION_KEY.asset_key,
+            check_name=CONTRACTION_KEY.name,
+            passed=not card.alert,
+            severity=severity,
+            description=" ".join(filter(None, [card.headline, card.likely_cause])),
+            metadata=check_metadata(card, explained=card.alert or as_of == days[-1]),
+            partition=day_key(as_of),
+        )
+        for as_of, card in cards.items()
+    ]
+    alerting = [day_key(as_of) for as_of, card in cards.items() if card.alert]
+    if len(days) > 1:
+        listing = f": {', '.join(alerting)}" if alerting else ""
+        context.log.info(f"aov_30d: {len(alerting)} of {len(days)} as-of days alert{listing}")
+    yield dg.MaterializeResult(asset_key="aov_30d")  # yielded: a multi-asset's returned value is a tuple of outputs
+    log_verdicts(context, verdicts)
+
+
+TREND_DAYS = 90
+
+
+def trend_table(db: Warehouse, as_of: date) -> dg.TableMetadataValue:
+    """The last TREND_DAYS as-of days as a dated table on the latest partition: Dagster 1.13's partition
+    plots count partitions back from today, so for a history that ends in the past they are empty."""
+    rows = db.read_aov_30d(as_of - timedelta(days=TREND_DAYS - 1), as_of)
+    b2b = rows[rows["segment"] == "b2b"].set_index("as_of")
+    b2c_aov = rows[rows["segment"] == "b2c"].set_index("as_of")["aov"]
+    records = [
+        dg.TableRecord(
+            {
+                "as_of": day.isoformat(),
+                "b2b_aov": _plottable(row.aov),
+                "prior_b2b_aov": _plottable(row.prior_aov),
+                "b2b_change_pct": _plottable(row.aov_change_pct),
+                "b2c_aov": _plottable(b2c_aov.get(day)),
+                "verdict": row.verdict,
+            }
+        )
+        for day, row in b2b.sort_index(ascending=False).iterrows()
+    ]
+    columns = [dg.TableColumn("as_of", "string")]
+    columns += [dg.TableColumn(name, "float") for name in ("b2b_aov", "prior_b2b_aov", "b2b_change_pct", "b2c_aov")]
+    return dg.MetadataValue.table(records, dg.TableSchema(columns + [dg.TableColumn("verdict", "string")]))
+
+
+def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Trailing-twelve-month AOV per segment for each calendar month (the 12 months ending with it), with a
+    card against the twelve months a year earlier."""
+    months = months_of(context.partition_time_window)
+    db = warehouse.open()
+    daily = db.read_daily(add_months(months[0], -23), month_end(months[-1]))
+    rows = ttm_rows(daily, add_months(months[0], -12), months[-1])  # and a year earlier, for the change
+    first, last = (f"{m:%Y-%m}" for m in (months[0], months[-1]))
+    with warehouse.replacing([tables.aov_ttm], first, last) as write:
+        write(tables.aov_ttm, rows[rows["month"] >= first])
+    for month in months:
+        card = TtmCard.from_frame(rows, month)
+        context.add_asset_metadata(
+            _numbers(card.numbers()) | {"card": dg.MetadataValue.md(card.markdown())}, partition_key=month_key(month)
+        )
+    return dg.MaterializeResult()
