@@ -33,7 +33,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
-from aov_assets.ingest.sources.sample import CUSTOMER_GROUPS, STORE_CONFIGS, STORE_VIEWS, sample_merchant
+from aov_assets.ingest.sources.sample import sample_merchant
+from aov_assets.ingest.sources.sample_store import CUSTOMER_GROUPS, STORE_CONFIGS, STORE_VIEWS
 
 ROOT_CATEGORIES = [{"id": 1, "name": "Root Catalog", "path": "1"}, {"id": 2, "name": "Default Category", "path": "1/2"}]
 
