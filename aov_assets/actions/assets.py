@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ..around.rules import span_start
-from ..core.glue import Progress, _as_money, _numbers
+from ..core.glue import Partitioned, Progress, as_money, plottable_numbers, trailing
 from ..core.partitions import day_key, days_of, month_key, months_of
-from ..core.windows import add_months, month_end, month_start
+from ..core.windows import WINDOW_DAYS, add_months, month_end, month_start
 from ..ingest.assets import batches, lake_failures
 from ..manifest import Manifest
 from ..resources import AdobeCommerceResource, LakeResource, WarehouseResource
@@ -70,7 +70,7 @@ def order_lines(
                 )
             lines = lines.astype({"entity_id": "int64"}).join(counted, on="entity_id")
             lines = lines.rename(columns={"customer_key": "account", "line_cents": "line_value_cents"})
-            write(tables.order_lines, _as_money(lines, "line_value"))
+            write(tables.order_lines, as_money(lines, "line_value"))
             per_day = lines.groupby("order_date")["entity_id"].agg(["size", "nunique"])
             for day in batch:
                 count, orders = per_day.loc[day] if day in per_day.index else (0, 0)
@@ -90,7 +90,7 @@ def b2b_category_mix_30d(context: dg.AssetExecutionContext, warehouse: Warehouse
         write(tables.b2b_category_mix_30d, rows)
     for as_of, day_rows in rows.groupby("as_of"):
         numbers = {f"{row.category}_per_order": row.per_order for row in day_rows.itertuples(index=False)}
-        context.add_asset_metadata(_numbers(numbers), partition_key=day_key(as_of))
+        context.add_asset_metadata(plottable_numbers(numbers), partition_key=day_key(as_of))
     return dg.MaterializeResult()
 
 
@@ -212,3 +212,18 @@ def account_whitespace(context: dg.AssetExecutionContext, warehouse: WarehouseRe
                 partition_key=month_key(month),
             )
     return dg.MaterializeResult()
+
+
+def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
+    daily, monthly, catalog = partitioned.daily, partitioned.monthly, "product_catalog"
+    return [
+        dg.asset(kinds={"sql"}, **partitioned.spec)(product_catalog),
+        dg.asset(deps=["raw_orders", "classified_orders"], kinds={"sql"}, **daily)(order_lines),
+        dg.asset(deps=[trailing("order_lines", 2 * WINDOW_DAYS), catalog], kinds={"sql"}, **daily)(
+            b2b_category_mix_30d
+        ),
+        dg.asset(deps=[trailing("order_lines", 3), catalog], kinds={"sql"}, **monthly)(basket_pairs),
+        dg.asset(deps=[trailing("order_lines", 12), catalog, "b2b_accounts_30d"], kinds={"sql"}, **monthly)(
+            account_whitespace
+        ),
+    ]

@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
-from ..core.db import ID_CHUNK, _bigint, cents
+from ..core.db import ID_CHUNK, bigint, cents
 from ..metrics.tables import classified_orders
 from .lines import UNCATEGORIZED
 from .tables import account_whitespace, b2b_category_mix_30d, order_lines, product_catalog
@@ -46,7 +46,7 @@ class ActionsQueries:
             sa.select(
                 key,
                 catalog.c.category,
-                _bigint(sa.func.sum(cents(lines.c.line_value))).label("line_cents"),
+                bigint(sa.func.sum(cents(lines.c.line_value))).label("line_cents"),
                 sa.func.count().label("lines"),
             )
             .select_from(lines.outerjoin(catalog, catalog.c.sku == lines.c.sku))

@@ -21,6 +21,7 @@ order_lines = sa.Table(
     sa.Column("product_type", sa.String(32)),
     sa.Column("qty", Amount()),
     sa.Column("line_value", Money(), nullable=False),  # (base_row_total - base_discount_amount) x rate
+    info={"partition": "order_date"},
 )
 
 product_catalog = sa.Table(  # not partitioned: replaced whole on each refresh
@@ -44,6 +45,7 @@ b2b_category_mix_30d = sa.Table(
     sa.Column("per_order", Money()),  # the category's line value per B2B order of the window
     sa.Column("prior_per_order", Money()),
     sa.Column("per_order_change", Money()),
+    info={"partition": "as_of"},
 )
 
 basket_pairs = sa.Table(
@@ -58,6 +60,7 @@ basket_pairs = sa.Table(
     sa.Column("support_pct", Percent(), nullable=False),
     sa.Column("confidence_pct", Percent(), nullable=False),
     sa.Column("lift", Percent(), nullable=False),
+    info={"partition": "month"},
 )
 
 account_whitespace = sa.Table(
@@ -71,4 +74,5 @@ account_whitespace = sa.Table(
     sa.Column("peers", sa.Integer, nullable=False),  # the other accounts of its LTV cohort
     sa.Column("peers_buying", sa.Integer, nullable=False),
     sa.Column("peer_median_spend", Money(), nullable=False),  # the size of the opportunity
+    info={"partition": "month"},
 )

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ..core.glue import Progress, _as_money, _numbers
+from ..core.glue import Partitioned, Progress, as_money, plottable_numbers, trailing
 from ..core.partitions import day_key, days_of
 from ..core.windows import WINDOW_DAYS
 from ..manifest import Manifest
@@ -11,7 +11,6 @@ from . import tables
 from .neighbours import Neighbours
 from .rules import MEASURES, currency_rows, segment_rows, span_start
 
-AROUND_IT = ("segment_metrics_30d", "currency_aov_30d", "b2b_category_mix_30d")  # read by aov_30d's card
 NEIGHBOUR_ORDERS = 500_000  # orders whose customers are in memory at once: as-of days computed together
 
 
@@ -45,14 +44,14 @@ def segment_metrics_30d(context: dg.AssetExecutionContext, warehouse: WarehouseR
                 chunk[-1],
                 unkeyed,
             )
-            rows = _as_money(rows, "revenue", "refunded", "prior_revenue", "prior_refunded")
+            rows = as_money(rows, "revenue", "refunded", "prior_revenue", "prior_refunded")
             write(tables.segment_metrics_30d, rows)
             for as_of, found in Neighbours.by_day(rows).items():
                 numbers = {
                     f"{segment}_{name}": row[name] for segment, row in found.segments.items() for name in MEASURES
                 }
                 card = dg.MetadataValue.md(found.markdown())
-                context.add_asset_metadata(_numbers(numbers) | {"card": card}, partition_key=day_key(as_of))
+                context.add_asset_metadata(plottable_numbers(numbers) | {"card": card}, partition_key=day_key(as_of))
                 progress.step(as_of)
     return dg.MaterializeResult()
 
@@ -75,5 +74,15 @@ def currency_aov_30d(
                 f"{row.segment}_{row.currency}_aov": row.aov,
                 f"{row.segment}_{row.currency}_orders": row.orders,
             }
-        context.add_asset_metadata(_numbers(numbers), partition_key=day_key(as_of))
+        context.add_asset_metadata(plottable_numbers(numbers), partition_key=day_key(as_of))
     return dg.MaterializeResult()
+
+
+def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
+    window = [trailing("classified_orders", 2 * WINDOW_DAYS)]
+    # repeat and new customers also read each customer's first order in all history
+    segment_deps = [*window, trailing("daily_aov", 2 * WINDOW_DAYS)]
+    return [
+        dg.asset(deps=segment_deps, kinds={"sql"}, **partitioned.daily)(segment_metrics_30d),
+        dg.asset(deps=window, kinds={"sql"}, **partitioned.daily)(currency_aov_30d),
+    ]

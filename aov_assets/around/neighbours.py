@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..core.text import _jsonable, _records, _whole, money_text, pct_text, plain_pct
+from ..core.text import jsonable, money_text, pct_text, plain_pct, plain_records, whole_count
 from ..core.windows import WINDOW_SEGMENTS
 from .rules import MEASURES, NO_HISTORY
 
@@ -28,11 +28,11 @@ class Neighbours:
     ) -> dict[date, Neighbours]:
         """Each as-of day that has segment_metrics_30d rows, e.g. from `Warehouse.read_neighbours`."""
         segments_of: dict[date, dict[str, dict[str, Any]]] = {}
-        for row in _records(metrics):
+        for row in plain_records(metrics):
             segments_of.setdefault(row["as_of"], {})[row["segment"]] = row
         rows_of: dict[str, dict[date, list[dict[str, Any]]]] = {"currencies": {}, "categories": {}}
         for name, frame in (("currencies", currencies), ("categories", categories)):
-            for row in _records(frame) if frame is not None else []:
+            for row in plain_records(frame) if frame is not None else []:
                 rows_of[name].setdefault(row.pop("as_of"), []).append(row)
         return {
             as_of: cls(segments, rows_of["currencies"].get(as_of, []), rows_of["categories"].get(as_of, []))
@@ -96,8 +96,8 @@ class Neighbours:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "neighbours": {segment: _jsonable(_with_priors(row)) for segment, row in self.segments.items()},
-            "currencies": [_jsonable({k: row[k] for k in CURRENCY_JSON}) for row in self.currencies],
+            "neighbours": {segment: jsonable(_with_priors(row)) for segment, row in self.segments.items()},
+            "currencies": [jsonable({k: row[k] for k in CURRENCY_JSON}) for row in self.currencies],
         }
 
 
@@ -138,4 +138,4 @@ def _measure_text(name: str, value: Any) -> str:
         return money_text(value)
     if isinstance(value, Decimal):
         return f"{value:.2f}"
-    return f"{_whole(value):,}"
+    return f"{whole_count(value):,}"

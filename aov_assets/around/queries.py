@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
-from ..core.db import _bigint, cents
-from ..metrics.queries import _order_currency_amount
+from ..core.db import bigint, cents
+from ..metrics.queries import order_currency_amount
 from ..metrics.tables import classified_orders
 from .tables import currency_aov_30d, segment_metrics_30d
 
@@ -47,15 +47,15 @@ class AroundQueries:
         """Counted orders per day, segment and order currency: the basis amount in that currency
         (1/10,000 units) and the order value in global cents."""
         t = classified_orders
-        amount = _order_currency_amount(basis)
+        amount = order_currency_amount(basis)
         query = (
             sa.select(
                 t.c.order_date,
                 t.c.segment,
                 t.c.order_currency_code.label("currency"),
                 sa.func.count().label("orders"),
-                _bigint(sa.func.sum(sa.cast(sa.func.round(amount * 10_000), sa.BigInteger))).label("units"),
-                _bigint(sa.func.sum(cents(t.c.order_value))).label("revenue_cents"),
+                bigint(sa.func.sum(sa.cast(sa.func.round(amount * 10_000), sa.BigInteger))).label("units"),
+                bigint(sa.func.sum(cents(t.c.order_value))).label("revenue_cents"),
             )
             .where(t.c.counted, t.c.order_date.between(first, last))
             .group_by(t.c.order_date, t.c.segment, t.c.order_currency_code)

@@ -28,6 +28,7 @@ segment_metrics_30d = sa.Table(
     *(sa.Column(f"{prefix}{name}", sa.Integer) for prefix in ("", "prior_") for name in ("orders", "line_items")),
     sa.Column("days", sa.Integer, nullable=False),
     sa.Column("prior_days", sa.Integer, nullable=False),
+    info={"partition": "as_of"},
 )
 
 currency_aov_30d = sa.Table(
@@ -47,4 +48,5 @@ currency_aov_30d = sa.Table(
     sa.Column("global_aov", Money()),
     sa.Column("global_prior_aov", Money()),
     sa.Column("global_aov_change_pct", Percent()),
+    info={"partition": "as_of"},
 )

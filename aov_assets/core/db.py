@@ -75,24 +75,10 @@ def window_columns() -> list[sa.Column]:
     ]
 
 
-PARTITION_COLUMN = {
-    "classified_orders": "order_date",
-    "rejected_orders": "order_date",
-    "daily_aov": "order_date",
-    "aov_30d": "as_of",
-    "aov_ttm": "month",
-    "account_daily": "order_date",
-    "b2b_currency_daily": "order_date",
-    "b2b_accounts_30d": "as_of",
-    "b2b_cohorts_30d": "as_of",
-    "aov_why": "as_of",
-    "segment_metrics_30d": "as_of",
-    "currency_aov_30d": "as_of",
-    "order_lines": "order_date",
-    "b2b_category_mix_30d": "as_of",
-    "basket_pairs": "month",
-    "account_whitespace": "month",
-}  # a table not listed here (product_catalog) is replaced whole
+def partition_column(table: sa.Table) -> str | None:
+    """The column whose range a partition write replaces, from the table's `info={"partition": ...}`;
+    None: the table is replaced whole (product_catalog)."""
+    return table.info.get("partition")
 
 
 def cents(column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
@@ -100,7 +86,7 @@ def cents(column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
     return sa.cast(sa.func.round(column * 100), sa.BigInteger)
 
 
-def _bigint(total: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+def bigint(total: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
     """SUM of integers as an integer (PostgreSQL answers NUMERIC for a SUM of BIGINT)."""
     return sa.cast(total, sa.BigInteger)
 
@@ -194,7 +180,7 @@ class Database:
             with self.engine.begin() as connection:
                 for table in tables:
                     _lock_for_writing(connection, table)
-                    key = PARTITION_COLUMN.get(table.name)
+                    key = partition_column(table)
                     delete = table.delete()
                     connection.execute(delete if key is None else delete.where(table.c[key].between(first, last)))
                 yield Writer(connection, first, last)
@@ -279,7 +265,7 @@ class Writer:
     def __call__(self, table: sa.Table, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        key = PARTITION_COLUMN.get(table.name)
+        key = partition_column(table)
         if key is not None and not frame[key].between(self.first, self.last).all():
             raise ValueError(f"{table.name}: rows outside partitions {self.first}..{self.last}")
         names = [name for name in frame.columns if name in table.c]  # like a Core insert: other columns are ignored

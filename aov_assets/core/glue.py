@@ -1,10 +1,12 @@
 """What every domain's Dagster definitions share: single-run backfills, progress in the logs,
 plottable metadata, verdicts logged per day."""
 
+import inspect
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -12,7 +14,9 @@ from typing import Any, TypeVar
 import dagster as dg
 import pandas as pd
 
+from ..manifest import Manifest
 from .money import cents_to_money
+from .partitions import daily_partitions, monthly_partitions
 
 # Single-run backfills, clipped partition mappings and a check partitioned by as-of day are deliberate
 # choices; without this their notices repeat on every load of the code location and bury the daemon's
@@ -75,13 +79,13 @@ class Progress:
             self.log.info(f"{self.what}: {self.done}/{self.days} days through {day}{read} in {elapsed:.1f}s{rate}")
 
 
-def _numbers(values: Mapping[str, Any]) -> dict[str, Any]:
+def plottable_numbers(values: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata the UI can plot and read: Decimals as floats to the cent (or hundredth of a percent; the
     warehouse and `aov card --json` keep every digit), missing values left out."""
-    return {key: _plottable(value) for key, value in values.items() if value is not None}
+    return {key: plottable_value(value) for key, value in values.items() if value is not None}
 
 
-def _plottable(value: Any) -> Any:
+def plottable_value(value: Any) -> Any:
     return float(round(value, 2)) if isinstance(value, Decimal) else value
 
 
@@ -132,6 +136,33 @@ def with_target(verdict: dg.AssetCheckEvaluation, record: dg.EventLogRecord | No
     )
 
 
+@dataclass(frozen=True)
+class Partitioned:
+    """The manifest's partitions as keyword arguments of Dagster's asset decorators, for every domain's
+    `asset_definitions`: daily and monthly assets, multi-assets (`multi`) and their specs (`spec`)."""
+
+    daily: dict[str, Any]
+    monthly: dict[str, Any]
+    multi: dict[str, Any]
+    spec: dict[str, Any]
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> "Partitioned":
+        daily = {"partitions_def": daily_partitions(manifest), "backfill_policy": SINGLE_RUN, "group_name": GROUP}
+        multi = {key: daily[key] for key in ("partitions_def", "backfill_policy")}
+        monthly = daily | {"partitions_def": monthly_partitions(manifest)}
+        return cls(daily, monthly, multi, {"group_name": GROUP})
+
+    def judged_per_day(self, function: Any, deps: list, check: str, about: str) -> dg.AssetsDefinition:
+        """A daily asset whose check judges each day of the run: its verdicts are logged per partition
+        (`log_verdicts`), so the asset is a subsettable multi-asset that returns no check result."""
+        name = function.__name__
+        checked = dg.AssetCheckSpec(check, asset=name, partitions_def=self.daily["partitions_def"], description=about)
+        description = inspect.cleandoc(function.__doc__)
+        asset = dg.AssetSpec(name, deps=deps, kinds={"sql"}, description=description, **self.spec)
+        return dg.multi_asset(specs=[asset], check_specs=[checked], can_subset=True, **self.multi)(function)
+
+
 def trailing(asset: str, partitions: int) -> dg.AssetDep:
     """`asset` over the last `partitions` partitions of the downstream asset (60 days, 12 months),
     clipped at the first partition rather than failing on days before it."""
@@ -139,7 +170,7 @@ def trailing(asset: str, partitions: int) -> dg.AssetDep:
     return dg.AssetDep(asset, partition_mapping=mapping)
 
 
-def _as_money(frame: pd.DataFrame, *names: str, **renamed: str) -> pd.DataFrame:
+def as_money(frame: pd.DataFrame, *names: str, **renamed: str) -> pd.DataFrame:
     """Integer `<name>_cents` columns -> exact money columns `<name>` (or the given new names)."""
     columns = {f"{name}_cents": name for name in names} | {f"{k}_cents": v for k, v in renamed.items()}
     money = {new: _money_values(frame[old]) for old, new in columns.items()}

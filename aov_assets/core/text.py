@@ -39,7 +39,7 @@ def plain_pct(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:.1f}%"
 
 
-def _signed_money(value: Decimal | None) -> str:
+def signed_money_text(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:+,.2f}"
 
 
@@ -51,15 +51,15 @@ def plain_text(value: Decimal | None) -> str:
     return "-" if value is None else str(value)
 
 
-def _number(value: Any) -> Any:
+def json_number(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _number(value) for key, value in values.items()}
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: json_number(value) for key, value in values.items()}
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts of plain Python values (numpy scalars unwrapped, missing values as None)."""
     names = list(frame.columns)
     columns = [[_plain(v) for v in frame[name].tolist()] for name in names]
@@ -72,6 +72,6 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") and not isinstance(value, Decimal) else value
 
 
-def _whole(value: Any) -> Any:
+def whole_count(value: Any) -> Any:
     """A count read back as a float (a column of several days with gaps) prints as the count it is."""
     return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import sqlalchemy as sa
 
-from ..core.db import _bigint
+from ..core.db import bigint
 from ..metrics.tables import classified_orders, daily_aov
 
 
@@ -18,7 +18,7 @@ class HealthQueries:
         """Counted orders per calendar day first..last (both segments), NaN where daily_aov has no row."""
         t = daily_aov
         query = (
-            sa.select(t.c.order_date, _bigint(sa.func.sum(t.c.orders)).label("orders"))
+            sa.select(t.c.order_date, bigint(sa.func.sum(t.c.orders)).label("orders"))
             .where(t.c.order_date.between(first, last))
             .group_by(t.c.order_date)
         )

@@ -6,7 +6,7 @@ from datetime import date
 
 import dagster as dg
 
-from ..core.glue import Progress
+from ..core.glue import Partitioned, Progress
 from ..core.partitions import day_key, days_of
 from ..manifest import Manifest
 from ..resources import AdobeCommerceResource, LakeResource
@@ -58,3 +58,7 @@ def lake_failures() -> Iterator[None]:
         yield
     except LakeFileError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
+
+
+def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
+    return [dg.asset(kinds={"parquet"}, **partitioned.daily)(raw_orders)]

@@ -10,7 +10,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from ..core.glue import Progress, _as_money, _numbers
+from ..core.glue import Partitioned, Progress, as_money, plottable_numbers, trailing
 from ..core.money import average_cents
 from ..core.partitions import day_key, days_of
 from ..core.windows import WINDOW_DAYS
@@ -58,11 +58,11 @@ def account_daily(
             batch = days[start : start + ACCOUNT_BATCH_DAYS]
             orders = db.b2b_orders(batch[0], batch[-1], manifest.metric.basis)
             accounts = account_daily_rows(orders)
-            write(tables.account_daily, _as_money(accounts, "revenue", "refunded", largest="largest_order"))
+            write(tables.account_daily, as_money(accounts, "revenue", "refunded", largest="largest_order"))
             currencies = currency_daily_rows(orders)
             write(
                 b2b_currency_daily,
-                _as_money(currencies, "revenue").assign(
+                as_money(currencies, "revenue").assign(
                     base_revenue=currencies["base_units"].map(lambda units: Decimal(int(units)).scaleb(-4))
                 ),
             )
@@ -177,7 +177,7 @@ def investigate(inputs: InvestigationInputs, days: list[date]) -> tuple[pd.DataF
         aov_cents=average_cents(table["revenue_cents"], table["orders"]),
         prior_aov_cents=average_cents(table["prior_revenue_cents"], table["prior_orders"]),
     )
-    table = _as_money(table, "revenue", "prior_revenue", "aov", "prior_aov", lifetime="lifetime_revenue")
+    table = as_money(table, "revenue", "prior_revenue", "aov", "prior_aov", lifetime="lifetime_revenue")
     cohorts = cohort_rows(accounts, windows, typical)
     return table, cohorts, pd.DataFrame(causes, columns=list(aov_why.c.keys()))
 
@@ -187,7 +187,7 @@ def investigation_numbers(findings: Findings | None) -> dict[str, Any]:
     if findings is None:
         return {}
     total, top = findings.total, findings.top
-    return _numbers(
+    return plottable_numbers(
         {
             "gone_quiet": int(total["gone_quiet"]),
             "typical_gone_quiet": total["typical_gone_quiet_median"],
@@ -195,3 +195,27 @@ def investigation_numbers(findings: Findings | None) -> dict[str, Any]:
             "top_cause_contribution": top["contribution"] if top else None,
         }
     ) | ({"top_cause": top["cause"]} if top else {})
+
+
+def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
+    lookback = dg.TimeWindowPartitionMapping(
+        start_offset=-LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
+    )  # the windows, and the gone-quiet counts as of D-30 .. D-330; lifetime value reads all history
+    deps = [dg.AssetDep("account_daily", partition_mapping=lookback), trailing("daily_aov", 2 * WINDOW_DAYS)]
+    tables_written = (
+        ("b2b_accounts_30d", "Per as-of day and B2B account: status, both windows, lifetime value, cohort."),
+        ("b2b_cohorts_30d", "Per as-of day and LTV cohort: AOV now and prior, gone quiet, the typical count."),
+        ("aov_why", "Per as-of day: the B2B AOV change decomposed into ranked causes, and what was ruled out."),
+    )
+    return [
+        dg.asset(deps=["classified_orders"], kinds={"sql"}, **partitioned.daily)(account_daily),
+        dg.multi_asset(
+            specs=[
+                dg.AssetSpec(name, deps=deps, kinds={"sql"}, description=text, **partitioned.spec)
+                for name, text in tables_written
+            ],
+            name="b2b_investigation",
+            can_subset=False,
+            **partitioned.multi,
+        )(b2b_investigation),
+    ]

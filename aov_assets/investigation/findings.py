@@ -9,7 +9,16 @@ from typing import Any
 
 import pandas as pd
 
-from ..core.text import _jsonable, _number, _records, _signed_money, _whole, money_text, pct_text, plain_pct
+from ..core.text import (
+    json_number,
+    jsonable,
+    money_text,
+    pct_text,
+    plain_pct,
+    plain_records,
+    signed_money_text,
+    whole_count,
+)
 from .accounts import ALL, COHORTS
 from .causes import ACTIONS
 
@@ -44,7 +53,7 @@ class Findings:
             (why, causes_of, None),
             (quiet, quiet_of, ["account", "name", "prior_orders", "prior_revenue"]),
         ):
-            for row in _records(frame):
+            for row in plain_records(frame):
                 as_of = row.pop("as_of")
                 grouped.setdefault(as_of, []).append({k: row[k] for k in keep} if keep else row)
         findings = {}
@@ -73,7 +82,7 @@ class Findings:
         t = self.total
         if not t["typical_windows"]:
             return "no earlier window to compare with"
-        low, high = _whole(t["typical_gone_quiet_min"]), _whole(t["typical_gone_quiet_max"])
+        low, high = whole_count(t["typical_gone_quiet_min"]), whole_count(t["typical_gone_quiet_max"])
         spread = f"{low}" if low == high else f"{low}-{high}"
         return f"typical {spread} (median {t['typical_gone_quiet_median'].normalize():f} of {t['typical_windows']})"
 
@@ -85,8 +94,8 @@ class Findings:
 
     def cause_lines(self, limit: int | None = None) -> list[str]:
         return [
-            f"{i}. {row['cause']} {_signed_money(row['contribution'])} ({plain_pct(row['share_pct'])} of the move): "
-            f"{row['summary']}"
+            f"{i}. {row['cause']} {signed_money_text(row['contribution'])} "
+            f"({plain_pct(row['share_pct'])} of the move): {row['summary']}"
             for i, row in enumerate(self.why[:limit], 1)
         ]
 
@@ -124,19 +133,19 @@ class Findings:
         t = self.total
         return {
             "why": [
-                {k: _number(row[k]) for k in ("cause", "contribution", "share_pct", "summary")} for row in self.why
+                {k: json_number(row[k]) for k in ("cause", "contribution", "share_pct", "summary")} for row in self.why
             ],
             "action": ACTIONS.get(self.top["cause"]) if self.top else None,
             "ruled_out": [{k: row[k] for k in ("cause", "summary")} for row in self.ruled_out],
-            "decomposition": {cause: _number(value) for cause, value in self.decomposition.items()},
+            "decomposition": {cause: json_number(value) for cause, value in self.decomposition.items()},
             "gone_quiet": {
                 "count": int(t["gone_quiet"]),
-                "typical_median": _number(t["typical_gone_quiet_median"]),
+                "typical_median": json_number(t["typical_gone_quiet_median"]),
                 "typical_min": t["typical_gone_quiet_min"],
                 "typical_max": t["typical_gone_quiet_max"],
-                "accounts": [_jsonable(row) for row in self.gone_quiet],
+                "accounts": [jsonable(row) for row in self.gone_quiet],
             },
             "cohorts": [
-                _jsonable({k: v for k, v in row.items() if not k.startswith("typical")}) for row in self.cohorts
+                jsonable({k: v for k, v in row.items() if not k.startswith("typical")}) for row in self.cohorts
             ],
         }

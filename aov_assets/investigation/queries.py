@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
-from ..core.db import _bigint, cents
-from ..metrics.queries import _base_amount
+from ..core.db import bigint, cents
+from ..metrics.queries import base_amount
 from ..metrics.tables import classified_orders
 from .tables import account_daily, aov_why, b2b_accounts_30d, b2b_cohorts_30d, b2b_currency_daily
 
@@ -32,7 +32,7 @@ class InvestigationQueries:
             t.c.line_items,
             cents(t.c.order_value).label("value_cents"),
             sa.func.coalesce(cents(t.c.refunded), 0).label("refunded_cents"),
-            sa.cast(sa.func.round(_base_amount(basis) * 10_000), sa.BigInteger).label("base_units"),
+            sa.cast(sa.func.round(base_amount(basis) * 10_000), sa.BigInteger).label("base_units"),
         ).where(t.c.segment == "b2b", t.c.order_date.between(first, last))
         return self._frame(query)
 
@@ -57,8 +57,8 @@ class InvestigationQueries:
         query = (
             sa.select(
                 t.c.account,
-                _bigint(sa.func.sum(t.c.orders)).label("orders"),
-                _bigint(sa.func.sum(cents(t.c.revenue))).label("revenue_cents"),
+                bigint(sa.func.sum(t.c.orders)).label("orders"),
+                bigint(sa.func.sum(cents(t.c.revenue))).label("revenue_cents"),
                 sa.func.min(sa.case((t.c.orders > 0, t.c.order_date))).label("first_order_date"),
             )
             .where(t.c.order_date < day)

@@ -18,6 +18,7 @@ account_daily = sa.Table(
     sa.Column("refunded", Money(), nullable=False),
     sa.Column("largest_order", Money()),
     sa.Column("largest_order_id", sa.String(50)),  # its increment_id
+    info={"partition": "order_date"},
 )
 
 b2b_currency_daily = sa.Table(
@@ -28,6 +29,7 @@ b2b_currency_daily = sa.Table(
     sa.Column("orders", sa.Integer, nullable=False),
     sa.Column("base_revenue", Amount(), nullable=False),  # in the base currency
     sa.Column("revenue", Money(), nullable=False),  # in the global currency
+    info={"partition": "order_date"},
 )
 
 b2b_accounts_30d = sa.Table(
@@ -42,6 +44,7 @@ b2b_accounts_30d = sa.Table(
     sa.Column("prior_line_items", sa.Integer, nullable=False),
     sa.Column("lifetime_revenue", Money(), nullable=False),
     sa.Column("cohort", sa.String(12), nullable=False),
+    info={"partition": "as_of"},
 )
 
 b2b_cohorts_30d = sa.Table(
@@ -59,6 +62,7 @@ b2b_cohorts_30d = sa.Table(
     sa.Column("typical_gone_quiet_min", sa.Integer),
     sa.Column("typical_gone_quiet_max", sa.Integer),
     sa.Column("typical_windows", sa.Integer, nullable=False),
+    info={"partition": "as_of"},
 )
 
 aov_why = sa.Table(
@@ -72,4 +76,5 @@ aov_why = sa.Table(
     sa.Column("contribution", Money()),  # to the B2B AOV change, in money
     sa.Column("share_pct", Percent()),  # of the change
     sa.Column("summary", sa.Text, nullable=False),
+    info={"partition": "as_of"},
 )

@@ -10,8 +10,17 @@ import pyarrow as pa
 
 from ..around.neighbours import Neighbours
 from ..core.db import Writer
-from ..core.glue import Progress, _numbers, _plottable, log_verdicts, one_ahead, require_the_asset
-from ..core.keys import CONTRACTION_KEY, REJECTED_KEY
+from ..core.glue import (
+    Partitioned,
+    Progress,
+    log_verdicts,
+    one_ahead,
+    plottable_numbers,
+    plottable_value,
+    require_the_asset,
+    trailing,
+)
+from ..core.keys import CONTRACTION_CHECK, CONTRACTION_KEY, REJECTED_CHECK, REJECTED_KEY
 from ..core.money import cents_to_money
 from ..core.partitions import day_key, days_of, month_key, months_of
 from ..core.windows import WINDOW_DAYS, add_months, month_end
@@ -240,7 +249,7 @@ def check_metadata(card: Card, explained: bool) -> dict[str, Any]:
         around["left_the_baskets"] = dg.MetadataValue.md("\n".join(f"- {line}" for line in card.basket_lines()))
     return (
         investigation
-        | _numbers(
+        | plottable_numbers(
             around
             | {
                 "as_of": card.as_of.isoformat(),
@@ -285,7 +294,7 @@ def aov_30d(
     for as_of, card in cards.items():
         b2b = card.segments["b2b"]
         context.add_asset_metadata(
-            _numbers(
+            plottable_numbers(
                 {
                     "b2b_aov": b2b.aov,
                     "b2c_aov": card.segments["b2c"].aov,
@@ -335,10 +344,10 @@ def trend_table(db: Warehouse, as_of: date) -> dg.TableMetadataValue:
         dg.TableRecord(
             {
                 "as_of": day.isoformat(),
-                "b2b_aov": _plottable(row.aov),
-                "prior_b2b_aov": _plottable(row.prior_aov),
-                "b2b_change_pct": _plottable(row.aov_change_pct),
-                "b2c_aov": _plottable(b2c_aov.get(day)),
+                "b2b_aov": plottable_value(row.aov),
+                "prior_b2b_aov": plottable_value(row.prior_aov),
+                "b2b_change_pct": plottable_value(row.aov_change_pct),
+                "b2c_aov": plottable_value(b2c_aov.get(day)),
                 "verdict": row.verdict,
             }
         )
@@ -362,6 +371,31 @@ def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
     for month in months:
         card = TtmCard.from_frame(rows, month)
         context.add_asset_metadata(
-            _numbers(card.numbers()) | {"card": dg.MetadataValue.md(card.markdown())}, partition_key=month_key(month)
+            plottable_numbers(card.numbers()) | {"card": dg.MetadataValue.md(card.markdown())},
+            partition_key=month_key(month),
         )
     return dg.MaterializeResult()
+
+
+AROUND_IT = ("segment_metrics_30d", "currency_aov_30d", "b2b_category_mix_30d")  # read by aov_30d's card
+
+
+def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
+    daily, monthly = partitioned.daily, partitioned.monthly
+    return [
+        partitioned.judged_per_day(
+            classified_orders,
+            ["raw_orders"],
+            REJECTED_CHECK,
+            "Every raw order of the day could be read (unreadable ones are in rejected_orders).",
+        ),
+        dg.asset(deps=["classified_orders"], kinds={"sql"}, **daily)(daily_aov),
+        partitioned.judged_per_day(
+            aov_30d,
+            [trailing("daily_aov", 2 * WINDOW_DAYS), "aov_why", *AROUND_IT],
+            CONTRACTION_CHECK,
+            "B2B AOV must not fall by more than the manifest's threshold vs the prior 30 days (one verdict per "
+            "as-of day: the check's partitions show which days alert).",
+        ),
+        dg.asset(deps=[trailing("daily_aov", 24)], kinds={"sql"}, **monthly)(aov_ttm),  # and the year before
+    ]

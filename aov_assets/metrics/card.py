@@ -14,15 +14,15 @@ from ..around.neighbours import Neighbours
 from ..core.money import as_percent, fraction_to_decimal, relative_change
 from ..core.text import (
     _aligned,
-    _jsonable,
     _markdown_table,
-    _number,
-    _records,
-    _signed_money,
+    json_number,
+    jsonable,
     money_text,
     pct_text,
     plain_pct,
+    plain_records,
     plain_text,
+    signed_money_text,
     times_text,
 )
 from ..core.windows import WINDOW_DAYS, WINDOW_SEGMENTS, add_months, month_start
@@ -158,7 +158,7 @@ class Card:
         """One line per category that left the baskets (empty unless `left_the_baskets` has some)."""
         return [
             f"{row['category']}: {money_text(row['per_order'])} per B2B order "
-            f"(prior {money_text(row['prior_per_order'])}, {_signed_money(row['per_order_change'])}); "
+            f"(prior {money_text(row['prior_per_order'])}, {signed_money_text(row['per_order_change'])}); "
             f"{row['lines']:,} lines (prior {row['prior_lines']:,})"
             for row in self.left_the_baskets()
         ]
@@ -170,7 +170,7 @@ class Card:
         if top is None:
             return None
         return (
-            f"Likely cause: {top['cause']} ({_signed_money(top['contribution'])}, "
+            f"Likely cause: {top['cause']} ({signed_money_text(top['contribution'])}, "
             f"{plain_pct(top['share_pct'])} of the move). {top['summary']}"
         )
 
@@ -213,7 +213,7 @@ class Card:
             f"{findings.typical_text}",
             *(f"  {line}" for line in findings.quiet_lines()),
             "",
-            f"Why B2B AOV moved ({_signed_money(move)}):",
+            f"Why B2B AOV moved ({signed_money_text(move)}):",
             *findings.why_lines(),
         ]
         if self.basket_lines():
@@ -264,19 +264,19 @@ class Card:
                 "as_of": self.as_of.isoformat(),
                 "current_window": [c0.isoformat(), c1.isoformat()],
                 "prior_window": [p0.isoformat(), p1.isoformat()],
-                "segments": {name: _jsonable(vars(line)) for name, line in self.segments.items()},
-                "multiplier": _number(self.multiplier),
-                "prior_multiplier": _number(self.prior_multiplier),
+                "segments": {name: jsonable(vars(line)) for name, line in self.segments.items()},
+                "multiplier": json_number(self.multiplier),
+                "prior_multiplier": json_number(self.prior_multiplier),
                 "alert": self.alert,
                 "verdict": self.verdict,
                 "headline": self.headline,
-                "threshold_pct": _number(self.rule.drop_pct),
+                "threshold_pct": json_number(self.rule.drop_pct),
                 "direction": self.rule.direction,
                 "min_orders": self.rule.min_orders,
             }
             | (self.findings.as_json() if self.findings else {})
             | (self.neighbours.as_json() if self.neighbours else {})
-            | {"left_the_baskets": [_jsonable(row) for row in self.left_the_baskets()]}
+            | {"left_the_baskets": [jsonable(row) for row in self.left_the_baskets()]}
         )
 
     def _around(self, title: str, bullet: str, gap: bool = False) -> list[str]:
@@ -314,7 +314,7 @@ class TtmCard:
         """From `aov_ttm` rows holding `month` (and, if there, the month a year earlier); None without them."""
 
         def of(first: date) -> dict[str, dict[str, Any]]:
-            return {row["segment"]: row for row in _records(ttm[ttm["month"] == f"{first:%Y-%m}"])}
+            return {row["segment"]: row for row in plain_records(ttm[ttm["month"] == f"{first:%Y-%m}"])}
 
         rows = of(month)
         return cls(month, rows, of(add_months(month, -12))) if rows else None
@@ -415,7 +415,7 @@ class TtmCard:
             "partial": self.partial,
             "comparable": self.comparable,
             "segments": {
-                segment: _jsonable(
+                segment: jsonable(
                     row
                     | {"prior_aov": self.prior.get(segment, {}).get("aov"), "aov_change_pct": self.change_pct(segment)}
                 )

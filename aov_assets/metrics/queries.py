@@ -9,7 +9,7 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
-from ..core.db import ID_CHUNK, Writer, _bigint, cents
+from ..core.db import ID_CHUNK, Writer, bigint, cents
 from .tables import aov_30d, aov_ttm, classified_orders, daily_aov, rejected_orders
 
 
@@ -24,9 +24,9 @@ class MetricsQueries:
                 t.c.order_date,
                 t.c.segment,
                 sa.func.count().label("orders"),
-                _bigint(sa.func.sum(cents(t.c.order_value))).label("revenue_cents"),
-                _bigint(sa.func.sum(t.c.line_items)).label("line_items"),
-                _bigint(sa.func.sum(sa.func.coalesce(cents(t.c.refunded), 0))).label("refunded_cents"),
+                bigint(sa.func.sum(cents(t.c.order_value))).label("revenue_cents"),
+                bigint(sa.func.sum(t.c.line_items)).label("line_items"),
+                bigint(sa.func.sum(sa.func.coalesce(cents(t.c.refunded), 0))).label("refunded_cents"),
             )
             .where(t.c.counted, t.c.order_date.between(first, last))
             .group_by(t.c.order_date, t.c.segment)
@@ -93,7 +93,7 @@ class MetricsQueries:
             return connection.scalar(sa.select(sa.func.min(daily_aov.c.order_date)))
 
 
-def _base_amount(basis: str) -> sa.ColumnElement:
+def base_amount(basis: str) -> sa.ColumnElement:
     """The metric.basis amount of an order in its base currency (rules.basis_amount)."""
     t = classified_orders
     if basis == "subtotal":
@@ -103,13 +103,13 @@ def _base_amount(basis: str) -> sa.ColumnElement:
     return t.c.base_grand_total
 
 
-def _order_currency_amount(basis: str) -> sa.ColumnElement:
+def order_currency_amount(basis: str) -> sa.ColumnElement:
     """The metric.basis amount in the order currency: grand_total, or the base amount at the order's own
     base-to-order rate where the order has no such field (pre_tax; a store without `subtotal`)."""
     t = classified_orders
     if basis == "grand_total":
         return t.c.grand_total
-    at_order_rate = _base_amount(basis) * t.c.grand_total / sa.func.nullif(t.c.base_grand_total, 0)
+    at_order_rate = base_amount(basis) * t.c.grand_total / sa.func.nullif(t.c.base_grand_total, 0)
     if basis == "subtotal":
         return sa.func.coalesce(t.c.subtotal, at_order_rate, t.c.base_subtotal)
     return sa.func.coalesce(at_order_rate, t.c.grand_total)

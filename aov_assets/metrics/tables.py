@@ -36,6 +36,7 @@ classified_orders = sa.Table(
     sa.Column("subtotal", Amount()),  # in the order currency, like grand_total
     sa.Column("base_tax_amount", Amount()),  # basis pre_tax: base_grand_total - base_tax_amount
     sa.Column("customer_key", sa.String(270), index=True),  # rules.customer_keys: who placed it, at order time
+    info={"partition": "order_date"},
 )
 
 rejected_orders = sa.Table(
@@ -46,6 +47,7 @@ rejected_orders = sa.Table(
     sa.Column("entity_id", sa.BigInteger),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
+    info={"partition": "order_date"},
 )
 
 daily_aov = sa.Table(
@@ -56,6 +58,7 @@ daily_aov = sa.Table(
     sa.Column("orders", sa.Integer, nullable=False),
     sa.Column("revenue", Money(), nullable=False),
     sa.Column("line_items", sa.Integer, nullable=False),
+    info={"partition": "order_date"},
 )
 
 aov_30d = sa.Table(
@@ -74,6 +77,7 @@ aov_30d = sa.Table(
     sa.Column("prior_line_items", sa.Integer, nullable=False),
     sa.Column("days", sa.Integer, nullable=False),
     sa.Column("prior_days", sa.Integer, nullable=False),
+    info={"partition": "as_of"},
 )
 
 aov_ttm = sa.Table(
@@ -87,4 +91,5 @@ aov_ttm = sa.Table(
     sa.Column("line_items", sa.Integer, nullable=False),
     sa.Column("multiplier", Percent()),
     sa.Column("days", sa.Integer, nullable=False),
+    info={"partition": "month"},
 )
