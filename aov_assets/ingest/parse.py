@@ -170,28 +170,28 @@ _IDENTITY_DECODER = msgspec.json.Decoder(_Identity, strict=False)
 
 
 def entity_id_of(payload: bytes | str) -> int | None:
-    """The order's entity_id if it can be read at all (also from an order that is otherwise broken).
-
-    Python's json reads what msgspec refuses as malformed (a lone UTF-16 surrogate escape), so an
-    order rejected for that still names its entity_id."""
+    """The order's entity_id if it can be read at all (also from an order that is otherwise broken)."""
     try:
-        return check_id(_IDENTITY_DECODER.decode(payload).entity_id, "entity_id")
+        value = _IDENTITY_DECODER.decode(payload).entity_id
     except msgspec.ValidationError:
         return None
-    except msgspec.DecodeError:
-        pass
-    except (UnicodeDecodeError, RecursionError, RejectedOrder):
-        return None
-    try:
-        value = json.loads(payload if isinstance(payload, str) else bytes(payload)).get("entity_id")
-    except (ValueError, AttributeError, RecursionError):
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    except msgspec.DecodeError:  # malformed for msgspec: maybe only a lone UTF-16 surrogate escape
+        value = _entity_id_by_python_json(payload)
+    except (UnicodeDecodeError, RecursionError):
         return None
     try:
         return check_id(value, "entity_id")
     except RejectedOrder:
         return None
+
+
+def _entity_id_by_python_json(payload: bytes | str) -> Id | None:
+    """Python's json reads lone surrogate escapes, which msgspec refuses: such a reject still names its order."""
+    try:
+        value = json.loads(payload if isinstance(payload, str) else bytes(payload)).get("entity_id")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return value if isinstance(value, int | str) and not isinstance(value, bool) else None
 
 
 def parse_order(
