@@ -33,7 +33,7 @@ from aov_assets.ingest.sources.sample import sample_merchant
 from aov_assets.manifest import load_manifest
 from aov_assets.metrics.tables import classified_orders
 from aov_assets.operations.demo import PLANNED_EVENTS_SWITCH, QUIET_LOGS
-from aov_assets.operations.instance import INSTANCE_YAML, STOCK_YAML
+from aov_assets.operations.instance import POOLED_STORAGE, TELEMETRY
 from aov_assets.operations.schedules import DAILY_ASSETS, INVESTIGATION
 from aov_assets.resources import AdobeCommerceResource, LakeResource, WarehouseResource
 from aov_assets.warehouse import Warehouse
@@ -104,7 +104,7 @@ def demo_runs(root: Path, pooled: bool = True, investigation: bool = True) -> tu
     """The demo's runs: wall seconds, and the seconds its steps report themselves (our code)."""
     home = root / "dagster_home"
     home.mkdir(parents=True)
-    yaml = INSTANCE_YAML.format(base_dir=home / "history" / "runs") if pooled else STOCK_YAML
+    yaml = TELEMETRY + (POOLED_STORAGE.format(base_dir=home / "history" / "runs") if pooled else "")
     (home / "dagster.yaml").write_text(yaml)
     os.environ["DAGSTER_HOME"] = str(home)
     daily = DEFS.resolve_job_def(DAILY_JOB)

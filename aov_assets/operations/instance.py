@@ -11,17 +11,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import dagster as dg
+
 OURS = "# Written by aov_assets for the demo's own Dagster instance (make demo / make dev).\n"
-STOCK_YAML = OURS + "telemetry:\n  enabled: false\n"
-INSTANCE_YAML = (
-    STOCK_YAML
-    + """event_log_storage:
+TELEMETRY = "telemetry:\n  enabled: false\n"
+POOLED_STORAGE = """event_log_storage:
   module: aov_assets.operations.pooled_event_log
   class: PooledSqliteEventLogStorage
   config:
     base_dir: {base_dir}
 """
-)
+# How many materializations of one step Dagster hands the event log at once (`store_event_batch`); the pooled
+# storage writes each batch in one transaction per shard. Dagster reads it where runs execute, so it is set in
+# this process's environment, which `aov dev` passes on to the daemon's and the webserver's runs.
+EVENT_BATCH_SIZE = ("DAGSTER_EVENT_BATCH_SIZE", "1000")
 
 
 def pooled_available() -> bool:
@@ -35,22 +38,31 @@ def pooled_available() -> bool:
         return False
 
 
+def header() -> str:
+    """The first lines of a `dagster.yaml` aov_assets wrote for the installed Dagster."""
+    return OURS + f"# Event log storage chosen for dagster {dg.__version__}.\n"
+
+
 def instance_yaml(home: Path) -> str:
-    return INSTANCE_YAML.format(base_dir=home / "history" / "runs") if pooled_available() else STOCK_YAML
+    storage = POOLED_STORAGE.format(base_dir=home / "history" / "runs") if pooled_available() else ""
+    return header() + TELEMETRY + storage
 
 
 def use_dagster_home(data_dir: str | os.PathLike[str]) -> Path:
     """Point DAGSTER_HOME at `$AOV_DATA_DIR/dagster_home` unless the user chose one, and create it.
 
-    Returns the home. A home without `dagster.yaml` gets ours; ours is rewritten when the pooled
-    storage became unavailable (or available again); anything else is left alone.
+    Returns the home. A home without `dagster.yaml` gets ours; ours is written again when the installed
+    Dagster is not the one it was written for (the pooled storage may have become unavailable, or
+    available again; asking costs half a second, so not at every command); anything else is left alone.
     """
     home = Path(os.environ.get("DAGSTER_HOME") or Path(data_dir, "dagster_home")).resolve()
     os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    wanted = instance_yaml(home)
     current = config.read_text() if config.exists() else None
-    if current is None or (current.startswith(OURS) and current != wanted):
-        config.write_text(wanted)
+    if current is None or (current.startswith(OURS) and not current.startswith(header())):
+        current = instance_yaml(home)
+        config.write_text(current)
+    if "class: PooledSqliteEventLogStorage" in current:
+        os.environ.setdefault(*EVENT_BATCH_SIZE)
     return home
