@@ -186,6 +186,7 @@ def account_whitespace(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     months = months_of(context.partition_time_window)
     db = warehouse.open()
     keys = [f"{m:%Y-%m}" for m in months]
+    spend_in: dict[date, pd.DataFrame] = {}  # per month: each month's B2B spend is read once, not 12 times
     with warehouse.replacing([tables.account_whitespace], keys[0], keys[-1]) as write:
         for month, key in zip(months, keys):
             last = month_end(month)
@@ -193,8 +194,10 @@ def account_whitespace(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             if accounts.empty:
                 context.log.warning(f"account_whitespace {key}: no b2b_accounts_30d rows as of {last} (no cohorts)")
             cohort_of = accounts.set_index("account")["cohort"]
-            spend = db.b2b_spend(add_months(month, -11), last)
-            rows = whitespace_rows(spend, cohort_of)
+            window = [add_months(month, -back) for back in range(11, -1, -1)]
+            spend_in = {m: spend_in[m] if m in spend_in else db.b2b_spend(m, month_end(m)) for m in window}
+            spend = pd.concat(spend_in.values(), ignore_index=True).groupby(["account", "category"], as_index=False)
+            rows = whitespace_rows(spend[["line_cents", "lines"]].sum(), cohort_of)
             rows = rows.assign(month=key, name=rows["account"].map(accounts.set_index("account")["name"]))
             write(tables.account_whitespace, rows)
             top = rows.sort_values(["peer_median_spend", "account"], ascending=[False, True]).head(WHITESPACE_SHOWN)
