@@ -39,6 +39,9 @@ def build_defs(manifest: Manifest) -> dg.Definitions:
         schedules=build_schedules(manifest),
         sensors=[aov_alert_slack_sensor, aov_health_after_runs, aov_auto_heal_sensor, freshness_sensor],
         resources=default_resources(manifest),
+        # Every step of a run in the run's own process: a step's Python start-up (Dagster, pandas, Arrow)
+        # costs more than a day of its work, and each step already overlaps its own I/O where it can.
+        executor=dg.in_process_executor,
     )
 
 

@@ -35,7 +35,9 @@ classified_orders = sa.Table(
     sa.Column("refunded", Money()),  # base_total_refunded x base_to_global_rate (context; AOV stays gross)
     sa.Column("subtotal", Amount()),  # in the order currency, like grand_total
     sa.Column("base_tax_amount", Amount()),  # basis pre_tax: base_grand_total - base_tax_amount
-    sa.Column("customer_key", sa.String(270), index=True),  # rules.customer_keys: who placed it, at order time
+    sa.Column("customer_key", sa.String(270)),  # rules.customer_keys: who placed it, at order time
+    # A customer's orders by day, answered from the index alone (first orders, presence in windows).
+    sa.Index("ix_classified_orders_customer_days", "customer_key", "order_date", "counted"),
     info={"partition": "order_date"},
 )
 

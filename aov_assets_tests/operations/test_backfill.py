@@ -244,8 +244,8 @@ def test_sigkill_in_the_middle_of_a_range_backfill_then_a_rerun_equals_a_clean_r
         f"{first}...{last}",
     ]
     env = killed.env() | {"PYTHONUNBUFFERED": "1"}
-    # Its own session, so the kill takes the run's step worker too (the multiprocess executor runs each
-    # step in a child process): a crashed machine or container, not a parent that leaves an orphan writing.
+    # Its own session, so the kill takes every process of the run (should a release start a step worker
+    # again): a crashed machine or container, not a parent that leaves an orphan writing.
     process = subprocess.Popen(
         command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )

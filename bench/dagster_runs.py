@@ -1,0 +1,103 @@
+"""What Dagster's bookkeeping costs the runs users start, measured side by side in one run.
+
+On the sample's lake (written once to a temporary directory, or `--data DIR` kept between runs):
+
+- DuckDB summing the lake per day and segment (the reference: parsing and sums, no bookkeeping);
+- `dagster asset materialize --select classified_orders,daily_aov` over all 733 days, a fresh
+  warehouse each time, with a stock Dagster home (an empty DAGSTER_HOME: what a user's own
+  `dagster` command gets) and with the home `aov` commands use (pooled event log, batched events);
+- one day's `aov backfill --from D --to D` (what the daily schedule runs) on the demo's data, after
+  one `aov demo` has filled it.
+
+Each is a child process timed from the outside (start-up included), `--rounds` times, alternating;
+medians are reported with their ratios to DuckDB.
+
+    [AOV_SAMPLE_SCALE=N] .venv/bin/python bench/dagster_runs.py [--rounds 2] [--data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aov_assets.operations.instance import EVENT_BATCH_SIZE, instance_yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+FIRST, LAST = "2024-05-01", "2026-05-03"
+DUCKDB = """
+import sys
+sys.path.insert(0, {bench!r})
+from pathlib import Path
+from scale import duckdb_sums
+duckdb_sums(Path({lake!r}))
+"""
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--data", type=Path, help="a data dir to keep between runs (the demo's is built once)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = (args.data or Path(tmp) / "data").resolve()
+        base = {key: value for key, value in os.environ.items() if not key.startswith(("AOV_", "DAGSTER_"))}
+        base |= {"AOV_SAMPLE_SCALE": os.environ.get("AOV_SAMPLE_SCALE", "1"), "AOV_DATA_DIR": str(data)}
+        base["AOV_MANIFEST"] = str(REPO / "aov.yaml")
+        if not (data / "warehouse.db").exists():
+            print(f"aov demo into {data} (once) ...", flush=True)
+            timed([str(BIN / "aov"), "demo"], base, REPO)
+        lake = data / "lake" / "raw_orders"
+        runs = {
+            "duckdb over the lake (reference)": lambda: timed(
+                [sys.executable, "-c", DUCKDB.format(bench=str(REPO / "bench"), lake=str(lake))], base, REPO
+            ),
+            "classified_orders+daily_aov, stock home": lambda: range_run(base, Path(tmp), stock=True),
+            "classified_orders+daily_aov, aov's home": lambda: range_run(base, Path(tmp), stock=False),
+            f"aov backfill --from {LAST} --to {LAST}": lambda: timed(
+                [str(BIN / "aov"), "backfill", "--from", LAST, "--to", LAST], base, REPO
+            ),
+        }
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for round_ in range(1, args.rounds + 1):
+            for name, run in runs.items():
+                times[name].append(run())
+                print(f"round {round_}: {name:<44}{times[name][-1]:7.1f}s", flush=True)
+        reference = statistics.median(times["duckdb over the lake (reference)"])
+        print(f"\n{'median of ' + str(args.rounds):<52}{'seconds':>9}{'x DuckDB':>10}")
+        for name, values in times.items():
+            print(f"{name:<52}{statistics.median(values):>9.1f}{statistics.median(values) / reference:>10.1f}")
+
+
+def range_run(base: dict[str, str], tmp: Path, stock: bool) -> float:
+    """The two assets over every day into a fresh warehouse, from the demo's lake, on a fresh home."""
+    home, warehouse = tmp / "home", tmp / "range.db"
+    shutil.rmtree(home, ignore_errors=True)
+    warehouse.unlink(missing_ok=True)
+    home.mkdir()
+    env = base | {"DAGSTER_HOME": str(home), "AOV_WAREHOUSE_URL": f"sqlite:///{warehouse}"}
+    if not stock:  # the home `aov` commands write, and the environment they run in
+        (home / "dagster.yaml").write_text(instance_yaml(home))
+        env[EVENT_BATCH_SIZE[0]] = EVENT_BATCH_SIZE[1]
+    command = [str(BIN / "dagster"), "asset", "materialize", "-m", "aov_assets.definitions"]
+    command += ["--select", "classified_orders,daily_aov", "--partition-range", f"{FIRST}...{LAST}"]
+    return timed(command, env, REPO)
+
+
+if __name__ == "__main__":
+    main()
