@@ -2,7 +2,7 @@
 
 Dagster's `SqliteEventLogStorage` builds a new SQLAlchemy engine and connection for every event,
 and another one for every `has_table` question it asks while storing an asset event. A single-run
-backfill of the sample's 733 days stores about 6,000 events, so that overhead made `make demo`
+backfill of the sample's 733 days stores over 10,000 events, so that overhead made `make demo`
 about twice as slow (bench/pipeline.py part B measures stock vs pooled side by side).
 `PooledSqliteEventLogStorage` is that same storage with one pooled engine per shard (kept for the
 most recently used shards only, so a long-running webserver holds a bounded number of files open),
