@@ -58,7 +58,7 @@ def main() -> None:
         data = (args.data or Path(tmp) / "data").resolve()
         base = {key: value for key, value in os.environ.items() if not key.startswith(("AOV_", "DAGSTER_"))}
         base |= {"AOV_SAMPLE_SCALE": os.environ.get("AOV_SAMPLE_SCALE", "1"), "AOV_DATA_DIR": str(data)}
-        base["AOV_MANIFEST"] = str(REPO / "aov.yaml")
+        base |= {"AOV_MANIFEST": str(REPO / "aov.yaml"), "AOV_WAREHOUSE_URL": f"sqlite:///{data / 'warehouse.db'}"}
         if not (data / "warehouse.db").exists():
             print(f"aov demo into {data} (once) ...", flush=True)
             timed([str(BIN / "aov"), "demo"], base, REPO)
