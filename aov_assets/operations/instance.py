@@ -15,11 +15,12 @@ import dagster as dg
 
 OURS = "# Written by aov_assets for the demo's own Dagster instance (make demo / make dev).\n"
 TELEMETRY = "telemetry:\n  enabled: false\n"
-POOLED_STORAGE = """event_log_storage:
+POOLED_CLASS = "class: PooledSqliteEventLogStorage"
+POOLED_STORAGE = f"""event_log_storage:
   module: aov_assets.operations.pooled_event_log
-  class: PooledSqliteEventLogStorage
+  {POOLED_CLASS}
   config:
-    base_dir: {base_dir}
+    base_dir: {{base_dir}}
 """
 # How many materializations of one step Dagster hands the event log at once (`store_event_batch`); the pooled
 # storage writes each batch in one transaction per shard. Dagster reads it where runs execute, so it is set in
@@ -63,6 +64,6 @@ def use_dagster_home(data_dir: str | os.PathLike[str]) -> Path:
     if current is None or (current.startswith(OURS) and not current.startswith(header())):
         current = instance_yaml(home)
         config.write_text(current)
-    if "class: PooledSqliteEventLogStorage" in current:
+    if POOLED_CLASS in current:
         os.environ.setdefault(*EVENT_BATCH_SIZE)
     return home

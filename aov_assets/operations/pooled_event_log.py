@@ -81,7 +81,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def store_event_batch(self, events: Sequence[dg.EventLogEntry]) -> None:
         """A single-run backfill's materializations of one asset (Dagster batches them when
         DAGSTER_EVENT_BATCH_SIZE is set): each stored exactly as `store_event` stores it, in one
-        transaction per shard instead of three per event. On an error nothing of the batch is
+        transaction per shard instead of two per event. On an error nothing of the batch is
         kept, and Dagster stores the events one by one."""
         with self._db_lock, ExitStack() as stack:
             batch = self._batch.transactions = _Batch(stack, {}, {})
