@@ -81,7 +81,11 @@ def counted_lines(items: Sequence[_Item]) -> list[tuple[_Item, str | None]]:
 
 
 def _allocate(exact: list[Decimal]) -> list[int]:
-    """Cents per line that sum to the lines' exact total rounded half-up once (largest remainders)."""
+    """Cents per line that sum to the lines' exact total rounded half-up once (largest remainders).
+
+    Lines already in whole cents (most: no currency rate, two-decimal prices) are their own cents."""
+    if all(value.as_tuple().exponent >= -2 for value in exact):
+        return [int(value.scaleb(2)) for value in exact]
     target = int(sum(exact, Decimal(0)).quantize(CENT, ROUND_HALF_UP) * 100)
     floors = [int((value * 100).to_integral_value(ROUND_FLOOR)) for value in exact]
     remainders = [value * 100 - floor for value, floor in zip(exact, floors)]
@@ -91,35 +95,24 @@ def _allocate(exact: list[Decimal]) -> list[int]:
 
 
 LINE_TEXT = {"sku": 64, "variant_sku": 64, "name": 255, "product_type": 32}  # order_lines' VARCHAR lengths
+ZERO = Decimal(0)
 
 
-def order_line_rows(order: _Order, day: date) -> list[dict[str, Any]]:
-    """One counted order's lines; an item the warehouse cannot hold exactly raises RejectedOrder."""
+def order_line_rows(order: _Order, day: date) -> list[tuple]:
+    """One counted order's lines as LINE_COLUMNS tuples; an item the warehouse cannot hold exactly
+    raises RejectedOrder."""
     lines = counted_lines(order.items)
     for item, variant in lines:
         for field in ("base_row_total", "base_discount_amount", "qty_ordered"):
             check_amount(getattr(item, field), f"items.{field}")
         for field, limit in LINE_TEXT.items():
             check_text(variant if field == "variant_sku" else getattr(item, field), f"items.{field}", limit)
-        check_id(item.product_id, "items.product_id")
-    exact = [
-        ((item.base_row_total or Decimal(0)) - (item.base_discount_amount or Decimal(0))) * order.base_to_global_rate
-        for item, _ in lines
-    ]
+    product_ids = [check_id(item.product_id, "items.product_id") for item, _ in lines]
+    rate, entity_id = order.base_to_global_rate, int(order.entity_id)
+    exact = [((item.base_row_total or ZERO) - (item.base_discount_amount or ZERO)) * rate for item, _ in lines]
     return [
-        {
-            "entity_id": int(order.entity_id),
-            "line": number,
-            "order_date": day,
-            "sku": item.sku,
-            "variant_sku": variant,
-            "name": item.name,
-            "product_id": check_id(item.product_id, "items.product_id"),
-            "product_type": item.product_type,
-            "qty": item.qty_ordered,
-            "line_cents": cents,
-        }
-        for number, ((item, variant), cents) in enumerate(zip(lines, _allocate(exact)), 1)
+        (entity_id, number, day, item.sku, variant, item.name, product_id, item.product_type, item.qty_ordered, cents)
+        for number, ((item, variant), product_id, cents) in enumerate(zip(lines, product_ids, _allocate(exact)), 1)
     ]
 
 

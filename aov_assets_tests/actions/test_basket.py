@@ -33,7 +33,7 @@ import pytest
 from aov_assets.actions import assets as actions_assets
 from aov_assets.actions import baskets as actions_baskets
 from aov_assets.actions.baskets import pair_rows, whitespace_rows
-from aov_assets.actions.lines import _ORDER, UNCATEGORIZED, line_rows, order_line_rows
+from aov_assets.actions.lines import _ORDER, LINE_COLUMNS, _allocate, UNCATEGORIZED, line_rows, order_line_rows
 from aov_assets.around.neighbours import Neighbours
 from aov_assets.cli import main
 from aov_assets.core import windows as core_windows
@@ -110,7 +110,7 @@ def test_configurables_bundles_and_discounts_make_lines_that_add_up_to_the_order
         ],
         base_to_global_rate="0.7350",
     )
-    lines = order_line_rows(_ORDER.decode(tricky), date(2026, 2, 10))
+    lines = [dict(zip(LINE_COLUMNS, row)) for row in order_line_rows(_ORDER.decode(tricky), date(2026, 2, 10))]
     assert [(line["sku"], line["variant_sku"]) for line in lines] == [
         ("GLOVES", "GLOVES-M"),
         ("SOAP", None),
@@ -123,6 +123,13 @@ def test_configurables_bundles_and_discounts_make_lines_that_add_up_to_the_order
     assert [line["line_cents"] for line in lines] == [2205, 735, 404, 2940, 760]
     value = parse_order(tricky, date(2026, 2, 10), "subtotal")["order_value"]  # (97.84 x .735) rounded
     assert sum(line["line_cents"] for line in lines) == 7044 == int((value - Decimal("2.00") * Decimal("0.735")) * 100)
+
+
+def test_lines_in_whole_cents_are_their_own_cents_and_a_sub_cent_line_rounds_the_order_once():
+    whole = [Decimal("19.99"), Decimal("-2.50"), Decimal("1E+2"), Decimal("0.1")]
+    assert _allocate(whole) == [1999, -250, 10000, 10]
+    # 0.335 + 0.335 + 0.33 = 1.00: floors 33 + 33 + 33, the one cent left goes to the first largest remainder
+    assert _allocate([Decimal("0.335"), Decimal("0.335"), Decimal("0.33")]) == [34, 33, 33]
 
 
 def test_a_rejected_copy_or_an_uncounted_order_has_no_lines_and_unreadable_items_are_never_fatal():
@@ -267,7 +274,9 @@ def test_the_sample_lines_add_up_to_each_order_to_the_cent():
     for payload in sample.iter_days([date(2026, 4, 20)]).__next__()[1][:200]:
         order_ = msgspec.json.decode(payload)
         lines = order_line_rows(_ORDER.decode(payload), date(2026, 4, 20))
-        assert sum(line["line_cents"] for line in lines) == round(Decimal(str(order_["base_subtotal"])) * 100)
+        assert sum(row[LINE_COLUMNS.index("line_cents")] for row in lines) == round(
+            Decimal(str(order_["base_subtotal"])) * 100
+        )
 
 
 def test_pairs_have_the_hand_counted_support_confidence_and_lift():
