@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .actions.queries import ActionsQueries
+from .alerts import tables as alert_tables  # noqa: F401 - the ledger's table: created and migrated with the rest
 from .around.queries import AroundQueries
 from .core.db import Database
 from .health.queries import HealthQueries

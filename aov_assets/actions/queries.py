@@ -21,7 +21,7 @@ class ActionsQueries:
         """entity_id, segment and customer_key of the counted orders of first..last (for their lines)."""
         t = classified_orders
         query = sa.select(t.c.entity_id, t.c.segment, t.c.customer_key).where(
-            t.c.counted, t.c.order_date.between(first, last)
+            self.mine(t), t.c.counted, t.c.order_date.between(first, last)
         )
         return self._frame(query)
 
@@ -30,7 +30,7 @@ class ActionsQueries:
         lines = order_lines
         orders = (
             sa.select(lines.c.order_date, sa.func.count(sa.distinct(lines.c.entity_id)).label("orders"))
-            .where(lines.c.segment == "b2b", lines.c.order_date.between(first, last))
+            .where(self.mine(lines), lines.c.segment == "b2b", lines.c.order_date.between(first, last))
             .group_by(lines.c.order_date)
         )
         return self._b2b_lines_by_category(lines.c.order_date, first, last), self._frame(orders)
@@ -49,8 +49,10 @@ class ActionsQueries:
                 bigint(sa.func.sum(cents(lines.c.line_value))).label("line_cents"),
                 sa.func.count().label("lines"),
             )
-            .select_from(lines.outerjoin(catalog, catalog.c.sku == lines.c.sku))
-            .where(lines.c.segment == "b2b", lines.c.order_date.between(first, last))
+            .select_from(
+                lines.outerjoin(catalog, sa.and_(catalog.c.store == lines.c.store, catalog.c.sku == lines.c.sku))
+            )
+            .where(self.mine(lines), lines.c.segment == "b2b", lines.c.order_date.between(first, last))
             .group_by(key, catalog.c.category)
         )
         frame = self._frame(query)
@@ -62,14 +64,14 @@ class ActionsQueries:
         lines, catalog = order_lines, product_catalog
         with self.connect() as connection:
             sku = sa.or_(lines.c.sku == text, lines.c.variant_sku == text)
-            if connection.scalar(sa.select(sa.literal(1)).where(sku).limit(1)):
+            if connection.scalar(sa.select(sa.literal(1)).where(self.mine(lines), sku).limit(1)):
                 return f"SKU {text}", sku
-            categories = connection.scalars(sa.select(catalog.c.category).distinct()).all()
+            categories = connection.scalars(sa.select(catalog.c.category).distinct().where(self.mine(catalog))).all()
         wanted = text.casefold().strip("/")
         named = sorted(c for c in categories if wanted in (c.casefold(), c.casefold().rsplit("/", 1)[-1]))
         if not named:
             return None
-        skus = sa.select(catalog.c.sku).where(catalog.c.category.in_(named)).scalar_subquery()
+        skus = sa.select(catalog.c.sku).where(self.mine(catalog), catalog.c.category.in_(named)).scalar_subquery()
         return f"category {', '.join(named)}", sa.or_(lines.c.sku.in_(skus), lines.c.variant_sku.in_(skus))
 
     def accounts_buying(self, match: sa.ColumnElement[bool], since: date, segments: Sequence[str]) -> set[str]:
@@ -78,7 +80,7 @@ class ActionsQueries:
         query = (
             sa.select(lines.c.account)
             .distinct()
-            .where(match, lines.c.order_date >= since, lines.c.segment.in_(list(segments)))
+            .where(self.mine(lines), match, lines.c.order_date >= since, lines.c.segment.in_(list(segments)))
         )
         with self.connect() as connection:
             return set(connection.scalars(query))
@@ -95,6 +97,7 @@ class ActionsQueries:
                 t.c.company_name,
                 cents(t.c.order_value).label("revenue_cents"),
             ).where(
+                self.mine(t),
                 t.c.counted,
                 t.c.order_date >= since,
                 t.c.segment.in_(list(segments)),
@@ -116,11 +119,13 @@ class ActionsQueries:
         of lines."""
         lines, catalog = order_lines, product_catalog
         query = sa.select(lines.c.order_date, lines.c.segment, lines.c.entity_id, lines.c.sku).where(
-            lines.c.order_date.between(first, last)
+            self.mine(lines), lines.c.order_date.between(first, last)
         )
         frame = self._frame(query, categorical=["order_date", "segment", "sku"])
         with self.connect() as connection:  # joined here, per SKU: SQLite joining per line took as long as the read
-            categories = dict(connection.execute(sa.select(catalog.c.sku, catalog.c.category)).all())
+            categories = dict(
+                connection.execute(sa.select(catalog.c.sku, catalog.c.category).where(self.mine(catalog))).all()
+            )
         category = frame["sku"].map(categories).astype(object).fillna(UNCATEGORIZED)
         return frame.assign(category=pd.Categorical(category))
 
@@ -128,12 +133,13 @@ class ActionsQueries:
         """account_whitespace of a month (the latest when None), one account's or all, largest first."""
         w = account_whitespace
         with self.connect() as connection:
-            month = month or connection.scalar(sa.select(sa.func.max(w.c.month)))
-        query = sa.select(w).where(w.c.month == month)
+            month = month or connection.scalar(sa.select(sa.func.max(w.c.month)).where(self.mine(w)))
+        query = self.select_mine(w).where(w.c.month == month)
         if account is not None:
             query = query.where(w.c.account == account)
         return self._frame(query.order_by(w.c.peer_median_spend.desc(), w.c.account, w.c.category))
 
     def read_category_mix(self, first: date, last: date) -> pd.DataFrame:
         m = b2b_category_mix_30d
-        return self._frame(sa.select(m).where(m.c.as_of.between(first, last)).order_by(m.c.as_of, m.c.category))
+        query = self.select_mine(m).where(m.c.as_of.between(first, last))
+        return self._frame(query.order_by(m.c.as_of, m.c.category))

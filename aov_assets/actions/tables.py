@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..core.db import Amount, Money, Percent, metadata
+from ..core.db import Amount, Money, Percent, metadata, store_column
 
 order_lines = sa.Table(
     "order_lines",
     metadata,
+    store_column(),
     sa.Column("entity_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("line", sa.Integer, primary_key=True, autoincrement=False),  # 1.. in the order's item order
-    sa.Column("order_date", sa.Date, nullable=False, index=True),
+    sa.Column("order_date", sa.Date, nullable=False),
     sa.Column("segment", sa.String(3), nullable=False),
     sa.Column("account", sa.String(270), nullable=False),  # the order's customer_key
     sa.Column("sku", sa.String(64)),
@@ -21,12 +22,14 @@ order_lines = sa.Table(
     sa.Column("product_type", sa.String(32)),
     sa.Column("qty", Amount()),
     sa.Column("line_value", Money(), nullable=False),  # (base_row_total - base_discount_amount) x rate
+    sa.Index("ix_order_lines_order_date", "store", "order_date"),
     info={"partition": "order_date"},
 )
 
 product_catalog = sa.Table(  # not partitioned: replaced whole on each refresh
     "product_catalog",
     metadata,
+    store_column(),
     sa.Column("sku", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(255)),
     sa.Column("product_id", sa.BigInteger),
@@ -36,6 +39,7 @@ product_catalog = sa.Table(  # not partitioned: replaced whole on each refresh
 b2b_category_mix_30d = sa.Table(
     "b2b_category_mix_30d",
     metadata,
+    store_column(),
     sa.Column("as_of", sa.Date, primary_key=True),
     sa.Column("category", sa.String(255), primary_key=True),
     sa.Column("line_value", Money(), nullable=False),
@@ -51,6 +55,7 @@ b2b_category_mix_30d = sa.Table(
 basket_pairs = sa.Table(
     "basket_pairs",
     metadata,
+    store_column(),
     sa.Column("month", sa.String(7), primary_key=True),  # the trailing 90 days up to the month's end
     sa.Column("segment", sa.String(3), primary_key=True),
     sa.Column("kind", sa.String(8), primary_key=True),  # category | sku
@@ -66,6 +71,7 @@ basket_pairs = sa.Table(
 account_whitespace = sa.Table(
     "account_whitespace",
     metadata,
+    store_column(),
     sa.Column("month", sa.String(7), primary_key=True),  # the trailing 12 months up to the month's end
     sa.Column("account", sa.String(270), primary_key=True),
     sa.Column("category", sa.String(255), primary_key=True),

@@ -64,24 +64,25 @@ class Outcome:
 
 
 class AlertLedger:
-    """The `alert_deliveries` table: one row per (check, as-of day), whatever happens to the runs."""
+    """The `alert_deliveries` table: one row per (store, check, as-of day), whatever happens to the runs."""
 
     def __init__(self, warehouse: Warehouse):
-        self.engine = warehouse.engine
+        self.warehouse, self.engine, self.store = warehouse, warehouse.engine, warehouse.store
+
+    def _one(self, check_key: str, as_of: date) -> sa.ColumnElement[bool]:
+        t = alert_deliveries
+        return self.warehouse.mine(t) & (t.c.check_key == check_key) & (t.c.as_of == as_of)
 
     def record(self, alert: Alert, status: str) -> bool:
         """Insert the alert unless it is already there; True when it is new."""
         with self.engine.begin() as connection:
-            exists = connection.scalar(
-                sa.select(sa.func.count()).where(
-                    alert_deliveries.c.check_key == alert.check_key, alert_deliveries.c.as_of == alert.as_of
-                )
-            )
+            exists = connection.scalar(sa.select(sa.func.count()).where(self._one(alert.check_key, alert.as_of)))
             if exists:
                 return False
             try:
                 connection.execute(
                     alert_deliveries.insert().values(
+                        store=self.store,
                         check_key=alert.check_key,
                         as_of=alert.as_of,
                         status=status,
@@ -100,7 +101,9 @@ class AlertLedger:
         """Pending alerts, each claimed (status 'sending') by this caller alone."""
         with self.engine.connect() as connection:
             rows = connection.execute(
-                sa.select(alert_deliveries).where(alert_deliveries.c.status.in_(("pending", "sending", "unknown")))
+                self.warehouse.select_mine(alert_deliveries).where(
+                    alert_deliveries.c.status.in_(("pending", "sending", "unknown"))
+                )
             ).fetchall()
         for row in rows:
             claimable = alert_deliveries.c.status.in_(("pending", "unknown")) | (
@@ -109,9 +112,7 @@ class AlertLedger:
             with self.engine.begin() as connection:
                 claimed = connection.execute(
                     alert_deliveries.update()
-                    .where(
-                        alert_deliveries.c.check_key == row.check_key, alert_deliveries.c.as_of == row.as_of, claimable
-                    )
+                    .where(self._one(row.check_key, row.as_of), claimable)
                     .values(status="sending", claimed_at=_now(), attempts=alert_deliveries.c.attempts + 1)
                 ).rowcount
             if claimed == 1:
@@ -120,14 +121,14 @@ class AlertLedger:
 
     def rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            result = connection.execute(sa.select(alert_deliveries).order_by(alert_deliveries.c.as_of))
+            result = connection.execute(self.warehouse.select_mine(alert_deliveries).order_by(alert_deliveries.c.as_of))
             return [dict(row._mapping) for row in result]
 
     def finish(self, alert: Alert, status: str, error: str | None = None) -> None:
         with self.engine.begin() as connection:
             connection.execute(
                 alert_deliveries.update()
-                .where(alert_deliveries.c.check_key == alert.check_key, alert_deliveries.c.as_of == alert.as_of)
+                .where(self._one(alert.check_key, alert.as_of))
                 .values(
                     status=status,
                     last_error=error,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..core.db import metadata
+from ..core.db import metadata, store_column
 
 alert_deliveries = sa.Table(
     "alert_deliveries",
     metadata,
+    store_column(),
     sa.Column("check_key", sa.String(200), primary_key=True),  # e.g. aov_30d:b2b_aov_contraction
     sa.Column("as_of", sa.Date, primary_key=True),
     sa.Column(

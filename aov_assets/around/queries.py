@@ -23,7 +23,7 @@ class AroundQueries:
         query = (
             sa.select(t.c.order_date, t.c.segment, t.c.customer_key)
             .distinct()
-            .where(t.c.counted, t.c.order_date.between(first, last), t.c.customer_key.is_not(None))
+            .where(self.mine(t), t.c.counted, t.c.order_date.between(first, last), t.c.customer_key.is_not(None))
         )
         return self._frame(query, categorical=["order_date", "segment"])
 
@@ -33,12 +33,12 @@ class AroundQueries:
         t = classified_orders
         active = (
             sa.select(t.c.customer_key)
-            .where(t.c.counted, t.c.order_date.between(first, last), t.c.customer_key.is_not(None))
+            .where(self.mine(t), t.c.counted, t.c.order_date.between(first, last), t.c.customer_key.is_not(None))
             .distinct()
         )
         query = (
             sa.select(t.c.customer_key, sa.func.min(t.c.order_date).label("first_order_date"))
-            .where(t.c.counted, t.c.order_date <= last, t.c.customer_key.in_(active.scalar_subquery()))
+            .where(self.mine(t), t.c.counted, t.c.order_date <= last, t.c.customer_key.in_(active.scalar_subquery()))
             .group_by(t.c.customer_key)
         )
         return self._frame(query, categorical=["first_order_date"])
@@ -57,7 +57,7 @@ class AroundQueries:
                 bigint(sa.func.sum(sa.cast(sa.func.round(amount * 10_000), sa.BigInteger))).label("units"),
                 bigint(sa.func.sum(cents(t.c.order_value))).label("revenue_cents"),
             )
-            .where(t.c.counted, t.c.order_date.between(first, last))
+            .where(self.mine(t), t.c.counted, t.c.order_date.between(first, last))
             .group_by(t.c.order_date, t.c.segment, t.c.order_currency_code)
         )
         frame = self._frame(query)
@@ -67,9 +67,9 @@ class AroundQueries:
         """segment_metrics_30d, currency_aov_30d and b2b_category_mix_30d rows of as-of days first..last."""
         m, c = segment_metrics_30d, currency_aov_30d
         return (
-            self._frame(sa.select(m).where(m.c.as_of.between(first, last))),
+            self._frame(self.select_mine(m).where(m.c.as_of.between(first, last))),
             self._frame(
-                sa.select(c).where(c.c.as_of.between(first, last)).order_by(c.c.as_of, c.c.segment, c.c.currency)
+                self.select_mine(c).where(c.c.as_of.between(first, last)).order_by(c.c.as_of, c.c.segment, c.c.currency)
             ),
             self.read_category_mix(first, last),
         )

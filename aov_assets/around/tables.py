@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..core.db import Money, Percent, metadata
+from ..core.db import Money, Percent, metadata, store_column
 from .rules import MEASURES
 
 
@@ -21,6 +21,7 @@ def _measure_columns() -> list[sa.Column]:
 segment_metrics_30d = sa.Table(
     "segment_metrics_30d",
     metadata,
+    store_column(),
     sa.Column("as_of", sa.Date, primary_key=True),
     sa.Column("segment", sa.String(3), primary_key=True),
     *_measure_columns(),
@@ -34,6 +35,7 @@ segment_metrics_30d = sa.Table(
 currency_aov_30d = sa.Table(
     "currency_aov_30d",
     metadata,
+    store_column(),
     sa.Column("as_of", sa.Date, primary_key=True),
     sa.Column("segment", sa.String(3), primary_key=True),
     sa.Column("currency", sa.String(3), primary_key=True),  # order_currency_code

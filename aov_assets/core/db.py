@@ -5,11 +5,13 @@ Every domain declares its tables on `metadata` and its queries as a mixin of `Da
 
 from __future__ import annotations
 
+import copy
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 import pyarrow as pa
@@ -19,6 +21,14 @@ from pandas.api.types import union_categoricals
 from sqlalchemy.engine import Connection, Engine
 
 metadata = sa.MetaData()
+
+DEFAULT_STORE = "default"  # the store of a manifest without `stores:`, and of every row written before them
+
+
+def store_column() -> sa.Column:
+    """The store a row belongs to: the first column of every table's primary key, so two stores' rows
+    (with overlapping entity_ids, days and accounts) never meet, and every index leads with it."""
+    return sa.Column("store", sa.String(40), primary_key=True, server_default=DEFAULT_STORE)
 
 
 class ExactDecimal(sa.types.TypeDecorator):
@@ -73,6 +83,11 @@ def window_columns() -> list[sa.Column]:
         sa.Column("prior_revenue", Money(), nullable=False),
         sa.Column("prior_aov", Money()),
     ]
+
+
+def data_columns(table: sa.Table) -> list[str]:
+    """A table's column names but `store` (which the warehouse fills in and filters on)."""
+    return [name for name in table.c.keys() if name != "store"]
 
 
 def partition_column(table: sa.Table) -> str | None:
@@ -154,36 +169,52 @@ def _locked_error(url: str) -> WarehouseError:
 
 
 class Database:
-    """An open warehouse: creates missing tables and columns, replaces partitions, reads frames."""
+    """An open warehouse, seen as one store's: creates missing tables and columns, replaces the store's
+    partitions, reads frames of the store's rows (`for_store` gives another store's view, same engine)."""
 
-    def __init__(self, url: str):
-        self.url = url
+    def __init__(self, url: str, store: str = DEFAULT_STORE):
+        self.url, self.store = url, store
         try:
             self.engine = create_engine(url)
             metadata.create_all(self.engine)
+            _key_by_store(self.engine)
             _add_new_columns(self.engine)
         except (sa.exc.SQLAlchemyError, ImportError, OSError) as error:
             raise _open_error(url, error) from None
+
+    def for_store(self, store: str) -> Self:
+        view = copy.copy(self)
+        view.store = store
+        return view
+
+    def mine(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        """The condition every read adds: the row is this store's."""
+        return table.c.store == self.store
+
+    def select_mine(self, table: sa.Table) -> sa.Select[Any]:
+        """The table's columns but `store`, of this store's rows."""
+        return sa.select(*(table.c[name] for name in data_columns(table))).where(self.mine(table))
 
     def dispose(self) -> None:
         self.engine.dispose()
 
     @contextmanager
     def replacing(self, tables: Iterable[sa.Table], first: Any, last: Any) -> Iterator[Writer]:
-        """One transaction that first deletes partitions first..last of `tables`, then takes new rows.
+        """One transaction that first deletes this store's partitions first..last of `tables`, then takes
+        new rows (for this store: `Writer` fills in the `store` column).
 
-        Re-running a partition therefore replaces exactly its rows, and a failure anywhere rolls
+        Re-running a partition therefore replaces exactly its rows, never another store's, and a failure anywhere rolls
         the whole range back (nothing partial, nothing doubled). On SQLite, a write lock held by
         another writer is retried for the busy timeout, then fails in one line.
         """
         try:
             with self.engine.begin() as connection:
                 for table in tables:
-                    _lock_for_writing(connection, table)
+                    _lock_for_writing(connection, table, self.store)
                     key = partition_column(table)
-                    delete = table.delete()
+                    delete = table.delete().where(self.mine(table))
                     connection.execute(delete if key is None else delete.where(table.c[key].between(first, last)))
-                yield Writer(connection, first, last)
+                yield Writer(connection, self.store, first, last)
         except sa.exc.OperationalError as error:
             if "database is locked" in str(error.orig):
                 raise _locked_error(self.url) from None
@@ -234,8 +265,35 @@ def _add_new_columns(engine: Engine) -> None:
                 index.create(connection, checkfirst=True)
 
 
-def _lock_for_writing(connection: Connection, table: sa.Table) -> None:
-    """One writer per table at a time, until commit, so concurrent runs of the same partitions
+def _key_by_store(engine: Engine) -> None:
+    """Rebuild each table a version before stores created (no `store` column) with `store` leading its
+    primary key and indexes, its rows kept as the default store's: nothing re-synced, nothing lost."""
+    for table in metadata.sorted_tables:
+        with engine.begin() as connection:
+            inspector = sa.inspect(connection)
+            if not inspector.has_table(table.name):
+                continue
+            columns = [column["name"] for column in inspector.get_columns(table.name)]
+            if "store" in columns:
+                continue
+            before = f"{table.name}_before_stores"
+            for index in inspector.get_indexes(table.name):  # index names are per database, not per table
+                connection.execute(sa.text(f'DROP INDEX "{index["name"]}"'))
+            primary_key = inspector.get_pk_constraint(table.name).get("name")
+            if connection.dialect.name == "postgresql" and primary_key:
+                connection.execute(sa.text(f'ALTER TABLE {table.name} DROP CONSTRAINT "{primary_key}"'))
+            connection.execute(sa.text(f"ALTER TABLE {table.name} RENAME TO {before}"))
+            table.create(connection)
+            kept = ", ".join(f'"{name}"' for name in columns if name in table.c)
+            connection.execute(
+                sa.text(f"INSERT INTO {table.name} (store, {kept}) SELECT :store, {kept} FROM {before}"),
+                {"store": DEFAULT_STORE},
+            )
+            connection.execute(sa.text(f"DROP TABLE {before}"))
+
+
+def _lock_for_writing(connection: Connection, table: sa.Table, store: str) -> None:
+    """One writer per store's table at a time, until commit, so concurrent runs of the same partitions
     replace each other instead of interleaving (no duplicates).
 
     PostgreSQL: a transaction-scoped advisory lock (plain READ COMMITTED would let a second
@@ -244,7 +302,7 @@ def _lock_for_writing(connection: Connection, table: sa.Table) -> None:
     """
     if connection.dialect.name == "postgresql":
         connection.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"aov_assets.{table.name}"}
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"aov_assets.{table.name}.{store}"}
         )
 
 
@@ -262,39 +320,45 @@ class Writer:
     a Core insert would send), then one `executemany` on SQLite or one `COPY ... FROM STDIN` on
     PostgreSQL, instead of SQLAlchemy's per-row parameter processing."""
 
-    def __init__(self, connection: Connection, first: Any, last: Any):
-        self.connection, self.first, self.last = connection, first, last
+    def __init__(self, connection: Connection, store: str, first: Any, last: Any):
+        self.connection, self.store, self.first, self.last = connection, store, first, last
         self.rows: dict[str, int] = {}
+
+    def mine(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        return table.c.store == self.store
 
     def __call__(self, table: sa.Table, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
+        if "store" in frame and not (frame["store"] == self.store).all():
+            raise ValueError(f"{table.name}: rows of another store than {self.store!r}")
         key = partition_column(table)
         if key is not None and not frame[key].between(self.first, self.last).all():
             raise ValueError(f"{table.name}: rows outside partitions {self.first}..{self.last}")
-        names = [name for name in frame.columns if name in table.c]  # like a Core insert: other columns are ignored
+        names = [name for name in frame.columns if name in table.c and name != "store"]  # others are ignored
         dialect = self.connection.dialect
-        slices = _bound_slices(table, frame[names], dialect)
-        quoted = ", ".join(f'"{name}"' for name in names)
+        slices = _bound_slices(table, frame[names], dialect, self.store)
+        quoted = ", ".join(f'"{name}"' for name in ["store", *names])
         if dialect.name == "postgresql":
             with self.connection.connection.driver_connection.cursor() as cursor:
-                with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
+                with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as stream:
                     for rows in slices:
                         for row in rows:
-                            copy.write_row(row)
+                            stream.write_row(row)
         else:
-            marks = ", ".join("?" * len(names))
+            marks = ", ".join("?" * (len(names) + 1))
             for rows in slices:
                 self.connection.exec_driver_sql(f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})", rows)
         self.rows[table.name] = self.rows.get(table.name, 0) + len(frame)
 
 
-def _bound_slices(table: sa.Table, frame: pd.DataFrame, dialect: sa.Dialect) -> Iterator[list[tuple]]:
-    """The frame's rows as driver values, WRITE_ROWS at a time: bound values are Python objects, so a
-    big frame never becomes one list of every row's tuple."""
+def _bound_slices(table: sa.Table, frame: pd.DataFrame, dialect: sa.Dialect, store: str) -> Iterator[list[tuple]]:
+    """The frame's rows as driver values after the store, WRITE_ROWS at a time: bound values are Python
+    objects, so a big frame never becomes one list of every row's tuple."""
     for start in range(0, len(frame), WRITE_ROWS):
         part = frame.iloc[start : start + WRITE_ROWS]
-        yield list(zip(*(_bind_values(table.c[name], part[name], dialect) for name in part.columns)))
+        columns = (_bind_values(table.c[name], part[name], dialect) for name in part.columns)
+        yield list(zip(itertools.repeat(store), *columns))
 
 
 def _bind_values(column: sa.Column, values: pd.Series, dialect: sa.Dialect) -> list[Any]:

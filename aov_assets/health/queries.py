@@ -19,7 +19,7 @@ class HealthQueries:
         t = daily_aov
         query = (
             sa.select(t.c.order_date, bigint(sa.func.sum(t.c.orders)).label("orders"))
-            .where(t.c.order_date.between(first, last))
+            .where(self.mine(t), t.c.order_date.between(first, last))
             .group_by(t.c.order_date)
         )
         frame = self._frame(query)
@@ -30,6 +30,6 @@ class HealthQueries:
         """B2B orders still in pending_payment that were created before the given day."""
         t = classified_orders
         query = sa.select(t.c.entity_id, t.c.order_date, t.c.company_id).where(
-            t.c.segment == "b2b", t.c.state == "pending_payment", t.c.order_date < created_before
+            self.mine(t), t.c.segment == "b2b", t.c.state == "pending_payment", t.c.order_date < created_before
         )
         return self._frame(query.order_by(t.c.order_date))

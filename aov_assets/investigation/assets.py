@@ -10,6 +10,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from ..core.db import data_columns
 from ..core.glue import Partitioned, Progress, as_money, plottable_numbers, trailing
 from ..core.money import average_cents
 from ..core.partitions import day_key, days_of
@@ -179,7 +180,7 @@ def investigate(inputs: InvestigationInputs, days: list[date]) -> tuple[pd.DataF
     )
     table = as_money(table, "revenue", "prior_revenue", "aov", "prior_aov", lifetime="lifetime_revenue")
     cohorts = cohort_rows(accounts, windows, typical)
-    return table, cohorts, pd.DataFrame(causes, columns=list(aov_why.c.keys()))
+    return table, cohorts, pd.DataFrame(causes, columns=data_columns(aov_why))
 
 
 def investigation_numbers(findings: Findings | None) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class InvestigationQueries:
             cents(t.c.order_value).label("value_cents"),
             sa.func.coalesce(cents(t.c.refunded), 0).label("refunded_cents"),
             sa.cast(sa.func.round(base_amount(basis) * 10_000), sa.BigInteger).label("base_units"),
-        ).where(t.c.segment == "b2b", t.c.order_date.between(first, last))
+        ).where(self.mine(t), t.c.segment == "b2b", t.c.order_date.between(first, last))
         return self._frame(query)
 
     def read_account_daily(self, first: date, last: date) -> pd.DataFrame:
@@ -48,7 +48,7 @@ class InvestigationQueries:
             cents(t.c.refunded).label("refunded_cents"),
             cents(t.c.largest_order).label("largest_cents"),
             t.c.largest_order_id,
-        ).where(t.c.order_date.between(first, last))
+        ).where(self.mine(t), t.c.order_date.between(first, last))
         return self._frame(query)
 
     def account_lifetime_before(self, day: date) -> pd.DataFrame:
@@ -61,7 +61,7 @@ class InvestigationQueries:
                 bigint(sa.func.sum(cents(t.c.revenue))).label("revenue_cents"),
                 sa.func.min(sa.case((t.c.orders > 0, t.c.order_date))).label("first_order_date"),
             )
-            .where(t.c.order_date < day)
+            .where(self.mine(t), t.c.order_date < day)
             .group_by(t.c.account)
         )
         frame = self._frame(query)
@@ -75,27 +75,29 @@ class InvestigationQueries:
             t.c.orders,
             sa.cast(sa.func.round(t.c.base_revenue * 10_000), sa.BigInteger).label("base_units"),
             cents(t.c.revenue).label("revenue_cents"),
-        ).where(t.c.order_date.between(first, last))
+        ).where(self.mine(t), t.c.order_date.between(first, last))
         return self._frame(query)
 
     def account_count(self, last: date) -> int:
         """Accounts in account_daily up to `last` (sizes the investigation's accounts x days arrays)."""
         with self.connect() as connection:
             query = sa.select(sa.func.count(sa.distinct(account_daily.c.account))).where(
-                account_daily.c.order_date <= last
+                self.mine(account_daily), account_daily.c.order_date <= last
             )
             return connection.scalar(query) or 0
 
     def read_investigation(self, first: date, last: date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(b2b_cohorts_30d, aov_why, the gone-quiet rows of b2b_accounts_30d) of as-of days first..last."""
-        cohorts = self._frame(sa.select(b2b_cohorts_30d).where(b2b_cohorts_30d.c.as_of.between(first, last)))
+        cohorts = self._frame(self.select_mine(b2b_cohorts_30d).where(b2b_cohorts_30d.c.as_of.between(first, last)))
         why = self._frame(
-            sa.select(aov_why).where(aov_why.c.as_of.between(first, last)).order_by(aov_why.c.as_of, aov_why.c.rank)
+            self.select_mine(aov_why)
+            .where(aov_why.c.as_of.between(first, last))
+            .order_by(aov_why.c.as_of, aov_why.c.rank)
         )
         a = b2b_accounts_30d
         quiet = self._frame(
             sa.select(a.c.as_of, a.c.account, a.c.name, a.c.prior_orders, a.c.prior_revenue, a.c.cohort)
-            .where(a.c.as_of.between(first, last), a.c.status == "gone_quiet")
+            .where(self.mine(a), a.c.as_of.between(first, last), a.c.status == "gone_quiet")
             .order_by(a.c.as_of, a.c.prior_revenue.desc(), a.c.account)
         )
         return cohorts, why, quiet
@@ -103,4 +105,4 @@ class InvestigationQueries:
     def cohorts_as_of(self, as_of: date) -> pd.DataFrame:
         """account, name and LTV cohort of the B2B accounts in b2b_accounts_30d as of a day."""
         a = b2b_accounts_30d
-        return self._frame(sa.select(a.c.account, a.c.name, a.c.cohort).where(a.c.as_of == as_of))
+        return self._frame(sa.select(a.c.account, a.c.name, a.c.cohort).where(self.mine(a), a.c.as_of == as_of))

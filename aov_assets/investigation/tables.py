@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..core.db import Amount, Money, Percent, metadata, window_columns
+from ..core.db import Amount, Money, Percent, metadata, store_column, window_columns
 
 account_daily = sa.Table(
     "account_daily",
     metadata,
+    store_column(),
     sa.Column("order_date", sa.Date, primary_key=True),
     sa.Column("account", sa.String(40), primary_key=True),  # company:<id> | customer:<id> | guests
     sa.Column("name", sa.String(255)),  # the latest company_name seen that day
@@ -24,6 +25,7 @@ account_daily = sa.Table(
 b2b_currency_daily = sa.Table(
     "b2b_currency_daily",
     metadata,
+    store_column(),
     sa.Column("order_date", sa.Date, primary_key=True),
     sa.Column("base_currency_code", sa.String(3), primary_key=True),
     sa.Column("orders", sa.Integer, nullable=False),
@@ -35,6 +37,7 @@ b2b_currency_daily = sa.Table(
 b2b_accounts_30d = sa.Table(
     "b2b_accounts_30d",
     metadata,
+    store_column(),
     sa.Column("as_of", sa.Date, primary_key=True),
     sa.Column("account", sa.String(40), primary_key=True),
     sa.Column("name", sa.String(255), nullable=False),
@@ -50,6 +53,7 @@ b2b_accounts_30d = sa.Table(
 b2b_cohorts_30d = sa.Table(
     "b2b_cohorts_30d",
     metadata,
+    store_column(),
     sa.Column("as_of", sa.Date, primary_key=True),
     sa.Column("cohort", sa.String(12), primary_key=True),  # top 20% | middle 60% | bottom 20% | all
     sa.Column("accounts", sa.Integer, nullable=False),  # ranked into the cohort (ordered up to as-of)
@@ -68,6 +72,7 @@ b2b_cohorts_30d = sa.Table(
 aov_why = sa.Table(
     "aov_why",
     metadata,
+    store_column(),
     sa.Column("as_of", sa.Date, primary_key=True),
     sa.Column("cause", sa.String(30), primary_key=True),
     sa.Column("role", sa.String(10), nullable=False),  # why | ruled_out

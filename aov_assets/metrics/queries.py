@@ -28,7 +28,7 @@ class MetricsQueries:
                 bigint(sa.func.sum(t.c.line_items)).label("line_items"),
                 bigint(sa.func.sum(sa.func.coalesce(cents(t.c.refunded), 0))).label("refunded_cents"),
             )
-            .where(t.c.counted, t.c.order_date.between(first, last))
+            .where(self.mine(t), t.c.counted, t.c.order_date.between(first, last))
             .group_by(t.c.order_date, t.c.segment)
         )
         return self._frame(query)
@@ -36,7 +36,9 @@ class MetricsQueries:
     def days_without_customer_keys(self, last: date) -> list[date]:
         """Days up to `last` classified by a version that had no customer_key (re-classify them)."""
         t = classified_orders
-        query = sa.select(t.c.order_date).distinct().where(t.c.order_date <= last, t.c.customer_key.is_(None))
+        query = (
+            sa.select(t.c.order_date).distinct().where(self.mine(t), t.c.order_date <= last, t.c.customer_key.is_(None))
+        )
         with self.connect() as connection:
             return sorted(connection.scalars(query))
 
@@ -44,7 +46,7 @@ class MetricsQueries:
         """(order_date, position) of the lake payloads that classification rejected."""
         t = rejected_orders
         with self.connect() as connection:
-            query = sa.select(t.c.order_date, t.c.position).where(t.c.order_date.between(first, last))
+            query = sa.select(t.c.order_date, t.c.position).where(self.mine(t), t.c.order_date.between(first, last))
             return {(day, position) for day, position in connection.execute(query)}
 
     def stored_orders_per_day(self, first: date, last: date) -> Counter[date]:
@@ -53,7 +55,7 @@ class MetricsQueries:
         with self.connect() as connection:
             for table in (classified_orders, rejected_orders):
                 key = table.c.order_date
-                query = sa.select(key, sa.func.count()).where(key.between(first, last)).group_by(key)
+                query = sa.select(key, sa.func.count()).where(self.mine(table), key.between(first, last)).group_by(key)
                 for day, orders in connection.execute(query):
                     counts[day] += orders
         return counts
@@ -62,35 +64,36 @@ class MetricsQueries:
         t = daily_aov
         query = sa.select(
             t.c.order_date, t.c.segment, t.c.orders, cents(t.c.revenue).label("revenue_cents"), t.c.line_items
-        ).where(t.c.order_date.between(first, last))
+        ).where(self.mine(t), t.c.order_date.between(first, last))
         return self._frame(query)
 
     def read_card(self, as_of: date) -> pd.DataFrame:
-        return self._frame(sa.select(aov_30d).where(aov_30d.c.as_of == as_of))
+        return self._frame(self.select_mine(aov_30d).where(aov_30d.c.as_of == as_of))
 
     def read_aov_30d(self, first: date, last: date) -> pd.DataFrame:
-        return self._frame(sa.select(aov_30d).where(aov_30d.c.as_of.between(first, last)).order_by(aov_30d.c.as_of))
+        query = self.select_mine(aov_30d).where(aov_30d.c.as_of.between(first, last))
+        return self._frame(query.order_by(aov_30d.c.as_of))
 
     def latest_as_of(self) -> date | None:
         with self.connect() as connection:
-            return connection.scalar(sa.select(sa.func.max(aov_30d.c.as_of)))
+            return connection.scalar(sa.select(sa.func.max(aov_30d.c.as_of)).where(self.mine(aov_30d)))
 
     def read_ttm(self, months: Sequence[date]) -> pd.DataFrame:
         keys = [f"{month:%Y-%m}" for month in months]
-        return self._frame(sa.select(aov_ttm).where(aov_ttm.c.month.in_(keys)).order_by(aov_ttm.c.month))
+        return self._frame(self.select_mine(aov_ttm).where(aov_ttm.c.month.in_(keys)).order_by(aov_ttm.c.month))
 
     def latest_ttm_month(self) -> date | None:
         with self.connect() as connection:
-            month = connection.scalar(sa.select(sa.func.max(aov_ttm.c.month)))
+            month = connection.scalar(sa.select(sa.func.max(aov_ttm.c.month)).where(self.mine(aov_ttm)))
         return date.fromisoformat(f"{month}-01") if month else None
 
     def latest_order_day(self, table: sa.Table = daily_aov) -> date | None:
         with self.connect() as connection:
-            return connection.scalar(sa.select(sa.func.max(table.c.order_date)))
+            return connection.scalar(sa.select(sa.func.max(table.c.order_date)).where(self.mine(table)))
 
     def first_order_day(self) -> date | None:
         with self.connect() as connection:
-            return connection.scalar(sa.select(sa.func.min(daily_aov.c.order_date)))
+            return connection.scalar(sa.select(sa.func.min(daily_aov.c.order_date)).where(self.mine(daily_aov)))
 
 
 def base_amount(basis: str) -> sa.ColumnElement:
@@ -124,7 +127,7 @@ def classified_elsewhere(write: Writer, entity_ids: Iterable[int]) -> pd.DataFra
     t, ids, frames = classified_orders, sorted(set(entity_ids)), []
     for start in range(0, len(ids), ID_CHUNK):
         query = sa.select(t.c.entity_id, t.c.order_date, t.c.updated_at).where(
-            t.c.entity_id.in_(ids[start : start + ID_CHUNK])
+            write.mine(t), t.c.entity_id.in_(ids[start : start + ID_CHUNK])
         )
         frames.append(
             pd.DataFrame(write.connection.execute(query).fetchall(), columns=list(query.selected_columns.keys()))
@@ -137,7 +140,8 @@ def classified_elsewhere(write: Writer, entity_ids: Iterable[int]) -> pd.DataFra
 
 
 def rejected_positions(write: Writer, day: date) -> set[int]:
-    query = sa.select(rejected_orders.c.position).where(rejected_orders.c.order_date == day)
+    t = rejected_orders
+    query = sa.select(t.c.position).where(write.mine(t), t.c.order_date == day)
     return set(write.connection.execute(query).scalars())
 
 
@@ -147,8 +151,10 @@ def move_to_rejected(write: Writer, rows: pd.DataFrame) -> None:
     for row in rows.itertuples(index=False):
         write.connection.execute(
             sa.delete(classified_orders).where(
-                classified_orders.c.entity_id == row.entity_id, classified_orders.c.order_date == row.order_date
+                write.mine(classified_orders),
+                classified_orders.c.entity_id == row.entity_id,
+                classified_orders.c.order_date == row.order_date,
             )
         )
     if len(rows):
-        write.connection.execute(rejected_orders.insert(), rows.to_dict("records"))
+        write.connection.execute(rejected_orders.insert(), rows.assign(store=write.store).to_dict("records"))

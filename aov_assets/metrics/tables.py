@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..core.db import Amount, Money, Percent, metadata, window_columns
+from ..core.db import Amount, Money, Percent, metadata, store_column, window_columns
 
 classified_orders = sa.Table(
     "classified_orders",
     metadata,
+    store_column(),
     sa.Column("entity_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("increment_id", sa.String(50)),
-    sa.Column("order_date", sa.Date, nullable=False, index=True),
+    sa.Column("order_date", sa.Date, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime),
     sa.Column("state", sa.String(32), nullable=False),
@@ -37,13 +38,15 @@ classified_orders = sa.Table(
     sa.Column("base_tax_amount", Amount()),  # basis pre_tax: base_grand_total - base_tax_amount
     sa.Column("customer_key", sa.String(270)),  # rules.customer_keys: who placed it, at order time
     # A customer's orders by day, answered from the index alone (first orders, presence in windows).
-    sa.Index("ix_classified_orders_customer_days", "customer_key", "order_date", "counted"),
+    sa.Index("ix_classified_orders_customer_days", "store", "customer_key", "order_date", "counted"),
+    sa.Index("ix_classified_orders_order_date", "store", "order_date"),
     info={"partition": "order_date"},
 )
 
 rejected_orders = sa.Table(
     "rejected_orders",
     metadata,
+    store_column(),
     sa.Column("order_date", sa.Date, primary_key=True),
     sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("entity_id", sa.BigInteger),
@@ -55,6 +58,7 @@ rejected_orders = sa.Table(
 daily_aov = sa.Table(
     "daily_aov",
     metadata,
+    store_column(),
     sa.Column("order_date", sa.Date, primary_key=True),
     sa.Column("segment", sa.String(3), primary_key=True),
     sa.Column("orders", sa.Integer, nullable=False),
@@ -66,6 +70,7 @@ daily_aov = sa.Table(
 aov_30d = sa.Table(
     "aov_30d",
     metadata,
+    store_column(),
     sa.Column("as_of", sa.Date, primary_key=True),
     sa.Column("segment", sa.String(3), primary_key=True),
     *window_columns(),
@@ -85,6 +90,7 @@ aov_30d = sa.Table(
 aov_ttm = sa.Table(
     "aov_ttm",
     metadata,
+    store_column(),
     sa.Column("month", sa.String(7), primary_key=True),
     sa.Column("segment", sa.String(3), primary_key=True),
     sa.Column("orders", sa.Integer, nullable=False),
