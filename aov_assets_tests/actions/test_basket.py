@@ -33,7 +33,7 @@ import pytest
 from aov_assets.actions import assets as actions_assets
 from aov_assets.actions import baskets as actions_baskets
 from aov_assets.actions.baskets import pair_rows, whitespace_rows
-from aov_assets.actions.lines import _ORDER, LINE_COLUMNS, _allocate, UNCATEGORIZED, line_rows, order_line_rows
+from aov_assets.actions.lines import _ORDER, LINE_COLUMNS, UNCATEGORIZED, _allocate, line_rows, order_line_rows
 from aov_assets.around.neighbours import Neighbours
 from aov_assets.cli import main
 from aov_assets.core import windows as core_windows
