@@ -7,6 +7,7 @@ misclassifies every order; every failure becomes one line naming the key and wha
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
@@ -16,10 +17,13 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .core.db import DEFAULT_STORE
+
 Basis = Literal["grand_total", "pre_tax", "subtotal"]  # manifest metric.basis
 
 
 DEFAULT_MANIFEST = "aov.yaml"
+STORE_KEY = r"^[a-z][a-z0-9_]{0,39}$"
 
 
 class ManifestError(ValueError):
@@ -144,12 +148,46 @@ class Manifest(_Section):
         return self
 
 
+class StoreEntry(_Section):
+    """A `stores:` entry's own keys (its sections override the manifest's top-level ones key by key)."""
+
+    key: str = Field(pattern=STORE_KEY)
+    name: str = Field(min_length=1)
+    base_url: str | None = None  # instead of <KEY>_ADOBE_COMMERCE_BASE_URL (not a secret)
+    token_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")  # instead of <KEY>_ADOBE_COMMERCE_TOKEN
+    webhook_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")  # instead of <KEY>_SLACK_WEBHOOK_URL
+
+
+@dataclass(frozen=True)
+class Store:
+    """One store of the deployment: its key, its name for people, and its whole manifest."""
+
+    key: str
+    name: str
+    manifest: Manifest
+    base_url: str | None = None
+    token_env: str | None = None
+    webhook_env: str | None = None
+
+    def variable(self, name: str) -> str:
+        """The environment variable that holds this store's `name` (e.g. ADOBE_COMMERCE_TOKEN): the
+        `default` store keeps today's names, store `acme` reads ACME_<name>, unless the manifest names it."""
+        named = {"ADOBE_COMMERCE_TOKEN": self.token_env, "SLACK_WEBHOOK_URL": self.webhook_env}.get(name)
+        return named or (name if self.key == DEFAULT_STORE else f"{self.key.upper()}_{name}")
+
+
 def manifest_path() -> Path:
     return Path(os.environ.get("AOV_MANIFEST") or DEFAULT_MANIFEST)
 
 
-def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
-    """Load and validate the manifest at `path` (default: `$AOV_MANIFEST`, else `aov.yaml`)."""
+def load_manifest(path: str | os.PathLike[str] | None = None, store: str | None = None) -> Manifest:
+    """The manifest of one store at `path` (default: `$AOV_MANIFEST`, else `aov.yaml`): `store`, or the
+    only one."""
+    return pick_store(load_stores(path), store).manifest
+
+
+def load_stores(path: str | os.PathLike[str] | None = None) -> tuple[Store, ...]:
+    """Load and validate every store of the manifest at `path`."""
     resolved = Path(path) if path is not None else manifest_path()
     try:
         stat = resolved.stat()
@@ -158,35 +196,84 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
     return _load_cached(str(resolved.resolve()), stat.st_mtime_ns)
 
 
+def pick_store(stores: tuple[Store, ...], key: str | None) -> Store:
+    keys = ", ".join(store.key for store in stores)
+    if key is None:
+        if len(stores) > 1:
+            raise ManifestError(f"the manifest lists {len(stores)} stores ({keys}) and one is needed here: name it")
+        return stores[0]
+    for store in stores:
+        if store.key == key:
+            return store
+    raise ManifestError(f"unknown store {key!r} (the manifest's stores: {keys})")
+
+
 @lru_cache(maxsize=8)
-def _load_cached(path: str, _mtime_ns: int) -> Manifest:
-    return parse_manifest(Path(path).read_text(), origin=path)
+def _load_cached(path: str, _mtime_ns: int) -> tuple[Store, ...]:
+    return parse_stores(Path(path).read_text(), origin=path)
 
 
 def parse_manifest(text: str, origin: str = "manifest") -> Manifest:
+    """A manifest of one store (tests and tools); see `parse_stores`."""
+    return pick_store(parse_stores(text, origin), None).manifest
+
+
+def parse_stores(text: str, origin: str = "manifest") -> tuple[Store, ...]:
+    """Every store of a manifest: without `stores:` one, `default`; with it, each entry's sections laid
+    over the top-level ones key by key (a store's `alert: {min_orders: 10}` keeps the other alert keys)."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ManifestError(f"{origin}: not valid YAML: {_one_line(exc)}") from None
     if not isinstance(raw, dict):
         raise ManifestError(f"{origin}: expected a mapping of keys at the top level")
+    entries = raw.pop("stores", None)
+    if entries is None:
+        return (Store(DEFAULT_STORE, DEFAULT_STORE, _validated(raw, origin)),)
+    if not isinstance(entries, list) or not entries or not all(isinstance(entry, dict) for entry in entries):
+        raise ManifestError(f"{origin}: stores: expected a list of stores, each a mapping with key and name")
+    stores = [_store(raw, entry, origin, number) for number, entry in enumerate(entries)]
+    seen = [store.key for store in stores]
+    if doubled := sorted({key for key in seen if seen.count(key) > 1}):
+        raise ManifestError(f"{origin}: stores: each key must be unique ({', '.join(doubled)} repeated)")
+    return tuple(stores)
+
+
+def _store(defaults: dict[str, Any], entry: dict[str, Any], origin: str, number: int) -> Store:
+    own = {key: value for key, value in entry.items() if key in StoreEntry.model_fields}
+    try:
+        meta = StoreEntry.model_validate(own)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e, StoreEntry) for e in exc.errors())
+        raise ManifestError(f"{origin}: stores[{number}]: {problems}") from None
+    merged = dict(defaults)
+    for section, value in entry.items():
+        if section not in own:
+            below = defaults.get(section)
+            merged[section] = {**below, **value} if isinstance(below, dict) and isinstance(value, dict) else value
+    manifest = _validated(merged, f"{origin}: stores[{meta.key}]")
+    return Store(meta.key, meta.name, manifest, meta.base_url, meta.token_env, meta.webhook_env)
+
+
+def _validated(raw: dict[str, Any], origin: str) -> Manifest:
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
         raise ManifestError(f"{origin}: " + "; ".join(_describe(e) for e in exc.errors())) from None
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any], model: type[BaseModel] | None = None) -> str:
+    root = model or Manifest
     loc = tuple(str(part) for part in error["loc"])
     key = ".".join(loc) or "(top level)"
     kind = error["type"]
     if kind == "extra_forbidden":
-        allowed = ", ".join(_fields_at(loc[:-1]))
+        allowed = ", ".join(_fields_at(loc[:-1], root))
         return f"unknown key '{key}' (allowed keys here: {allowed})"
     if kind == "missing":
         return f"{key}: required"
     if kind == "literal_error":
-        allowed = ", ".join(str(value) for value in get_args(_annotation_at(loc)))
+        allowed = ", ".join(str(value) for value in get_args(_annotation_at(loc, root)))
         return f"{key}: {error['input']!r} is not allowed (allowed: {allowed})"
     if kind.startswith("date"):
         return f"{key}: {error['input']!r} is not a date (expected YYYY-MM-DD)"
@@ -196,15 +283,15 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{key}: {message} (got {error['input']!r})"
 
 
-def _annotation_at(loc: tuple[str, ...]) -> Any:
-    annotation: Any = Manifest
+def _annotation_at(loc: tuple[str, ...], root: type[BaseModel]) -> Any:
+    annotation: Any = root
     for part in loc:
         annotation = annotation.model_fields[part].annotation
     return annotation
 
 
-def _fields_at(loc: tuple[str, ...]) -> list[str]:
-    return list(_annotation_at(loc).model_fields)
+def _fields_at(loc: tuple[str, ...], root: type[BaseModel]) -> list[str]:
+    return list(_annotation_at(loc, root).model_fields)
 
 
 def _one_line(exc: Exception) -> str:

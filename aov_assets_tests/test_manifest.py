@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from aov_assets.manifest import ManifestError, load_manifest, parse_manifest
+from aov_assets.manifest import ManifestError, load_manifest, parse_manifest, parse_stores
 
 from .conftest import REPO
 
@@ -108,3 +108,76 @@ def test_aov_manifest_env_var_selects_the_file(tmp_path, monkeypatch):
 def test_group_codes_and_numeric_ids_both_parse():
     manifest = parse_manifest(MINIMAL + "segments: {b2b_customer_groups: [Wholesale, 4]}\n")
     assert manifest.segments.b2b_customer_groups == ("Wholesale", 4)
+
+
+AGENCY = """
+source: sample
+start_date: '2024-05-01'
+alert: {b2b_aov_drop_pct: 15, min_orders: 30}
+stores:
+  - {key: acme, name: Acme Supply}
+  - key: bolt_b2b
+    name: Bolt
+    source: adobe_commerce
+    start_date: '2025-01-01'
+    alert: {min_orders: 10}
+    token_env: BOLT_API_TOKEN
+"""
+
+
+def test_stores_inherit_the_top_level_sections_and_override_them_key_by_key():
+    acme, bolt = parse_stores(AGENCY)
+    assert (acme.key, acme.name, acme.manifest.source, acme.manifest.start_date) == (
+        "acme",
+        "Acme Supply",
+        "sample",
+        date(2024, 5, 1),
+    )
+    assert (bolt.manifest.source, bolt.manifest.start_date) == ("adobe_commerce", date(2025, 1, 1))
+    assert (bolt.manifest.alert.min_orders, bolt.manifest.alert.b2b_aov_drop_pct) == (10, Decimal(15))  # kept
+    assert acme.manifest.alert.min_orders == 30
+
+
+def test_a_manifest_without_stores_is_the_default_store_under_todays_variable_names():
+    (store,) = parse_stores(MINIMAL)
+    assert store.key == "default" and store.manifest == parse_manifest(MINIMAL)
+    assert store.variable("ADOBE_COMMERCE_TOKEN") == "ADOBE_COMMERCE_TOKEN"
+    assert store.variable("SLACK_WEBHOOK_URL") == "SLACK_WEBHOOK_URL"
+
+
+def test_a_stores_secrets_are_read_from_variables_named_after_it_unless_the_manifest_names_them():
+    acme, bolt = parse_stores(AGENCY)
+    assert acme.variable("ADOBE_COMMERCE_BASE_URL") == "ACME_ADOBE_COMMERCE_BASE_URL"
+    assert acme.variable("ADOBE_COMMERCE_CONSUMER_KEY") == "ACME_ADOBE_COMMERCE_CONSUMER_KEY"
+    assert acme.variable("SLACK_WEBHOOK_URL") == "ACME_SLACK_WEBHOOK_URL"
+    assert bolt.variable("ADOBE_COMMERCE_TOKEN") == "BOLT_API_TOKEN"
+
+
+def test_one_store_is_picked_by_key_or_because_it_is_the_only_one(tmp_path):
+    path = tmp_path / "aov.yaml"
+    path.write_text(AGENCY)
+    assert load_manifest(path, "bolt_b2b").start_date == date(2025, 1, 1)
+    with pytest.raises(ManifestError, match=r"lists 2 stores \(acme, bolt_b2b\) and one is needed here: name it"):
+        load_manifest(path)
+    with pytest.raises(ManifestError, match=r"unknown store 'zeta' \(the manifest's stores: acme, bolt_b2b\)"):
+        load_manifest(path, "zeta")
+    assert load_manifest(REPO / "aov.yaml", "default") == load_manifest(REPO / "aov.yaml")
+
+
+@pytest.mark.parametrize(
+    ("stores", "message"),
+    [
+        ("stores: []\n", "stores: expected a list of stores, each a mapping with key and name"),
+        ("stores: [{key: Acme, name: A}]\n", "stores[0]: key: String should match pattern"),
+        ("stores: [{key: acme}]\n", "stores[0]: name: required"),
+        ("stores: [{key: a, name: A}, {key: a, name: B}]\n", "stores: each key must be unique (a repeated)"),
+        ("stores: [{key: a, name: A, alert: {min_orders: 0}}]\n", "stores[a]: alert.min_orders: Input should be"),
+        ("stores: [{key: a, name: A, colour: red}]\n", "stores[a]: unknown key 'colour'"),
+        ("stores: [{key: a, name: A, token_env: 'lower'}]\n", "stores[0]: token_env: String should match pattern"),
+    ],
+)
+def test_a_bad_store_fails_in_one_line_naming_the_store_and_the_key(stores, message):
+    with pytest.raises(ManifestError) as error:
+        parse_stores(MINIMAL + stores, origin="aov.yaml")
+    assert message in str(error.value) and str(error.value).startswith("aov.yaml: ")
+    assert "\n" not in str(error.value)
