@@ -39,7 +39,8 @@ def _sample_ready(manifest) -> None:
             raise UsageError(str(error)) from None
 
 
-def card(as_of: date, as_json: bool) -> None:
+def card(as_of: date, as_json: bool, html: Path | None = None, png_dir: Path | None = None) -> None:
+    """Print the card (text or JSON), or write it as a page (`--html`) and its charts (`--png`)."""
     from .metrics.assets import alert_rule
     from .metrics.card import Card, TtmCard
 
@@ -53,10 +54,29 @@ def card(as_of: date, as_json: bool) -> None:
             f"materialize -m aov_assets.definitions --select aov_30d --partition {as_of}"
         )
     ttm = TtmCard.before(warehouse, as_of)
-    if as_json:
+    if html or png_dir:
+        _write_pictures(warehouse, result, ttm, html, png_dir)
+    elif as_json:
         print(json.dumps(result.as_json() | {"ttm": ttm.as_json() if ttm else None}, indent=2))
     else:
         print(result.text() + ("\n\n" + "\n".join(ttm.lines()) if ttm else ""))
+
+
+def _write_pictures(warehouse, card, ttm, html: Path | None, png_dir: Path | None) -> None:
+    from .metrics.charts import card_charts
+    from .metrics.page import card_page
+
+    charts = card_charts(warehouse, card, ttm)
+    files = {html: card_page(card, ttm, charts).encode()} if html else {}
+    if png_dir:
+        files |= {png_dir / f"{name}.png": image for name, image in charts.items()}
+    for path, content in files.items():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        except OSError as error:
+            raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+        print(f"wrote {path}")
 
 
 def demo() -> None:
@@ -208,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     card_parser = commands.add_parser("card", help="print the B2B AOV vs B2C AOV card from the warehouse")
     card_parser.add_argument("--as-of", required=True, type=_day, help="as-of day, YYYY-MM-DD (UTC)")
     card_parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    card_parser.add_argument(
+        "--html", type=Path, metavar="FILE", help="write the card as one self-contained page (charts inline)"
+    )
+    card_parser.add_argument(
+        "--png", type=Path, metavar="DIR", help="write the charts as DIR/trend.png, causes.png, ttm.png"
+    )
     commands.add_parser("demo", help="materialize everything on the sample merchant and print the card")
     dev_command = commands.add_parser("dev", help="the Dagster UI on the demo's instance (dg dev)")
     dev_command.add_argument("--port", type=int, default=3000, help="the UI's port on 127.0.0.1 (default 3000)")
@@ -229,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "card":
-            card(args.as_of, args.json)
+            card(args.as_of, args.json, args.html, args.png)
         elif args.command == "demo":
             demo()
         elif args.command == "dev":

@@ -112,6 +112,8 @@ def b2b_investigation(
                     metadata = investigation_numbers(findings) | {
                         "why": dg.MetadataValue.md("\n".join(findings.why_lines()))
                     }
+                    if as_of == days[-1]:
+                        metadata |= causes_picture(findings, as_of)
                     context.add_asset_metadata(metadata, asset_key=dg.AssetKey("aov_why"), partition_key=day_key(as_of))
                     progress.step(as_of)
     for table in outputs:
@@ -181,6 +183,14 @@ def investigate(inputs: InvestigationInputs, days: list[date]) -> tuple[pd.DataF
     table = as_money(table, "revenue", "prior_revenue", "aov", "prior_aov", lifetime="lifetime_revenue")
     cohorts = cohort_rows(accounts, windows, typical)
     return table, cohorts, pd.DataFrame(causes, columns=data_columns(aov_why))
+
+
+def causes_picture(findings: Findings | None, as_of: date) -> dict[str, dg.MarkdownMetadataValue]:
+    """The causes' waterfall, on a run's newest as-of day only (matplotlib is imported here, not at load)."""
+    from ..metrics.charts import causes_chart, markdown_image
+
+    chart = causes_chart(findings, as_of)
+    return {"causes_chart": dg.MetadataValue.md(markdown_image(chart, "Why B2B AOV moved"))} if chart else {}
 
 
 def investigation_numbers(findings: Findings | None) -> dict[str, Any]:

@@ -23,18 +23,19 @@ from ..core.glue import (
 from ..core.keys import CONTRACTION_CHECK, CONTRACTION_KEY, REJECTED_CHECK, REJECTED_KEY
 from ..core.money import cents_to_money
 from ..core.partitions import day_key, days_of, month_key, months_of
+from ..core.text import plain_records
 from ..core.windows import WINDOW_DAYS, add_months, month_end
 from ..ingest.assets import batches, lake_failures
 from ..ingest.lake import RawOrderLake
 from ..ingest.parse import reject_row
 from ..ingest.sources import segment_rule
-from ..investigation.assets import investigation_numbers
+from ..investigation.assets import causes_picture, investigation_numbers
 from ..investigation.findings import Findings
 from ..manifest import Manifest
 from ..resources import AdobeCommerceResource, LakeResource, WarehouseResource
 from ..warehouse import Warehouse
 from . import tables
-from .card import Card, TtmCard
+from .card import Card, TtmCard, trend_of
 from .queries import classified_elsewhere, move_to_rejected, rejected_positions
 from .segments import classify_orders, cross_day_duplicates
 from .tables import rejected_orders
@@ -307,7 +308,7 @@ def aov_30d(
             )
             | investigation_numbers(card.findings)
             | {"card": dg.MetadataValue.md(card.markdown())}
-            | ({"trend": trend_table(db, as_of)} if as_of == days[-1] else {}),
+            | (newest_card_pictures(db, card) if as_of == days[-1] else {}),
             partition_key=day_key(as_of),
         )
     severity = dg.AssetCheckSeverity.ERROR if manifest.alert.severity == "error" else dg.AssetCheckSeverity.WARN
@@ -331,30 +332,31 @@ def aov_30d(
     log_verdicts(context, verdicts)
 
 
-TREND_DAYS = 90
+def newest_card_pictures(db: Warehouse, card: Card) -> dict[str, Any]:
+    """The trend (a table and a chart) and the causes' waterfall, on a run's newest as-of day only: a
+    700-day backfill draws one card's charts, not 700 (matplotlib is imported here, not at load)."""
+    from .charts import markdown_image, trend_chart
+
+    trend = trend_of(db, card.as_of)
+    return {
+        "trend": trend_table(trend),
+        "trend_chart": dg.MetadataValue.md(markdown_image(trend_chart(trend, card.rule), "B2B AOV trend")),
+    } | causes_picture(card.findings, card.as_of)
 
 
-def trend_table(db: Warehouse, as_of: date) -> dg.TableMetadataValue:
-    """The last TREND_DAYS as-of days as a dated table on the latest partition: Dagster 1.13's partition
-    plots count partitions back from today, so for a history that ends in the past they are empty."""
-    rows = db.read_aov_30d(as_of - timedelta(days=TREND_DAYS - 1), as_of)
-    b2b = rows[rows["segment"] == "b2b"].set_index("as_of")
-    b2c_aov = rows[rows["segment"] == "b2c"].set_index("as_of")["aov"]
+def trend_table(trend: pd.DataFrame) -> dg.TableMetadataValue:
+    """The trend (`trend_frame`) as a dated table, newest first, on the latest partition: Dagster 1.13's
+    partition plots count partitions back from today, so for a history that ends in the past they are empty."""
+    numbers = ("b2b_aov", "prior_b2b_aov", "b2b_change_pct", "b2c_aov")
     records = [
         dg.TableRecord(
-            {
-                "as_of": day.isoformat(),
-                "b2b_aov": plottable_value(row.aov),
-                "prior_b2b_aov": plottable_value(row.prior_aov),
-                "b2b_change_pct": plottable_value(row.aov_change_pct),
-                "b2c_aov": plottable_value(b2c_aov.get(day)),
-                "verdict": row.verdict,
-            }
+            {"as_of": day.isoformat()}
+            | {name: plottable_value(row[name]) for name in numbers}
+            | {"verdict": row["verdict"]}
         )
-        for day, row in b2b.sort_index(ascending=False).iterrows()
+        for day, row in zip(trend.index[::-1], plain_records(trend.iloc[::-1]))
     ]
-    columns = [dg.TableColumn("as_of", "string")]
-    columns += [dg.TableColumn(name, "float") for name in ("b2b_aov", "prior_b2b_aov", "b2b_change_pct", "b2c_aov")]
+    columns = [dg.TableColumn("as_of", "string")] + [dg.TableColumn(name, "float") for name in numbers]
     return dg.MetadataValue.table(records, dg.TableSchema(columns + [dg.TableColumn("verdict", "string")]))
 
 
@@ -371,10 +373,19 @@ def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
     for month in months:
         card = TtmCard.from_frame(rows, month)
         context.add_asset_metadata(
-            plottable_numbers(card.numbers()) | {"card": dg.MetadataValue.md(card.markdown())},
+            plottable_numbers(card.numbers())
+            | {"card": dg.MetadataValue.md(card.markdown())}
+            | (newest_ttm_picture(db, month) if month == months[-1] else {}),
             partition_key=month_key(month),
         )
     return dg.MaterializeResult()
+
+
+def newest_ttm_picture(db: Warehouse, month: date) -> dict[str, dg.MarkdownMetadataValue]:
+    """The TTM chart, on a run's newest month only (as the card's pictures)."""
+    from .charts import markdown_image, ttm_chart_of
+
+    return {"ttm_chart": dg.MetadataValue.md(markdown_image(ttm_chart_of(db, month), "Trailing-twelve-month AOV"))}
 
 
 AROUND_IT = ("segment_metrics_30d", "currency_aov_30d", "b2b_category_mix_30d")  # read by aov_30d's card

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..warehouse import Warehouse
 
 
+GONE_QUIET = "Accounts gone quiet (ordered in the prior 30 days, not since):"
 VERDICT_TEXT = {
     "alert": "ALERT",
     "ok": "no alert",
@@ -176,10 +177,14 @@ class Card:
 
     # ----------------------------------------------------------------- renderings
 
-    def text(self) -> str:
+    @property
+    def title(self) -> str:
         (c0, c1), (p0, p1) = self.current_window, self.prior_window
+        return f"B2B AOV vs B2C AOV as of {self.as_of} (UTC days; current {c0}..{c1}, prior {p0}..{p1})"
+
+    def segment_table(self) -> list[tuple[str, ...]]:
         header = ("segment", "orders (30D)", "revenue", "AOV", "prior orders", "prior revenue", "prior AOV", "change")
-        table = [header] + [
+        return [header] + [
             (
                 s.segment,
                 f"{s.orders:,}",
@@ -192,28 +197,34 @@ class Card:
             )
             for s in self.segments.values()
         ]
+
+    @property
+    def move(self) -> Decimal | None:
+        """The B2B AOV change in money (the cards' AOVs, to the cent)."""
+        b2b = self.segments["b2b"]
+        return (b2b.aov - b2b.prior_aov) if b2b.aov is not None and b2b.prior_aov is not None else None
+
+    def text(self) -> str:
         lines = [
-            f"B2B AOV vs B2C AOV as of {self.as_of} (UTC days; current {c0}..{c1}, prior {p0}..{p1})",
+            self.title,
             "",
-            *_aligned(table),
+            *_aligned(self.segment_table()),
             "",
-            *self._facts(),
+            *self.facts(),
+            self.headline,
             *self._around("Around it:", "  "),
         ]
         findings = self.findings
         if findings is None:
             return "\n".join([*lines, "", "No investigation for this day (materialize the b2b_investigation assets)."])
-        b2b = self.segments["b2b"]
-        move = (b2b.aov - b2b.prior_aov) if b2b.aov is not None and b2b.prior_aov is not None else None
         lines += [
             "",
             "Inside B2B, by account lifetime value:",
             *_aligned(findings.cohort_table()),
-            f"Accounts gone quiet (ordered in the prior 30 days, not since): {findings.total['gone_quiet']} vs "
-            f"{findings.typical_text}",
+            f"{GONE_QUIET} {findings.total['gone_quiet']} vs {findings.typical_text}",
             *(f"  {line}" for line in findings.quiet_lines()),
             "",
-            f"Why B2B AOV moved ({signed_money_text(move)}):",
+            f"Why B2B AOV moved ({signed_money_text(self.move)}):",
             *findings.why_lines(),
         ]
         if self.basket_lines():
@@ -231,7 +242,13 @@ class Card:
             f"{s.orders:,} | {s.prior_orders:,} |"
             for s in self.segments.values()
         ]
-        lines = [f"**B2B AOV vs B2C AOV as of {self.as_of}**", "", *rows, "", *(f"- {fact}" for fact in self._facts())]
+        lines = [
+            f"**B2B AOV vs B2C AOV as of {self.as_of}**",
+            "",
+            *rows,
+            "",
+            *(f"- {fact}" for fact in [*self.facts(), self.headline]),
+        ]
         lines += self._around("**Around it**", "- ", gap=True)
         findings = self.findings
         if findings is None:
@@ -285,15 +302,38 @@ class Card:
             return []
         return ["", title, *([""] if gap else []), *(f"{bullet}{line}" for line in self.neighbours.lines())]
 
-    def _facts(self) -> list[str]:
+    def facts(self) -> list[str]:
         b2b = self.segments["b2b"]
         multiplier, prior_multiplier = times_text(self.multiplier), times_text(self.prior_multiplier)
         return [
             f"Multiplier (B2B AOV / B2C AOV): {multiplier} (prior {prior_multiplier})",
             f"B2B orders {pct_text(b2b.orders_change_pct)}, revenue {pct_text(b2b.revenue_change_pct)}; "
             f"lines per order {plain_text(b2b.lines_per_order)} (prior {plain_text(b2b.prior_lines_per_order)})",
-            self.headline,
         ]
+
+
+TREND_DAYS = 90  # as-of days of the trend table and chart
+
+
+def trend_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """`aov_30d` rows of several as-of days -> one row per day, oldest first: b2b_aov, prior_b2b_aov,
+    b2b_change_pct, b2c_aov and the verdict. The trend's table and its chart both draw these."""
+    b2b = rows[rows["segment"] == "b2b"].set_index("as_of")
+    b2c = rows[rows["segment"] == "b2c"].set_index("as_of")["aov"]
+    return pd.DataFrame(
+        {
+            "b2b_aov": b2b["aov"],
+            "prior_b2b_aov": b2b["prior_aov"],
+            "b2b_change_pct": b2b["aov_change_pct"],
+            "b2c_aov": b2c.reindex(b2b.index),
+            "verdict": b2b["verdict"],
+        }
+    ).sort_index()
+
+
+def trend_of(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
+    """The trend of the TREND_DAYS as-of days to `as_of`, as the warehouse has them."""
+    return trend_frame(warehouse.read_aov_30d(as_of - timedelta(days=TREND_DAYS - 1), as_of))
 
 
 @dataclass(frozen=True)

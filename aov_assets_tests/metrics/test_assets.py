@@ -140,6 +140,14 @@ def test_each_day_gets_its_own_metadata_for_the_ui_plots(example_pipeline):
         -16.52,
     )
     assert (newest["b2c_aov"], newest["verdict"], oldest["as_of"]) == (68.29, "alert", "2026-03-05")
+    pictures = ("trend_chart", "causes_chart")  # on the run's newest day only
+    for name, alt in zip(pictures, ("B2B AOV trend", "Why B2B AOV moved")):
+        assert events["2026-05-03"][name].value.startswith(f"![{alt}](data:image/png;base64,iVBORw0KGgo")  # PNG
+    assert not any(name in events["2026-05-02"] for name in pictures)
+    investigation = example_pipeline.result.asset_materializations_for_node("b2b_investigation")
+    why = {m.partition: m.metadata for m in investigation if m.asset_key == dg.AssetKey("aov_why")}
+    assert why["2026-05-03"]["causes_chart"].value == events["2026-05-03"]["causes_chart"].value
+    assert "causes_chart" not in why["2026-05-02"]
     assert "**Around it**" in events["2026-05-03"]["card"].value
     around = {
         m.partition: m.metadata for m in example_pipeline.result.asset_materializations_for_node("segment_metrics_30d")

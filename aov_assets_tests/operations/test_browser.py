@@ -78,12 +78,19 @@ def answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`aov demo` on a fresh data dir, then the Dagster UI on its instance; yields the UI's base URL."""
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """`aov demo` on a fresh data dir; its root and the environment that points at it."""
     root = tmp_path_factory.mktemp("browser")
     env = demo_env(root)  # no SLACK_WEBHOOK_URL: the alert goes to the outbox
-    demo = subprocess.run([str(BIN / "aov"), "demo"], env=env, cwd=root, capture_output=True, text=True, timeout=600)
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    run = subprocess.run([str(BIN / "aov"), "demo"], env=env, cwd=root, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return root, env
+
+
+@pytest.fixture(scope="module")
+def ui(demo: tuple[Path, dict[str, str]]) -> Iterator[str]:
+    """The Dagster UI on the demo's instance; yields the UI's base URL."""
+    root, env = demo
     port = free_port()
     log = root / "webserver.log"
     with log.open("w") as output:
@@ -144,6 +151,12 @@ def screenshot(tmp_path: Path) -> Callable[[Page, str], Path]:
         return path
 
     return take
+
+
+def expect_drawn(image: Locator, width: int = 900) -> None:
+    """The chart is on screen and its PNG decoded at the size it was drawn (a broken image is 0 wide)."""
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.complete && img.naturalWidth") == width
 
 
 def metadata_row(page: Page, key: str) -> Locator:
@@ -220,6 +233,51 @@ def test_aov_30d_overview_has_the_dated_trend(page: Page, screenshot) -> None:
     page.mouse.wheel(0, 1200)  # the top of the table: the newest days
     newest.scroll_into_view_if_needed()
     screenshot(page, "aov_30d-trend")
+
+
+@pytest.mark.parametrize(
+    ("asset", "key", "alt", "text"),
+    [
+        ("aov_30d", "trend_chart", "B2B AOV trend", None),
+        ("aov_30d", "causes_chart", "Why B2B AOV moved", None),
+        ("aov_why", "causes_chart", "Why B2B AOV moved", None),
+        ("aov_ttm", "ttm_chart", "Trailing-twelve-month AOV", "Trailing twelve months to 2026-04"),
+    ],
+)
+def test_the_charts_are_next_to_the_tables(page: Page, screenshot, asset: str, key: str, alt: str, text) -> None:
+    page.goto(f"/assets/{asset}")
+    expect(page.get_by_text(text or DAY, exact=False).first).to_be_visible()  # the latest partition's metadata
+    chart = show_markdown(page, key)
+    expect_drawn(chart.get_by_role("img", name=alt))
+    screenshot(page, f"{asset}-{key.replace('_', '-')}")
+
+
+def test_the_card_as_one_page_opens_offline_with_every_chart(demo, browser: Browser, screenshot) -> None:
+    root, env = demo
+    page_file = root / "card.html"
+    written = subprocess.run(
+        [str(BIN / "aov"), "card", "--as-of", DAY, "--html", str(page_file)], env=env, capture_output=True, text=True
+    )
+    assert written.returncode == 0, written.stderr
+    context = browser.new_context(viewport={"width": 1000, "height": 1000}, offline=True)
+    refused = []
+
+    def only_the_page(route) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_page)
+    page = context.new_page()
+    page.goto(page_file.as_uri())
+    for alt in ("B2B AOV trend", "Why B2B AOV moved", "Trailing-twelve-month AOV"):
+        expect_drawn(page.get_by_role("img", name=alt))
+    expect(page.get_by_text("ALERT: B2B AOV 642.82 vs 770.00 in the prior 30 days (-16.5%)")).to_be_visible()
+    assert refused == []  # the page asked for nothing beyond itself
+    screenshot(page, "card-html")
+    context.close()
 
 
 def test_the_checks_verdict_is_failed_with_error_severity(page: Page, screenshot) -> None:

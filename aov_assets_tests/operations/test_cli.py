@@ -1,4 +1,6 @@
+import base64
 import json
+import re
 
 import pytest
 
@@ -45,6 +47,30 @@ def test_card_json_carries_the_numbers(example_env, capsys):
     assert (b2b_usd["aov"], b2b_usd["prior_aov"], b2b_usd["orders"]) == (642.82, 770.0, 1420)
     assert card["left_the_baskets"][0]["category"] == "Janitorial/Equipment"
     assert card["left_the_baskets"][0]["per_order_change"] < 0
+
+
+def test_card_html_is_one_page_with_the_charts_inline_and_png_writes_them(example_env, capsys, tmp_path):
+    page, charts = tmp_path / "mail" / "card.html", tmp_path / "charts"
+    assert main(["card", "--as-of", "2026-05-03", "--html", str(page), "--png", str(charts)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"wrote {page}",
+        f"wrote {charts / 'trend.png'}",
+        f"wrote {charts / 'causes.png'}",  # no TTM chart: the example's warehouse holds no aov_ttm month
+    ]
+    html = page.read_text()
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)">', html)
+    assert [alt for alt, _ in images] == ["B2B AOV trend", "Why B2B AOV moved"]
+    assert base64.b64decode(images[1][1]) == (charts / "causes.png").read_bytes()  # the same chart, inline
+    assert "http" not in html.replace("data:image", "")  # nothing to fetch: it can be mailed
+    assert "ALERT: B2B AOV 642.82 vs 770.00 in the prior 30 days (-16.5%)" in html
+    assert "<td>b2b</td><td>1,420</td><td>912,800.00</td><td>642.82</td>" in html
+    assert "basket_shrink -71.71 (56.4% of the move)" in html and "Who to call" in html
+
+
+def test_card_html_to_a_place_that_cannot_be_written_is_one_line(example_env, capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    assert main(["card", "--as-of", "2026-05-03", "--png", str(tmp_path / "file" / "charts")]) == 2
+    assert capsys.readouterr().err.startswith(f"aov: cannot write {tmp_path / 'file' / 'charts' / 'trend.png'}: ")
 
 
 def test_card_for_a_day_not_in_the_warehouse_says_what_to_do(example_env, capsys):
