@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from .manifest import ManifestError, load_manifest
+from .manifest import ManifestError, load_manifest, load_stores, pick_store
 from .resources import data_dir, warehouse_url
 
 
@@ -18,7 +18,12 @@ class UsageError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
 
 
-def _warehouse():
+def _warehouse(store: str | None = None):
+    """The warehouse as `store`'s (default: the manifest's only store)."""
+    return _open_warehouse().for_store(pick_store(load_stores(), store).key)
+
+
+def _open_warehouse():
     from .core.db import WarehouseError
     from .warehouse import Warehouse
 
@@ -39,13 +44,15 @@ def _sample_ready(manifest) -> None:
             raise UsageError(str(error)) from None
 
 
-def card(as_of: date, as_json: bool, html: Path | None = None, png_dir: Path | None = None) -> None:
+def card(
+    as_of: date, as_json: bool, html: Path | None = None, png_dir: Path | None = None, store: str | None = None
+) -> None:
     """Print the card (text or JSON), or write it as a page (`--html`) and its charts (`--png`)."""
     from .metrics.assets import alert_rule
     from .metrics.card import Card, TtmCard
 
-    warehouse = _warehouse()
-    result = Card.stored(warehouse, as_of, alert_rule(load_manifest()))
+    warehouse = _warehouse(store)
+    result = Card.stored(warehouse, as_of, alert_rule(load_manifest(store=warehouse.store)))
     if result is None:
         latest = warehouse.latest_as_of()
         hint = f"the latest as-of day there is {latest}" if latest else "aov_30d is empty (try: make demo)"
@@ -62,6 +69,28 @@ def card(as_of: date, as_json: bool, html: Path | None = None, png_dir: Path | N
         print(result.text() + ("\n\n" + "\n".join(ttm.lines()) if ttm else ""))
 
 
+def portfolio(as_of: date, output: str, png: Path | None) -> None:
+    """Every store of the manifest on one as-of day, alerting stores first (text, JSON or CSV)."""
+    from .portfolio import rules
+
+    warehouse, lines = _open_warehouse(), []
+    for store in load_stores():
+        view = warehouse.for_store(store.key)
+        lines.append(rules.StoreLine.of(store.key, store.name, view.read_card(as_of), view.top_cause(as_of)))
+    lines = rules.ranked(lines)
+    if png:
+        from .metrics.charts import png as png_of
+        from .metrics.charts import portfolio_chart
+
+        _write({png: png_of(portfolio_chart(as_of, lines))})
+    elif output == "json":
+        print(json.dumps(rules.as_json(as_of, lines), indent=2))
+    elif output == "csv":
+        sys.stdout.write(rules.as_csv(lines))
+    else:
+        print(rules.text(as_of, lines))
+
+
 def _write_pictures(warehouse, card, ttm, html: Path | None, png_dir: Path | None) -> None:
     from .metrics.charts import card_charts
     from .metrics.page import card_page
@@ -70,6 +99,11 @@ def _write_pictures(warehouse, card, ttm, html: Path | None, png_dir: Path | Non
     files = {html: card_page(card, ttm, charts).encode()} if html else {}
     if png_dir:
         files |= {png_dir / f"{name}.png": image for name, image in charts.items()}
+    _write(files)
+
+
+def _write(files: dict[Path, bytes]) -> None:
+    """Each file, its folder made if missing; a place that cannot be written ends the command in one line."""
     for path, content in files.items():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -227,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     card_parser = commands.add_parser("card", help="print the B2B AOV vs B2C AOV card from the warehouse")
     card_parser.add_argument("--as-of", required=True, type=_day, help="as-of day, YYYY-MM-DD (UTC)")
+    card_parser.add_argument("--store", metavar="KEY", help="the store (may be left out when the manifest has one)")
     card_parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     card_parser.add_argument(
         "--html", type=Path, metavar="FILE", help="write the card as one self-contained page (charts inline)"
@@ -234,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     card_parser.add_argument(
         "--png", type=Path, metavar="DIR", help="write the charts as DIR/trend.png, causes.png, ttm.png"
     )
+    folio = commands.add_parser("portfolio", help="every store's B2B AOV card on one day, alerting stores first")
+    folio.add_argument("--as-of", required=True, type=_day, help="as-of day, YYYY-MM-DD (UTC)")
+    shape = folio.add_mutually_exclusive_group()
+    shape.add_argument("--json", dest="output", action="store_const", const="json", help="print JSON")
+    shape.add_argument("--csv", dest="output", action="store_const", const="csv", help="print CSV")
+    shape.add_argument("--png", type=Path, metavar="FILE", help="write the chart: one bar per store's change")
     commands.add_parser("demo", help="materialize everything on the sample merchant and print the card")
     dev_command = commands.add_parser("dev", help="the Dagster UI on the demo's instance (dg dev)")
     dev_command.add_argument("--port", type=int, default=3000, help="the UI's port on 127.0.0.1 (default 3000)")
@@ -255,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "card":
-            card(args.as_of, args.json, args.html, args.png)
+            card(args.as_of, args.json, args.html, args.png, args.store)
+        elif args.command == "portfolio":
+            portfolio(args.as_of, args.output or "text", args.png)
         elif args.command == "demo":
             demo()
         elif args.command == "dev":

@@ -106,3 +106,10 @@ class InvestigationQueries:
         """account, name and LTV cohort of the B2B accounts in b2b_accounts_30d as of a day."""
         a = b2b_accounts_30d
         return self._frame(sa.select(a.c.account, a.c.name, a.c.cohort).where(self.mine(a), a.c.as_of == as_of))
+
+    def top_cause(self, as_of: date) -> str | None:
+        """The first-ranked cause of the day's B2B AOV move (None without an investigation or a cause)."""
+        t = aov_why
+        query = sa.select(t.c.cause).where(self.mine(t), t.c.as_of == as_of, t.c.role == "why", t.c.rank == 1)
+        with self.connect() as connection:
+            return connection.scalar(query)

@@ -1,4 +1,5 @@
-"""The card's pictures: the 30-day trend, the causes as a waterfall, the trailing twelve months.
+"""The card's pictures: the 30-day trend, the causes as a waterfall, the trailing twelve months, and
+the portfolio of stores.
 
 Drawn from the card's own rows (nothing is computed a second time) on matplotlib's Agg canvas, without
 pyplot's global state: a fixed size, DejaVu Sans (shipped inside matplotlib, so the same pixels on every
@@ -20,6 +21,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from ..core.text import money_text, signed_money_text
@@ -29,17 +31,13 @@ from .card import Card, TtmCard, trend_of
 from .windows import AlertRule
 
 if TYPE_CHECKING:
+    from ..portfolio.rules import StoreLine
     from ..warehouse import Warehouse
 
-B2B, B2C, PRIOR, ALERT, RISE, FALL, PARTIAL = (
-    "#1f4e79",
-    "#7f7f7f",
-    "#5b9bd5",
-    "#c0392b",
-    "#2e8b57",
-    "#c0392b",
-    "#b0b0b0",
-)
+B2B, B2C, PRIOR, PARTIAL = "#1f4e79", "#7f7f7f", "#5b9bd5", "#b0b0b0"  # fixed colours: same card, same pixels
+ALERT = FALL = "#c0392b"
+RISE = "#2e8b57"
+VERDICT_COLOURS = {"alert": ALERT, "ok": B2B, "thin": PARTIAL}
 STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
@@ -216,6 +214,52 @@ def ttm_chart(ttm: pd.DataFrame, month: date) -> Figure:
         axes_of[0].set_title(
             f"Trailing-twelve-month AOV by month to {month:%Y-%m}, and a year earlier", loc="left", fontweight="bold"
         )
+    return figure
+
+
+def portfolio_chart(as_of: date, lines: list[StoreLine]) -> Figure:
+    """One bar per store for its B2B AOV change (in the portfolio's order, the first on top), coloured by
+    verdict; a store without a change is named, with no bar."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(SIZE[0], max(2.5, 0.32 * len(lines) + 1.2)), dpi=100, layout="constrained")
+        axes = figure.subplots()
+        rows = list(range(len(lines)))[::-1]
+        for row, line in zip(rows, lines):
+            change = line.b2b_aov_change_pct
+            if change is None:
+                axes.annotate(
+                    f"{line.verdict}: no change",
+                    (0, row),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=8,
+                    color=B2C,
+                )
+                continue
+            axes.barh(row, float(change), color=VERDICT_COLOURS.get(line.verdict, B2C), height=0.6, label=line.verdict)
+            axes.annotate(
+                f"{change:+.1f}%",
+                (float(change), row),
+                xytext=(4 if change >= 0 else -4, 0),
+                textcoords="offset points",
+                va="center",
+                ha="left" if change >= 0 else "right",
+                fontsize=8,
+            )
+        axes.axvline(0, color="#444444", linewidth=0.8)
+        axes.set_yticks(rows, [line.name for line in lines])
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:+.0f}%"))
+        shown = dict.fromkeys(line.verdict for line in lines if line.b2b_aov_change_pct is not None)
+        axes.legend(
+            [Patch(color=VERDICT_COLOURS.get(verdict, B2C)) for verdict in shown],
+            list(shown),
+            loc="best",
+            fontsize=8,
+            frameon=False,
+        )
+        axes.margins(x=0.15)  # room for the labels at the bars' ends
+        axes.set_title(f"B2B AOV change vs the prior 30 days, by store, as of {as_of}", loc="left", fontweight="bold")
     return figure
 
 
