@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+# the demo and its UI: demo.yaml's three embedded stores (AOV_MANIFEST=... for another manifest)
+DEMO_MANIFEST := $(or $(AOV_MANIFEST),$(CURDIR)/demo.yaml)
+
 demo: install
-	$(BIN)/aov demo
+	AOV_MANIFEST=$(DEMO_MANIFEST) $(BIN)/aov demo
 
 test: install
 	$(BIN)/ruff check .
@@ -24,7 +27,7 @@ test: install
 	$(BIN)/python -m pytest
 
 dev: install
-	$(BIN)/aov dev
+	AOV_MANIFEST=$(DEMO_MANIFEST) $(BIN)/aov dev
 
 bench: install
 	$(BIN)/python bench/pipeline.py

@@ -72,12 +72,9 @@ def card(
 def portfolio(as_of: date, output: str, png: Path | None) -> None:
     """Every store of the manifest on one as-of day, alerting stores first (text, JSON or CSV)."""
     from .portfolio import rules
+    from .portfolio.assets import portfolio_lines
 
-    warehouse, lines = _open_warehouse(), []
-    for store in load_stores():
-        view = warehouse.for_store(store.key)
-        lines.append(rules.StoreLine.of(store.key, store.name, view.read_card(as_of), view.top_cause(as_of)))
-    lines = rules.ranked(lines)
+    lines = portfolio_lines(_open_warehouse(), load_stores(), as_of)
     if png:
         from .metrics.charts import png as png_of
         from .metrics.charts import portfolio_chart
@@ -117,19 +114,23 @@ def demo() -> None:
     from .operations.demo import run_demo
     from .operations.instance import use_dagster_home
 
-    manifest = load_manifest()
-    if manifest.source != "sample":
-        raise UsageError("the demo runs on the embedded sample merchant, but the manifest says source: adobe_commerce")
-    _sample_ready(manifest)
+    stores = load_stores()
+    for store in stores:
+        if store.manifest.source != "sample":
+            where = "" if len(stores) == 1 else f" for store {store.key}"
+            raise UsageError(
+                f"the demo runs on the embedded sample merchant, but the manifest says source: adobe_commerce{where}"
+            )
+        _sample_ready(store.manifest)
     use_dagster_home(data_dir())
-    run_demo(manifest, _warehouse())
+    run_demo(stores, _open_warehouse())
 
 
 def dev(port: int) -> None:
     from .operations.instance import use_dagster_home
 
     home = use_dagster_home(data_dir())
-    load_manifest()  # fail here, in one line, rather than inside the webserver
+    load_stores()  # fail here, in one line, rather than inside the webserver
     print(f"Dagster UI on http://127.0.0.1:{port} with the instance in {home}", flush=True)
     venv = Path(sys.executable).parent  # dg runs the code location in this environment (the project's venv)
     os.environ["VIRTUAL_ENV"] = str(venv.parent)
@@ -137,45 +138,72 @@ def dev(port: int) -> None:
     os.execv(venv / "dg", [str(venv / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)])
 
 
-def backfill(first: date, last: date) -> None:
+def backfill(first: date, last: date, keys: list[str] | None = None) -> bool:
+    """Backfill first..last for the named stores (default: every store), one after the other; a store
+    that fails is named and the others still run. True when every store's backfill finished."""
     import dagster as dg
 
     from .core.partitions import daily_partitions
+    from .core.scope import Scope
     from .definitions import build_defs
     from .operations.backfill import BackfillFailed, run_backfill
     from .operations.demo import QUIET_LOGS
     from .operations.instance import use_dagster_home
 
-    manifest = load_manifest()
-    _sample_ready(manifest)
-    home = use_dagster_home(data_dir())
-    daily = daily_partitions(manifest)
-    first_key, last_key = daily.get_first_partition_key(), daily.get_last_partition_key()
+    stores = load_stores()
+    chosen = [pick_store(stores, key) for key in dict.fromkeys(keys)] if keys else list(stores)
     if first > last:
         raise UsageError(f"--from {first} is after --to {last}")
-    if first < date.fromisoformat(first_key) or last > date.fromisoformat(last_key):
-        raise UsageError(f"{first}..{last} is outside the daily partitions {first_key}..{last_key} (see the manifest)")
-    defs = build_defs(manifest)
-
-    warehouse = _warehouse()
+    for store in chosen:  # every store's range is checked before any run starts
+        _sample_ready(store.manifest)
+        daily = daily_partitions(store.manifest)
+        first_key, last_key = daily.get_first_partition_key(), daily.get_last_partition_key()
+        if first < date.fromisoformat(first_key) or last > date.fromisoformat(last_key):
+            where = "" if len(stores) == 1 else f" of store {store.key}"
+            raise UsageError(
+                f"{first}..{last} is outside the daily partitions{where} {first_key}..{last_key} (see the manifest)"
+            )
+    home = use_dagster_home(data_dir())
+    defs, warehouse, failed = build_defs(stores), _open_warehouse(), []
     print(f"Dagster instance {home}; the runs show in the UI (make dev)")
     with dg.DagsterInstance.get() as instance:
-        try:
-            run_backfill(
-                first, last, defs, instance, warehouse.latest_as_of(), warehouse.latest_ttm_month(), QUIET_LOGS
-            )
-        except BackfillFailed as error:
-            raise UsageError(str(error)) from None
+        for store in chosen:
+            if len(chosen) > 1:
+                print(f"store {store.key} ({store.name}):")
+            db = warehouse.for_store(store.key)
+            try:
+                run_backfill(
+                    first,
+                    last,
+                    defs,
+                    instance,
+                    db.latest_as_of(),
+                    db.latest_ttm_month(),
+                    QUIET_LOGS,
+                    scope=Scope(store.key),
+                )
+            except BackfillFailed as error:
+                named = "" if len(stores) == 1 else f"store {store.key}: "
+                print(f"aov: {named}{error}", file=sys.stderr)
+                failed.append(store.key)
+    if failed and len(chosen) > 1:
+        done = len(chosen) - len(failed)
+        print(
+            f"aov: {len(failed)} of {len(chosen)} stores failed ({', '.join(failed)}); {done} finished", file=sys.stderr
+        )
+    return not failed
 
 
-def cross_sell(bought: str, avoided: str, segment: str, since: date | None, as_csv: bool) -> None:
+def cross_sell(
+    bought: str, avoided: str, segment: str, since: date | None, as_csv: bool, store: str | None = None
+) -> None:
     """The accounts that bought X but never Y since a day: the list a sales rep calls."""
     import csv
 
     from .actions.tables import order_lines
     from .core.money import cents_to_money
 
-    warehouse = _warehouse()
+    warehouse = _warehouse(store)
     latest = warehouse.latest_order_day(order_lines)
     if latest is None:
         raise UsageError("order_lines is empty: materialize it first (make demo, or aov backfill)")
@@ -224,9 +252,9 @@ def cross_sell(bought: str, avoided: str, segment: str, since: date | None, as_c
 CROSS_SELL_HEADER = ("account", "name", "revenue", "orders", "last_order")
 
 
-def whitespace(account: str | None, month: str | None) -> None:
+def whitespace(account: str | None, month: str | None, store: str | None = None) -> None:
     """The categories each B2B account's peers buy and it does not, largest opportunity first."""
-    rows = _warehouse().read_whitespace(month, account)
+    rows = _warehouse(store).read_whitespace(month, account)
     if rows.empty:
         where = f" for {account}" if account else ""
         raise UsageError(f"no account_whitespace rows{where} (materialize it: make demo, or the aov_ttm_monthly job)")
@@ -284,15 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     backfill_parser.add_argument("--from", dest="first", required=True, type=_day, help="first day, YYYY-MM-DD (UTC)")
     backfill_parser.add_argument("--to", dest="last", required=True, type=_day, help="last day, YYYY-MM-DD (UTC)")
+    backfill_parser.add_argument(
+        "--store", dest="stores", action="append", metavar="KEY", help="a store to backfill (repeatable; default: all)"
+    )
     cross = commands.add_parser("cross-sell", help="accounts that bought X but never Y (a SKU or a category)")
     cross.add_argument("--bought", required=True, metavar="X", help="a SKU or a category (path or its last part)")
     cross.add_argument("--not", dest="avoided", required=True, metavar="Y", help="a SKU or a category")
     cross.add_argument("--segment", choices=("b2b", "b2c", "all"), default="b2b", help="default: b2b")
     cross.add_argument("--since", type=_day, help="first day, YYYY-MM-DD (default: the last 365 days of order_lines)")
     cross.add_argument("--csv", action="store_true", help="CSV: account,name,revenue,orders,last_order")
+    cross.add_argument("--store", metavar="KEY", help="the store (may be left out when the manifest has one)")
     white = commands.add_parser("whitespace", help="the categories each B2B account's cohort peers buy and it does not")
     white.add_argument("--account", help="one account, e.g. company:42 (default: the top 20 of all)")
     white.add_argument("--month", help="YYYY-MM (default: the latest in account_whitespace)")
+    white.add_argument("--store", metavar="KEY", help="the store (may be left out when the manifest has one)")
     args = parser.parse_args(argv)
     try:
         if args.command == "card":
@@ -306,11 +339,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "doctor":
             return 0 if doctor() else 1
         elif args.command == "backfill":
-            backfill(args.first, args.last)
+            return 0 if backfill(args.first, args.last, args.stores) else 1
         elif args.command == "cross-sell":
-            cross_sell(args.bought, args.avoided, args.segment, args.since, args.csv)
+            cross_sell(args.bought, args.avoided, args.segment, args.since, args.csv, args.store)
         elif args.command == "whitespace":
-            whitespace(args.account, args.month)
+            whitespace(args.account, args.month, args.store)
     except (UsageError, ManifestError) as error:
         print(f"aov: {error}", file=sys.stderr)
         return 2

@@ -1,10 +1,12 @@
 """The one Definitions object, built from the manifest loaded once when Dagster loads the code.
 
 Importing this module reads nothing: `defs` is a `@dg.definitions` function that Dagster calls,
-and `build_defs(manifest)` is the factory that tests and the CLI call with a manifest of their own.
+and `build_defs(stores)` is the factory that tests and the CLI call with stores (or a manifest) of their own.
 """
 
 import sys
+from collections.abc import Iterable
+from functools import lru_cache
 
 import dagster as dg
 
@@ -12,44 +14,64 @@ from .actions import assets as actions
 from .alerts.sensors import aov_alert_slack_sensor
 from .around import assets as around
 from .core.glue import Partitioned
-from .health.checks import HEALTH_CHECKS, freshness_checks
+from .core.scope import Scope
+from .health.checks import freshness_checks, health_checks
 from .ingest import assets as ingest
 from .investigation import assets as investigation
-from .manifest import Manifest, ManifestError, load_manifest
+from .manifest import Manifest, ManifestError, Store, load_stores, stores_by_key
 from .metrics import assets as metrics
-from .operations.schedules import JOBS, build_schedules
-from .operations.sensors import aov_auto_heal_sensor, aov_health_after_runs
+from .operations.schedules import StoreJobs, build_schedules
+from .operations.sensors import auto_heal_sensor, health_after_runs
+from .portfolio.assets import portfolio_definitions
 from .resources import default_resources
 
 
-def build_assets(manifest: Manifest) -> list[dg.AssetsDefinition]:
-    """Every domain's assets, on the manifest's daily and monthly partitions."""
-    partitioned = Partitioned.of(manifest)
+def build_assets(store: Store) -> list[dg.AssetsDefinition]:
+    """Every domain's assets for one store, on its daily and monthly partitions."""
+    partitioned = Partitioned.of(store.manifest, Scope(store.key))
     domains = (ingest, metrics, investigation, around, actions)
     return [asset for domain in domains for asset in domain.asset_definitions(partitioned)]
 
 
-def build_defs(manifest: Manifest) -> dg.Definitions:
-    """Assets, checks, jobs, schedules, sensors and resources, all from this one manifest."""
-    freshness, freshness_sensor = freshness_checks(manifest)
+def build_defs(stores: Manifest | Iterable[Store]) -> dg.Definitions:
+    """Assets, checks, jobs, schedules, sensors and resources of every store (a lone manifest: the
+    default store's), one factory per store; the sensors serve every store."""
+    stores = stores_by_key(stores)
     return dg.Definitions(
-        assets=build_assets(manifest),
-        asset_checks=[*HEALTH_CHECKS, *freshness],
-        jobs=JOBS,
-        schedules=build_schedules(manifest),
-        sensors=[aov_alert_slack_sensor, aov_health_after_runs, aov_auto_heal_sensor, freshness_sensor],
-        resources=default_resources(manifest),
+        **_store_definitions(tuple(stores.values())),
+        resources=default_resources(stores),
         # Every step of a run in the run's own process: a step's Python start-up (Dagster, pandas, Arrow)
         # costs more than a day of its work, and each step already overlaps its own I/O where it can.
         executor=dg.in_process_executor,
     )
 
 
+@lru_cache(maxsize=4)
+def _store_definitions(stores: tuple[Store, ...]) -> dict[str, list]:
+    """The definitions built from the stores alone, once per process: Dagster calls `defs` twice when it
+    loads the code location, and 100 stores' definitions take seconds to build (resources, read from the
+    environment, are made fresh each time)."""
+    by_key = {store.key: store for store in stores}
+    jobs = {key: StoreJobs.of(Scope(key)) for key in by_key}
+    freshness, freshness_sensor = freshness_checks(list(stores))
+    portfolio, portfolio_jobs, portfolio_schedules = portfolio_definitions(by_key)
+    return {
+        "assets": [*(asset for store in stores for asset in build_assets(store)), *portfolio],
+        "asset_checks": [*(check for store in stores for check in health_checks(store)), *freshness],
+        "jobs": [*(job for each in jobs.values() for job in each.all), *portfolio_jobs],
+        "schedules": [
+            *(schedule for store in stores for schedule in build_schedules(store, jobs[store.key])),
+            *portfolio_schedules,
+        ],
+        "sensors": [aov_alert_slack_sensor, health_after_runs(jobs), auto_heal_sensor(jobs), freshness_sensor],
+    }
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     """`$AOV_MANIFEST` (else ./aov.yaml), read when Dagster loads the code location."""
     try:
-        return build_defs(load_manifest())  # a bad value can also surface while building (a cron Dagster refuses)
+        return build_defs(load_stores())  # a bad value can also surface while building (a cron Dagster refuses)
     except ManifestError:
         _manifest_errors_in_one_line()
         raise

@@ -7,6 +7,7 @@ misclassifies every order; every failure becomes one line naming the key and wha
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -123,6 +124,11 @@ class Validation(_Section):
     max_order_value: Decimal = Field(Decimal(10_000_000), gt=0)  # in global currency; above it: rejected
 
 
+class Sample(_Section):
+    # which embedded sample store (source: sample): CONTRACT.md's worked example, or another story
+    story: Literal["worked_example", "steady", "key_accounts_lost"] = "worked_example"
+
+
 class Manifest(_Section):
     source: Literal["sample", "adobe_commerce"]
     start_date: date
@@ -134,6 +140,7 @@ class Manifest(_Section):
     health: Health = Health()
     validation: Validation = Validation()
     sync: Sync = Sync()
+    sample: Sample = Sample()
 
     @model_validator(mode="after")
     def _end_not_before_start(self) -> Manifest:
@@ -174,6 +181,16 @@ class Store:
         `default` store keeps today's names, store `acme` reads ACME_<name>, unless the manifest names it."""
         named = {"ADOBE_COMMERCE_TOKEN": self.token_env, "SLACK_WEBHOOK_URL": self.webhook_env}.get(name)
         return named or (name if self.key == DEFAULT_STORE else f"{self.key.upper()}_{name}")
+
+
+Stores = Mapping[str, Store]  # every store of a deployment, by key, in the manifest's order
+
+
+def stores_by_key(stores: Manifest | Iterable[Store]) -> dict[str, Store]:
+    """The stores by key; a lone manifest (tests, tools) is the `default` store's."""
+    if isinstance(stores, Manifest):
+        stores = [Store(DEFAULT_STORE, DEFAULT_STORE, stores)]
+    return {store.key: store for store in stores}
 
 
 def manifest_path() -> Path:

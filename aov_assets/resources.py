@@ -1,7 +1,8 @@
 """Dagster resources: thin handles on the lake, the warehouse, Slack and the store's API.
 
-The manifest itself is a plain resource (`dg.ResourceParam[Manifest]`): the one object that the
-definitions factory also builds partitions, schedules and sensors from.
+The stores of the manifest are a plain resource (`dg.ResourceParam[Stores]`): the objects that the
+definitions factory also builds partitions, schedules and sensors from. Every handle takes the store
+it serves: one warehouse and one lake folder hold every store's data, each store's rows and files apart.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import dagster as dg
 import sqlalchemy as sa
 
 from .alerts.slack import Notifier
-from .core.db import WarehouseError, Writer
+from .core.db import DEFAULT_STORE, WarehouseError, Writer
 from .ingest.lake import RawOrderLake, StoreLists
 from .ingest.sources import OrderSource
 from .ingest.sources.adobe_commerce import BASE_URL_VARIABLE, CREDENTIAL_VARIABLES, Credentials, client_for
 from .ingest.sources.sample import sample_merchant
-from .manifest import Manifest
+from .manifest import Store, Stores
 from .warehouse import Warehouse
 
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
@@ -42,15 +43,20 @@ def data_dir(environ: Mapping[str, str] = os.environ) -> str:
 
 
 class LakeResource(dg.ConfigurableResource):
-    """`$AOV_DATA_DIR`: the raw-order lake lives in its `lake/raw_orders/` folder."""
+    """`$AOV_DATA_DIR`: the raw-order lake lives in its `lake/` folder, `lake/stores/<store>/` for each
+    store but the default one (whose files stay where they always were)."""
 
     data_dir: str = DEFAULT_DATA_DIR
 
-    def raw_orders(self) -> RawOrderLake:
-        return RawOrderLake(Path(self.data_dir) / "lake" / "raw_orders")
+    def folder(self, store: str) -> Path:
+        lake = Path(self.data_dir) / "lake"
+        return lake if store == DEFAULT_STORE else lake / "stores" / store
 
-    def store_lists(self) -> StoreLists:
-        return StoreLists(Path(self.data_dir) / "lake" / "store_lists.json")
+    def raw_orders(self, store: str) -> RawOrderLake:
+        return RawOrderLake(self.folder(store) / "raw_orders")
+
+    def store_lists(self, store: str) -> StoreLists:
+        return StoreLists(self.folder(store) / "store_lists.json")
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -58,17 +64,18 @@ class WarehouseResource(dg.ConfigurableResource):
 
     url: str = DEFAULT_WAREHOUSE_URL
 
-    def open(self) -> Warehouse:
+    def open(self, store: str) -> Warehouse:
+        """The warehouse as `store` sees it: its rows only."""
         try:
-            return _warehouse(self.url)
+            return _warehouse(self.url).for_store(store)
         except WarehouseError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
 
     @contextmanager
-    def replacing(self, tables: Iterable[sa.Table], first: Any, last: Any) -> Iterator[Writer]:
-        """`Warehouse.replacing`; a warehouse that stays locked fails the step in one line."""
+    def replacing(self, store: str, tables: Iterable[sa.Table], first: Any, last: Any) -> Iterator[Writer]:
+        """`Warehouse.replacing` of the store's rows; a warehouse that stays locked fails the step in one line."""
         try:
-            with self.open().replacing(tables, first, last) as write:
+            with self.open(store).replacing(tables, first, last) as write:
                 yield write
         except WarehouseError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
@@ -80,7 +87,8 @@ def _warehouse(url: str) -> Warehouse:
 
 
 class AdobeCommerceResource(dg.ConfigurableResource):
-    """Adobe Commerce REST credentials; every value comes from the environment and is never logged."""
+    """The default store's Adobe Commerce REST credentials; every value comes from the environment and is
+    never logged. Another store's are read from its own variables (`Store.variable`) when it syncs."""
 
     base_url: str | None = None
     token: str | None = None
@@ -90,26 +98,36 @@ class AdobeCommerceResource(dg.ConfigurableResource):
     access_token_secret: str | None = None
 
     @contextmanager
-    def open_source(self, manifest: Manifest) -> Iterator[OrderSource]:
-        """The manifest's source: the sample merchant, or a client of the store (closed afterwards)."""
+    def open_source(self, store: Store) -> Iterator[OrderSource]:
+        """The store's source: the sample merchant, or a client of the store (closed afterwards)."""
+        manifest = store.manifest
         if manifest.source == "sample":
-            yield sample_merchant()
+            yield sample_merchant(story=manifest.sample.story)
             return
-        credentials = Credentials(**{name: getattr(self, name) for name in CREDENTIAL_VARIABLES})
-        with client_for(manifest.adobe_commerce, self.base_url, credentials) as client:
+        if store.key == DEFAULT_STORE:
+            base_url, values = self.base_url, {name: getattr(self, name) for name in CREDENTIAL_VARIABLES}
+        else:
+            base_url = store.base_url or os.environ.get(store.variable(BASE_URL_VARIABLE))
+            values = {name: os.environ.get(store.variable(variable)) for name, variable in CREDENTIAL_VARIABLES.items()}
+        with client_for(manifest.adobe_commerce, base_url, Credentials(**values)) as client:
             yield client
 
 
 class SlackResource(dg.ConfigurableResource):
-    """Where alerts go: `$SLACK_WEBHOOK_URL` (a secret), else JSON files in `$AOV_DATA_DIR/outbox/`."""
+    """Where alerts go: `$SLACK_WEBHOOK_URL` (a secret), else JSON files in `$AOV_DATA_DIR/outbox/`; store
+    `acme`'s to `$ACME_SLACK_WEBHOOK_URL` when it is set (else the same webhook), or `outbox/acme/`."""
 
     webhook_url: str | None = None
     data_dir: str = DEFAULT_DATA_DIR
     dagster_url: str = DEFAULT_DAGSTER_URL
     timeout_seconds: float = 10.0
 
-    def notifier(self) -> Notifier:
-        return Notifier(self.webhook_url, Path(self.data_dir) / "outbox", self.timeout_seconds)
+    def notifier(self, store: Store) -> Notifier:
+        outbox = Path(self.data_dir) / "outbox"
+        if store.key == DEFAULT_STORE:
+            return Notifier(self.webhook_url, outbox, self.timeout_seconds)
+        webhook = os.environ.get(store.variable("SLACK_WEBHOOK_URL")) or self.webhook_url
+        return Notifier(webhook, outbox / store.key, self.timeout_seconds)
 
 
 def from_env(name: str, default: str | None = None) -> dg.EnvVar | str | None:
@@ -117,10 +135,10 @@ def from_env(name: str, default: str | None = None) -> dg.EnvVar | str | None:
     return dg.EnvVar(name) if os.environ.get(name) else default
 
 
-def default_resources(manifest: Manifest) -> dict[str, object]:
-    """The resources of the code location; the manifest is the object the definitions were built from."""
+def default_resources(stores: Stores) -> dict[str, object]:
+    """The resources of the code location; the stores are the objects the definitions were built from."""
     return {
-        "manifest": manifest,
+        "stores": stores,
         "lake": LakeResource(data_dir=from_env(DATA_DIR_VARIABLE, DEFAULT_DATA_DIR)),
         "warehouse": WarehouseResource(url=from_env(WAREHOUSE_URL_VARIABLE, DEFAULT_WAREHOUSE_URL)),
         "slack": SlackResource(

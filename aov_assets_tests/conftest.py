@@ -16,7 +16,7 @@ from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from aov_assets.definitions import build_defs
 from aov_assets.ingest.sources.sample import SampleMerchant, sample_merchant
-from aov_assets.manifest import load_manifest
+from aov_assets.manifest import load_manifest, load_stores, stores_by_key
 from aov_assets.resources import AdobeCommerceResource, LakeResource, WarehouseResource
 from aov_assets.warehouse import Warehouse
 
@@ -77,7 +77,7 @@ class Pipeline:
     @property
     def resources(self) -> dict[str, object]:
         return {
-            "manifest": load_manifest(self.manifest_path),
+            "stores": stores_by_key(load_stores(self.manifest_path)),
             "lake": LakeResource(data_dir=str(self.root)),
             "warehouse": WarehouseResource(url=self.warehouse_url),
             "adobe_commerce": AdobeCommerceResource(),

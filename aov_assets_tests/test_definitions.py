@@ -64,18 +64,13 @@ def test_partitions_follow_the_manifest():
 
 def test_the_daily_schedule_runs_yesterday_and_the_lookback_days_as_one_run():
     daily = defs.resolve_schedule_def("aov_daily_schedule")
-    manifest = defs.resources["manifest"]
-    context = dg.build_schedule_context(
-        scheduled_execution_time=datetime(2026, 4, 20, 1, tzinfo=timezone.utc), resources={"manifest": manifest}
-    )
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 4, 20, 1, tzinfo=timezone.utc))
     [request] = daily.evaluate_tick(context).run_requests
     assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
         "2026-04-16",
         "2026-04-19",
     )
-    context = dg.build_schedule_context(
-        scheduled_execution_time=datetime(2026, 11, 22, 1, tzinfo=timezone.utc), resources={"manifest": manifest}
-    )
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 22, 1, tzinfo=timezone.utc))
     [skip] = daily.evaluate_tick(context).skip_message.splitlines()
     assert skip == "the manifest's end_date 2026-05-03 has passed: no new days to sync"
 

@@ -29,6 +29,7 @@ def test_the_worked_example_on_postgresql(example_pipeline, postgres_server, tmp
             resources={
                 "warehouse": WarehouseResource(url=pipeline.warehouse_url),
                 "slack": SlackResource(data_dir=str(tmp_path)),
+                "stores": pipeline.resources["stores"],
             },
         )
         assert aov_alert_slack_sensor(context).skip_reason.skip_message.startswith("written to the outbox")

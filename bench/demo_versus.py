@@ -26,6 +26,8 @@ def demo_seconds(tree: Path) -> float:
     shutil.rmtree(tree / "data", ignore_errors=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AOV_", "DAGSTER_"))}
     env["PYTHONPATH"] = str(tree)
+    if (tree / "demo.yaml").exists():  # what `make demo` runs since agency mode: demo.yaml's stores
+        env["AOV_MANIFEST"] = str(tree / "demo.yaml")
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", "import sys, aov_assets.cli as c; sys.exit(c.main(['demo']))"],

@@ -30,7 +30,7 @@ from aov_assets.core.keys import CATALOG_JOB, DAILY_JOB, TTM_JOB, range_tags
 from aov_assets.core.partitions import daily_partitions, monthly_partitions
 from aov_assets.definitions import build_defs
 from aov_assets.ingest.sources.sample import sample_merchant
-from aov_assets.manifest import load_manifest
+from aov_assets.manifest import load_manifest, stores_by_key
 from aov_assets.metrics.tables import classified_orders
 from aov_assets.operations.demo import PLANNED_EVENTS_SWITCH, QUIET_LOGS
 from aov_assets.operations.instance import POOLED_STORAGE, TELEMETRY
@@ -49,7 +49,7 @@ DAYS, MONTHS = daily_partitions(MANIFEST).get_partition_keys(), monthly_partitio
 
 def resources(root: Path) -> dict:
     return {
-        "manifest": MANIFEST,
+        "stores": stores_by_key(MANIFEST),
         "lake": LakeResource(data_dir=str(root)),
         "warehouse": WarehouseResource(url=f"sqlite:///{root / 'warehouse.db'}"),
         "adobe_commerce": AdobeCommerceResource(),

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 
 from ..around.rules import span_start
-from ..core.glue import Partitioned, Progress, as_money, plottable_numbers, trailing
+from ..core.glue import Partitioned, Progress, as_money, plottable_numbers
 from ..core.partitions import day_key, days_of, month_key, months_of
+from ..core.scope import Scope
 from ..core.windows import WINDOW_DAYS, add_months, month_end, month_start
 from ..ingest.assets import batches, lake_failures
-from ..manifest import Manifest
+from ..manifest import Stores
 from ..resources import AdobeCommerceResource, LakeResource, WarehouseResource
 from . import tables
 from .baskets import MIN_SKU_SUPPORT, PAIR_DAYS, BasketCounts, whitespace_rows
@@ -24,16 +25,17 @@ from .lines import UNCATEGORIZED, category_rows, line_rows
 
 def product_catalog(
     context: dg.AssetExecutionContext,
-    manifest: dg.ResourceParam[Manifest],
+    stores: dg.ResourceParam[Stores],
     warehouse: WarehouseResource,
     adobe_commerce: AdobeCommerceResource,
 ) -> dg.MaterializeResult:
     """SKU -> product name and category path, from the source's catalog (replaced whole)."""
-    with adobe_commerce.open_source(manifest) as source:
+    store = Scope.of(context).store
+    with adobe_commerce.open_source(stores[store]) as source:
         catalog = pd.DataFrame(source.catalog(), columns=["sku", "name", "product_id", "category"])
     catalog = catalog.dropna(subset=["sku"]).drop_duplicates("sku", keep="first")
     catalog["category"] = catalog["category"].fillna(UNCATEGORIZED).replace("", UNCATEGORIZED)
-    with warehouse.replacing([tables.product_catalog], None, None) as write:
+    with warehouse.replacing(store, [tables.product_catalog], None, None) as write:
         write(tables.product_catalog, catalog.astype(object))
     uncategorized = int((catalog["category"] == UNCATEGORIZED).sum())
     context.log.info(f"product_catalog: {len(catalog):,} SKUs in {catalog['category'].nunique()} categories")
@@ -51,15 +53,15 @@ def order_lines(
 ) -> dg.MaterializeResult:
     """One row per counted order line (configurables as their parent, bundles by the rows that carry
     the price), valued in exact cents that add up to each order's lines, from the lake."""
-    days = days_of(context.partition_time_window)
-    store, db = lake.raw_orders(), warehouse.open()
+    days, key = days_of(context.partition_time_window), Scope.of(context).store
+    files, db = lake.raw_orders(key), warehouse.open(key)
     progress = Progress(context.log, "order_lines", len(days))
-    with lake_failures(), warehouse.replacing([tables.order_lines], days[0], days[-1]) as write:
-        for batch in batches(store, days):
+    with lake_failures(), warehouse.replacing(key, [tables.order_lines], days[0], days[-1]) as write:
+        for batch in batches(files, days):
             counted = db.counted_orders_of(batch[0], batch[-1]).set_index("entity_id")
             rejected = db.rejected_between(batch[0], batch[-1])
             lines, unreadable = line_rows(
-                ((day, array.to_pylist()) for day, array in store.payloads_of(batch).items()),
+                ((day, array.to_pylist()) for day, array in files.payloads_of(batch).items()),
                 set(counted.index),
                 rejected,
             )
@@ -82,11 +84,11 @@ def order_lines(
 def b2b_category_mix_30d(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per as-of day and category: B2B line value per order now and in the prior 30 days; the
     categories that left the baskets are the ones whose value per order fell most."""
-    days = days_of(context.partition_time_window)
-    db = warehouse.open()
+    days, store = days_of(context.partition_time_window), Scope.of(context).store
+    db = warehouse.open(store)
     sums, orders = db.b2b_category_sums(span_start(days[0]), days[-1])
     rows = category_rows(sums, orders, days[0], days[-1])
-    with warehouse.replacing([tables.b2b_category_mix_30d], days[0], days[-1]) as write:
+    with warehouse.replacing(store, [tables.b2b_category_mix_30d], days[0], days[-1]) as write:
         write(tables.b2b_category_mix_30d, rows)
     for as_of, day_rows in rows.groupby("as_of"):
         numbers = {f"{row.category}_per_order": row.per_order for row in day_rows.itertuples(index=False)}
@@ -101,12 +103,12 @@ def basket_pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     A window's counts are the sum of its pieces' (spans of days cut at month starts and at windows'
     first days), and each month's lines are read once and counted piece by piece, so a month of lines
     is in memory at a time, not a window's three."""
-    months = months_of(context.partition_time_window)
-    db = warehouse.open()
+    months, store = months_of(context.partition_time_window), Scope.of(context).store
+    db = warehouse.open(store)
     windows = [(month_end(m) - timedelta(days=PAIR_DAYS - 1), month_end(m)) for m in months]
     pieces = _pieces(windows)
     counted: dict[tuple[date, date], dict[tuple[str, str], BasketCounts]] = {}
-    with warehouse.replacing([tables.basket_pairs], f"{months[0]:%Y-%m}", f"{months[-1]:%Y-%m}") as write:
+    with warehouse.replacing(store, [tables.basket_pairs], f"{months[0]:%Y-%m}", f"{months[-1]:%Y-%m}") as write:
         for month, (first, last) in zip(months, windows):
             needed = [piece for piece in pieces if first <= piece[0] and piece[1] <= last]
             counted = {piece: counts for piece, counts in counted.items() if piece in needed}
@@ -183,11 +185,11 @@ WHITESPACE_SHOWN = 20
 def account_whitespace(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per month (the trailing 12 months up to its end): each B2B account's categories that at least
     half of its LTV-cohort peers buy and it does not, sized by the peers' median spend."""
-    months = months_of(context.partition_time_window)
-    db = warehouse.open()
+    months, store = months_of(context.partition_time_window), Scope.of(context).store
+    db = warehouse.open(store)
     keys = [f"{m:%Y-%m}" for m in months]
     spend_in: dict[date, pd.DataFrame] = {}  # per month: each month's B2B spend is read once, not 12 times
-    with warehouse.replacing([tables.account_whitespace], keys[0], keys[-1]) as write:
+    with warehouse.replacing(store, [tables.account_whitespace], keys[0], keys[-1]) as write:
         for month, key in zip(months, keys):
             last = month_end(month)
             accounts = db.cohorts_as_of(last)
@@ -218,15 +220,16 @@ def account_whitespace(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 
 
 def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
-    daily, monthly, catalog = partitioned.daily, partitioned.monthly, "product_catalog"
+    daily, monthly, key, trailing = partitioned.daily, partitioned.monthly, partitioned.key, partitioned.trailing
+    catalog, api = key("product_catalog"), {"pool": partitioned.op("adobe_commerce")}
     return [
-        dg.asset(kinds={"sql"}, **partitioned.spec)(product_catalog),
-        dg.asset(deps=["raw_orders", "classified_orders"], kinds={"sql"}, **daily)(order_lines),
+        dg.asset(kinds={"sql"}, **api, **partitioned.unpartitioned)(product_catalog),
+        dg.asset(deps=[key("raw_orders"), key("classified_orders")], kinds={"sql"}, **daily)(order_lines),
         dg.asset(deps=[trailing("order_lines", 2 * WINDOW_DAYS), catalog], kinds={"sql"}, **daily)(
             b2b_category_mix_30d
         ),
         dg.asset(deps=[trailing("order_lines", 3), catalog], kinds={"sql"}, **monthly)(basket_pairs),
-        dg.asset(deps=[trailing("order_lines", 12), catalog, "b2b_accounts_30d"], kinds={"sql"}, **monthly)(
+        dg.asset(deps=[trailing("order_lines", 12), catalog, key("b2b_accounts_30d")], kinds={"sql"}, **monthly)(
             account_whitespace
         ),
     ]

@@ -192,12 +192,15 @@ def _as_of(evaluation: dg.AssetCheckEvaluation) -> date | None:
     return date.fromisoformat(value.value) if value is not None else None
 
 
-def _alert_for(evaluation: dg.AssetCheckEvaluation, run_id: str, warehouse: Warehouse, dagster_url: str) -> Alert:
-    check_key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+def _alert_for(
+    evaluation: dg.AssetCheckEvaluation, run_id: str, warehouse: Warehouse, dagster_url: str, store: str | None
+) -> Alert:
+    asset = evaluation.asset_key.to_user_string()
+    check_key = f"{asset}:{evaluation.check_name}"
     as_of = _as_of(evaluation) or date.today()
     metadata = {name: value.value for name, value in evaluation.metadata.items()}
     card = None
-    if check_key == CONTRACTION_KEY.to_user_string():
+    if evaluation.check_name == CONTRACTION_KEY.name:
         rule = AlertRule(
             drop_pct=Decimal(str(metadata["threshold_pct"])).normalize(),
             direction=metadata["direction"],
@@ -205,10 +208,14 @@ def _alert_for(evaluation: dg.AssetCheckEvaluation, run_id: str, warehouse: Ware
         )
         card = Card.stored(warehouse, as_of, rule)
     if card is not None:
-        return Alert(check_key, as_of, card.headline, alert_message(card, dagster_url), run_id)
+        return Alert(check_key, as_of, card.headline, alert_message(card, dagster_url, asset, store), run_id)
     description = evaluation.description or f"{check_key} failed"
     return Alert(
-        check_key, as_of, description, check_message(check_key, as_of, description, metadata, dagster_url), run_id
+        check_key,
+        as_of,
+        description,
+        check_message(check_key, as_of, description, metadata, dagster_url, store),
+        run_id,
     )
 
 
@@ -220,8 +227,10 @@ def deliver_alerts(
     cursor: int,
     dagster_url: str,
     log: Callable[[str], None] = lambda _: None,
+    store: str | None = None,
 ) -> Outcome:
-    """Record new failed ERROR evaluations in the ledger, then send every pending alert once."""
+    """Record new failed ERROR evaluations in the ledger, then send every pending alert once (`store`:
+    the name that starts each message, when the deployment has several)."""
     outcome = Outcome(cursor)
     ledger = AlertLedger(warehouse)
     latest = warehouse.latest_as_of()
@@ -229,7 +238,7 @@ def deliver_alerts(
     for _, run_id, evaluation in failed:
         if evaluation.severity != dg.AssetCheckSeverity.ERROR:
             continue
-        alert = _alert_for(evaluation, run_id, warehouse, dagster_url)
+        alert = _alert_for(evaluation, run_id, warehouse, dagster_url, store)
         status = "history" if latest is not None and alert.as_of < latest else "pending"
         if ledger.record(alert, status):
             (outcome.history if status == "history" else outcome.recorded).append(f"{alert.check_key} {alert.as_of}")

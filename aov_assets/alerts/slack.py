@@ -22,12 +22,14 @@ def asset_url(dagster_url: str, asset: str, partition: str | None = None) -> str
     return f"{url}?partition={quote(partition)}" if partition else url
 
 
-def alert_message(card: Card, dagster_url: str) -> dict[str, Any]:
-    """The contraction alert: Block Kit blocks plus a plain-text fallback (`text`)."""
+def alert_message(card: Card, dagster_url: str, asset: str = "aov_30d", store: str | None = None) -> dict[str, Any]:
+    """The contraction alert: Block Kit blocks plus a plain-text fallback (`text`); with several stores
+    the first line names the `store`."""
     b2b, b2c = card.segments["b2b"], card.segments["b2c"]
-    link = asset_url(dagster_url, "aov_30d", card.as_of.isoformat())
+    link = asset_url(dagster_url, asset, card.as_of.isoformat())
     direction = "down" if (b2b.aov_change_pct or 0) < 0 else "up"
-    title = f"B2B AOV {direction} {abs(b2b.aov_change_pct or 0):.1f}% vs the prior 30 days (as of {card.as_of})"
+    change = f"{abs(b2b.aov_change_pct or 0):.1f}%"
+    title = f"{_named(store)}B2B AOV {direction} {change} vs the prior 30 days (as of {card.as_of})"
     facts = [
         f"*B2B AOV* {money_text(b2b.aov)} (prior {money_text(b2b.prior_aov)}, {pct_text(b2b.aov_change_pct)})",
         f"*B2C AOV* {money_text(b2c.aov)} ({pct_text(b2c.aov_change_pct)})",
@@ -49,17 +51,28 @@ def alert_message(card: Card, dagster_url: str) -> dict[str, Any]:
     if card.neighbours:
         facts.append("*Around it:* " + "; ".join(card.neighbours.lines()[:3]))
     rule = f"Rule: alert when B2B AOV moves more than {card.rule.drop_pct}% ({card.rule.direction})."
-    return _message(title, facts, rule, link, "Open aov_30d in Dagster")
+    return _message(title, facts, rule, link, f"Open {asset} in Dagster")
 
 
-def check_message(check_key: str, as_of: date, description: str, metadata: Mapping[str, Any], dagster_url: str) -> dict:
+def check_message(
+    check_key: str,
+    as_of: date,
+    description: str,
+    metadata: Mapping[str, Any],
+    dagster_url: str,
+    store: str | None = None,
+) -> dict:
     """Any other failed ERROR check: its description and metadata, with a link to the asset."""
     asset, check = check_key.split(":", 1)
     facts = [f"*{name}* {value}" for name, value in metadata.items() if name != "as_of"][:10]
-    title = f"{asset} check {check} failed (as of {as_of})"
+    title = f"{_named(store)}{asset} check {check} failed (as of {as_of})"
     return _message(
         title, facts or [description], description, asset_url(dagster_url, asset), f"Open {asset} in Dagster"
     )
+
+
+def _named(store: str | None) -> str:
+    return f"{store}: " if store else ""
 
 
 def _message(title: str, facts: Sequence[str], note: str, link: str, button: str) -> dict[str, Any]:
@@ -102,7 +115,7 @@ class Notifier:
         """Deliver one message: to Slack (returns None) or, without a webhook, to an outbox file (its path)."""
         if self._webhook_url is None:
             self.outbox.mkdir(parents=True, exist_ok=True)
-            target = self.outbox / f"{as_of}_{check_key.replace(':', '.')}.json"
+            target = self.outbox / f"{as_of}_{check_key.replace(':', '.').replace('/', '.')}.json"
             temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
             temporary.write_text(json.dumps(message, indent=2))
             os.replace(temporary, target)

@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from ..core.glue import Partitioned, Progress, as_money, plottable_numbers, trailing
+from ..core.glue import Partitioned, Progress, as_money, plottable_numbers
 from ..core.partitions import day_key, days_of
+from ..core.scope import Scope
 from ..core.windows import WINDOW_DAYS
-from ..manifest import Manifest
+from ..manifest import Stores
 from ..resources import WarehouseResource
 from . import tables
 from .neighbours import Neighbours
@@ -18,8 +19,8 @@ def segment_metrics_30d(context: dg.AssetExecutionContext, warehouse: WarehouseR
     """Around B2B AOV, per as-of day and segment (b2b, b2c, all), now and in the prior 30 days: revenue
     share, active and new customers, orders per customer, repeat rate, lines per order, value per line,
     refund rate. Repeat and new customers read each customer's first order in all history."""
-    days = days_of(context.partition_time_window)
-    db = warehouse.open()
+    days, store = days_of(context.partition_time_window), Scope.of(context).store
+    db = warehouse.open(store)
     unkeyed = db.days_without_customer_keys(days[-1])
     if unkeyed:
         context.log.warning(
@@ -31,7 +32,7 @@ def segment_metrics_30d(context: dg.AssetExecutionContext, warehouse: WarehouseR
     daily = db.read_daily(span_start(days[0]), days[-1])
     per_day = max(int(daily["orders"].sum()) // max(daily["order_date"].nunique(), 1), 1)
     chunk_days = max(WINDOW_DAYS, NEIGHBOUR_ORDERS // per_day - 2 * WINDOW_DAYS)
-    with warehouse.replacing([tables.segment_metrics_30d], days[0], days[-1]) as write:
+    with warehouse.replacing(store, [tables.segment_metrics_30d], days[0], days[-1]) as write:
         for start in range(0, len(days), chunk_days):
             chunk = days[start : start + chunk_days]
             first = span_start(chunk[0])
@@ -57,15 +58,15 @@ def segment_metrics_30d(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
 
 def currency_aov_30d(
-    context: dg.AssetExecutionContext, manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, stores: dg.ResourceParam[Stores], warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Per as-of day, segment and order currency: AOV in that currency (no exchange rate in it) and in
     the global currency, now and in the prior 30 days."""
-    days = days_of(context.partition_time_window)
-    db = warehouse.open()
-    sums = db.currency_sums(span_start(days[0]), days[-1], manifest.metric.basis)
+    days, store = days_of(context.partition_time_window), Scope.of(context).store
+    db = warehouse.open(store)
+    sums = db.currency_sums(span_start(days[0]), days[-1], stores[store].manifest.metric.basis)
     rows = currency_rows(sums, days[0], days[-1])
-    with warehouse.replacing([tables.currency_aov_30d], days[0], days[-1]) as write:
+    with warehouse.replacing(store, [tables.currency_aov_30d], days[0], days[-1]) as write:
         write(tables.currency_aov_30d, rows)
     for as_of, day_rows in rows.groupby("as_of"):
         numbers = {}
@@ -79,9 +80,9 @@ def currency_aov_30d(
 
 
 def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
-    window = [trailing("classified_orders", 2 * WINDOW_DAYS)]
+    window = [partitioned.trailing("classified_orders", 2 * WINDOW_DAYS)]
     # repeat and new customers also read each customer's first order in all history
-    segment_deps = [*window, trailing("daily_aov", 2 * WINDOW_DAYS)]
+    segment_deps = [*window, partitioned.trailing("daily_aov", 2 * WINDOW_DAYS)]
     return [
         dg.asset(deps=segment_deps, kinds={"sql"}, **partitioned.daily)(segment_metrics_30d),
         dg.asset(deps=window, kinds={"sql"}, **partitioned.daily)(currency_aov_30d),

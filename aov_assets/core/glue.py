@@ -17,6 +17,7 @@ import pandas as pd
 from ..manifest import Manifest
 from .money import cents_to_money
 from .partitions import daily_partitions, monthly_partitions
+from .scope import Scope
 
 # Single-run backfills, clipped partition mappings and a check partitioned by as-of day are deliberate
 # choices; without this their notices repeat on every load of the code location and bury the daemon's
@@ -89,9 +90,10 @@ def plottable_value(value: Any) -> Any:
     return float(round(value, 2)) if isinstance(value, Decimal) else value
 
 
-def require_the_asset(context: dg.AssetExecutionContext, name: str) -> None:
+def require_the_asset(context: dg.AssetExecutionContext) -> None:
     """A check judged inside its asset's step cannot run alone: say so before anything is written."""
-    if dg.AssetKey(name) not in context.selected_asset_keys:
+    if not context.selected_asset_keys:
+        name = next(iter(context.selected_asset_check_keys)).asset_key.to_user_string()
         raise dg.Failure(
             f"the checks on {name} are judged while {name} is materialized; materialize {name} for the days "
             "instead of executing its check alone",
@@ -138,36 +140,53 @@ def with_target(verdict: dg.AssetCheckEvaluation, record: dg.EventLogRecord | No
 
 @dataclass(frozen=True)
 class Partitioned:
-    """The manifest's partitions as keyword arguments of Dagster's asset decorators, for every domain's
-    `asset_definitions`: daily and monthly assets, multi-assets (`multi`) and their specs (`spec`)."""
+    """One store's partitions and names as keyword arguments of Dagster's decorators, for every domain's
+    `asset_definitions`: daily, monthly and unpartitioned assets, multi-assets (`multi`, with `op`) and
+    their specs (`spec`); `key` and `trailing` name the store's upstream assets."""
 
+    scope: Scope
     daily: dict[str, Any]
     monthly: dict[str, Any]
+    unpartitioned: dict[str, Any]
     multi: dict[str, Any]
     spec: dict[str, Any]
 
     @classmethod
-    def of(cls, manifest: Manifest) -> "Partitioned":
-        daily = {"partitions_def": daily_partitions(manifest), "backfill_policy": SINGLE_RUN, "group_name": GROUP}
+    def of(cls, manifest: Manifest, scope: Scope = Scope()) -> "Partitioned":
+        group = {"group_name": scope.name(GROUP)}
+        unpartitioned = group | ({"key_prefix": scope.prefix} if scope.prefix else {})
+        daily = unpartitioned | {"partitions_def": daily_partitions(manifest), "backfill_policy": SINGLE_RUN}
         multi = {key: daily[key] for key in ("partitions_def", "backfill_policy")}
         monthly = daily | {"partitions_def": monthly_partitions(manifest)}
-        return cls(daily, monthly, multi, {"group_name": GROUP})
+        return cls(scope, daily, monthly, unpartitioned, multi, group)
+
+    def key(self, name: str) -> dg.AssetKey:
+        return self.scope.key(name)
+
+    def op(self, name: str) -> str:
+        return self.scope.name(name)
+
+    def trailing(self, asset: str, partitions: int) -> dg.AssetDep:
+        """`asset` over the last `partitions` partitions of the downstream asset (60 days, 12 months),
+        clipped at the first partition rather than failing on days before it."""
+        return self.behind(asset, 1 - partitions)
+
+    def behind(self, asset: str, offset: int) -> dg.AssetDep:
+        """`asset` from `offset` (<= 0) partitions before the downstream one through the same one."""
+        mapping = dg.TimeWindowPartitionMapping(start_offset=offset, allow_nonexistent_upstream_partitions=True)
+        return dg.AssetDep(self.key(asset), partition_mapping=mapping)
 
     def judged_per_day(self, function: Any, deps: list, check: str, about: str) -> dg.AssetsDefinition:
         """A daily asset whose check judges each day of the run: its verdicts are logged per partition
         (`log_verdicts`), so the asset is a subsettable multi-asset that returns no check result."""
         name = function.__name__
-        checked = dg.AssetCheckSpec(check, asset=name, partitions_def=self.daily["partitions_def"], description=about)
+        key = self.key(name)
+        checked = dg.AssetCheckSpec(check, asset=key, partitions_def=self.daily["partitions_def"], description=about)
         description = inspect.cleandoc(function.__doc__)
-        asset = dg.AssetSpec(name, deps=deps, kinds={"sql"}, description=description, **self.spec)
-        return dg.multi_asset(specs=[asset], check_specs=[checked], can_subset=True, **self.multi)(function)
-
-
-def trailing(asset: str, partitions: int) -> dg.AssetDep:
-    """`asset` over the last `partitions` partitions of the downstream asset (60 days, 12 months),
-    clipped at the first partition rather than failing on days before it."""
-    mapping = dg.TimeWindowPartitionMapping(start_offset=1 - partitions, allow_nonexistent_upstream_partitions=True)
-    return dg.AssetDep(asset, partition_mapping=mapping)
+        asset = dg.AssetSpec(key, deps=deps, kinds={"sql"}, description=description, **self.spec)
+        return dg.multi_asset(specs=[asset], check_specs=[checked], can_subset=True, name=self.op(name), **self.multi)(
+            function
+        )
 
 
 def as_money(frame: pd.DataFrame, *names: str, **renamed: str) -> pd.DataFrame:

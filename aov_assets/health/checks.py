@@ -11,10 +11,12 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from ..ingest.lake import LakeFileError
-from ..manifest import Manifest, ManifestError
+from ..core.scope import Scope
+from ..ingest.lake import LakeFileError, RawOrderLake
+from ..manifest import Manifest, ManifestError, Store
 from ..metrics.tables import classified_orders as classified_orders_table
 from ..resources import LakeResource, WarehouseResource
+from ..warehouse import Warehouse
 from .gaps import GAP_WINDOW_DAYS, gap_days
 
 DUPLICATE_SCAN_DAYS = 35
@@ -37,36 +39,70 @@ def _listing(values: list, limit: int = 20) -> str:
     return ", ".join(str(v) for v in values[:limit]) + (f" ... ({len(values)} in all)" if len(values) > limit else "")
 
 
-def freshness_checks(manifest: Manifest) -> tuple[list[dg.AssetChecksDefinition], dg.SensorDefinition]:
-    """Dagster's partition freshness check on raw_orders (the previous day's partition must exist by
-    `health.freshness_deadline`, UTC) and the sensor that evaluates it when no run does.
+def freshness_checks(stores: list[Store]) -> tuple[list[dg.AssetChecksDefinition], dg.SensorDefinition]:
+    """Dagster's partition freshness check on each store's raw_orders (the previous day's partition must
+    exist by the store's `health.freshness_deadline`, UTC) and the one sensor that evaluates them when no
+    run does.
 
     Dagster marks these builders superseded by `FreshnessPolicy`, but that policy judges an asset's
     latest materialization of any partition (a backfill of an old day would look fresh), so the
     partition-aware builders are the right tool for daily data; their notice is silenced here only.
     """
-    deadline = manifest.health.freshness_deadline
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.SupersessionWarning)
-        try:
-            checks = list(
-                dg.build_time_partition_freshness_checks(
-                    assets=["raw_orders"], deadline_cron=deadline, timezone="UTC", severity=WARN
-                )
-            )
-        except Exception as error:  # Dagster's own cron validation (a CheckError, not public)
-            raise ManifestError(
-                f'health.freshness_deadline: {deadline!r} is not a valid cron string (e.g. "0 6 * * *")'
-            ) from error
+        checks = [check for store in stores for check in _freshness_check(store)]
         sensor = dg.build_sensor_for_freshness_checks(
             freshness_checks=checks, minimum_interval_seconds=FRESHNESS_SENSOR_SECONDS, default_status=RUNNING
         )
     return checks, sensor
 
 
-@dg.asset_check(asset="raw_orders", description="No entity_id appears twice in the lake's latest 35 days.")
-def raw_orders_unique_entity_ids(lake: LakeResource) -> dg.AssetCheckResult:
-    store = lake.raw_orders()
+def _freshness_check(store: Store) -> list[dg.AssetChecksDefinition]:
+    deadline = store.manifest.health.freshness_deadline
+    try:
+        return list(
+            dg.build_time_partition_freshness_checks(
+                assets=[Scope(store.key).key("raw_orders")], deadline_cron=deadline, timezone="UTC", severity=WARN
+            )
+        )
+    except Exception as error:  # Dagster's own cron validation (a CheckError, not public)
+        where = "" if store.key == Scope().store else f"stores[{store.key}]: "
+        raise ManifestError(
+            f'{where}health.freshness_deadline: {deadline!r} is not a valid cron string (e.g. "0 6 * * *")'
+        ) from error
+
+
+def health_checks(store: Store) -> list[dg.AssetChecksDefinition]:
+    """The store's data-health checks, each judging its own lake files or warehouse rows."""
+    scope, manifest = Scope(store.key), store.manifest
+
+    @dg.asset_check(
+        asset=scope.key("raw_orders"), description="No entity_id appears twice in the lake's latest 35 days."
+    )
+    def raw_orders_unique_entity_ids(lake: LakeResource) -> dg.AssetCheckResult:
+        return unique_entity_ids(lake.raw_orders(store.key))
+
+    @dg.asset_check(
+        asset=scope.key("daily_aov"),
+        description="No day is missing or empty where the trailing 28-day median says orders.",
+    )
+    def daily_aov_no_gaps(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return no_gaps(warehouse.open(store.key), manifest)
+
+    @dg.asset_check(asset=scope.key("aov_30d"), description="B2B AOV / B2C AOV stays inside the manifest's band.")
+    def multiplier_in_band(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return multiplier_inside(warehouse.open(store.key), manifest)
+
+    @dg.asset_check(
+        asset=scope.key("classified_orders"), description="No B2B order waits in pending_payment for too long."
+    )
+    def b2b_pending_payment_age(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return pending_payment_age(warehouse.open(store.key), manifest)
+
+    return [raw_orders_unique_entity_ids, daily_aov_no_gaps, multiplier_in_band, b2b_pending_payment_age]
+
+
+def unique_entity_ids(store: RawOrderLake) -> dg.AssetCheckResult:
     days = store.days()[-DUPLICATE_SCAN_DAYS:]
     seen: Counter[int] = Counter()
     where: dict[int, set[date]] = {}
@@ -104,11 +140,7 @@ def raw_orders_unique_entity_ids(lake: LakeResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset="daily_aov", description="No day is missing or empty where the trailing 28-day median says orders."
-)
-def daily_aov_no_gaps(manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    db = warehouse.open()
+def no_gaps(db: Warehouse, manifest: Manifest) -> dg.AssetCheckResult:
     latest = db.latest_order_day()
     if latest is None:
         return _result(True, "daily_aov is empty: nothing to judge yet")
@@ -125,9 +157,7 @@ def daily_aov_no_gaps(manifest: dg.ResourceParam[Manifest], warehouse: Warehouse
     )
 
 
-@dg.asset_check(asset="aov_30d", description="B2B AOV / B2C AOV stays inside the manifest's band.")
-def multiplier_in_band(manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    db = warehouse.open()
+def multiplier_inside(db: Warehouse, manifest: Manifest) -> dg.AssetCheckResult:
     as_of = db.latest_as_of()
     low, high = manifest.health.multiplier_band
     rows = db.read_card(as_of) if as_of else None
@@ -147,9 +177,7 @@ def multiplier_in_band(manifest: dg.ResourceParam[Manifest], warehouse: Warehous
     )
 
 
-@dg.asset_check(asset="classified_orders", description="No B2B order waits in pending_payment for too long.")
-def b2b_pending_payment_age(manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    db = warehouse.open()
+def pending_payment_age(db: Warehouse, manifest: Manifest) -> dg.AssetCheckResult:
     latest = db.latest_order_day(classified_orders_table)
     if latest is None:
         return _result(True, "no orders classified yet")
@@ -166,11 +194,3 @@ def b2b_pending_payment_age(manifest: dg.ResourceParam[Manifest], warehouse: War
         oldest=str(stale["order_date"].min()) if len(stale) else None,
         entity_ids=_listing(stale["entity_id"].tolist()) or None,
     )
-
-
-HEALTH_CHECKS = [
-    raw_orders_unique_entity_ids,
-    daily_aov_no_gaps,
-    multiplier_in_band,
-    b2b_pending_payment_age,
-]

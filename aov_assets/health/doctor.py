@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from ..core.db import DEFAULT_STORE
 from ..ingest.lake import LakeFileError, RawOrderLake
 from ..ingest.sources import segment_rule
 from ..ingest.sources.adobe_commerce import (
     BASE_URL_VARIABLE,
+    CREDENTIAL_VARIABLES,
     AdobeCommerceAuthError,
     AdobeCommerceClient,
     AdobeCommerceError,
@@ -24,8 +26,8 @@ from ..ingest.sources.adobe_commerce import (
     client_for,
 )
 from ..ingest.sources.sample import SCALE_VARIABLE, sample_merchant
-from ..manifest import Manifest, ManifestError, load_manifest, manifest_path
-from ..resources import data_dir, warehouse_url
+from ..manifest import Manifest, ManifestError, Store, load_stores, manifest_path
+from ..resources import LakeResource, data_dir, warehouse_url
 
 DOCTOR_RETRY_SECONDS = 10.0  # a doctor answers quickly; the pipeline itself waits longer
 
@@ -40,23 +42,35 @@ class Finding:
 
 
 def diagnose(environ: Mapping[str, str] = os.environ, today: date | None = None) -> Iterator[Finding]:
-    """Every check in order; a failure that makes later checks meaningless ends the list."""
+    """Every check in order, store by store (each line names its store when there are several); a
+    failure that makes a store's later checks meaningless ends that store's list."""
     path = Path(environ.get("AOV_MANIFEST") or manifest_path())
     try:
-        manifest = load_manifest(path)
+        stores = load_stores(path)
     except ManifestError as error:
         yield Finding(False, f"{error}. Fix the manifest (see README.md, 'Configuration').")
         return
+    several = len(stores) > 1 or stores[0].key != DEFAULT_STORE
+    for number, store in enumerate(stores):
+        for finding in _diagnose_store(store, path, environ, today or date.today(), warehouse=number == 0):
+            yield Finding(finding.ok, f"{store.key}: {finding.text}") if several else finding
+
+
+def _diagnose_store(
+    store: Store, path: Path, environ: Mapping[str, str], today: date, warehouse: bool
+) -> Iterator[Finding]:
+    manifest = store.manifest
     yield Finding(
         True,
         f"manifest {path}: source {manifest.source}, daily partitions from {manifest.start_date}"
         f"{f' to {manifest.end_date}' if manifest.end_date else ''}, routing {manifest.segments.routing}",
     )
-    yield _warehouse(warehouse_url(environ))
-    yield _lake(Path(data_dir(environ)))
+    if warehouse:  # one warehouse for every store
+        yield _warehouse(warehouse_url(environ))
+    yield _lake(Path(data_dir(environ)), store.key)
     if manifest.source == "sample":
         try:
-            merchant = sample_merchant(environ)
+            merchant = sample_merchant(environ, manifest.sample.story)
         except ValueError as error:
             yield Finding(False, str(error))
             return
@@ -66,7 +80,17 @@ def diagnose(environ: Mapping[str, str] = os.environ, today: date | None = None)
         )
         yield from _lookups(manifest, merchant)
         return
-    yield from _store(manifest, environ, today or date.today())
+    yield from _store(manifest, _variables_of(store, environ), today)
+
+
+def _variables_of(store: Store, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment as the store's client reads it: its own variables under the default names (store
+    `acme`'s ACME_ADOBE_COMMERCE_TOKEN as ADOBE_COMMERCE_TOKEN), never another store's."""
+    names = (BASE_URL_VARIABLE, *CREDENTIAL_VARIABLES.values())
+    own = {name: environ[store.variable(name)] for name in names if store.variable(name) in environ}
+    if store.base_url:
+        own[BASE_URL_VARIABLE] = store.base_url
+    return {name: value for name, value in environ.items() if name not in names} | own
 
 
 def _warehouse(url: str) -> Finding:
@@ -80,8 +104,8 @@ def _warehouse(url: str) -> Finding:
     return Finding(True, f"warehouse {shown_url(url)} reachable, tables in place")
 
 
-def _lake(data_dir: Path) -> Finding:
-    lake = data_dir / "lake" / "raw_orders"
+def _lake(data_dir: Path, store: str = DEFAULT_STORE) -> Finding:
+    lake = LakeResource(data_dir=str(data_dir)).raw_orders(store).root
     try:
         lake.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=lake).close()

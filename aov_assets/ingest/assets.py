@@ -8,7 +8,8 @@ import dagster as dg
 
 from ..core.glue import Partitioned, Progress
 from ..core.partitions import day_key, days_of
-from ..manifest import Manifest
+from ..core.scope import Scope
+from ..manifest import Stores
 from ..resources import AdobeCommerceResource, LakeResource
 from .lake import LakeFileError, RawOrderLake
 
@@ -32,20 +33,21 @@ def batches(store: RawOrderLake, days: list[date]) -> Iterator[list[date]]:
 
 def raw_orders(
     context: dg.AssetExecutionContext,
-    manifest: dg.ResourceParam[Manifest],
+    stores: dg.ResourceParam[Stores],
     lake: LakeResource,
     adobe_commerce: AdobeCommerceResource,
 ) -> dg.MaterializeResult:
     """Every order created on the UTC day, exactly as the source returned it (Parquet lake)."""
-    store = lake.raw_orders()
+    store = Scope.of(context).store
+    files = lake.raw_orders(store)
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "raw_orders", len(days))
-    with adobe_commerce.open_source(manifest) as source:
-        lake.store_lists().save(source)  # what the manifest's codes resolve against, for replays without the store
+    with adobe_commerce.open_source(stores[store]) as source:
+        lake.store_lists(store).save(source)  # what the manifest's codes resolve against, for replays without the store
         for day, payloads in source.iter_days(days):
-            count = store.write_day(day, payloads, source=source.name)
+            count = files.write_day(day, payloads, source=source.name)
             context.add_asset_metadata(
-                {"orders": count, "path": dg.MetadataValue.path(str(store.path_for(day)))}, partition_key=day_key(day)
+                {"orders": count, "path": dg.MetadataValue.path(str(files.path_for(day)))}, partition_key=day_key(day)
             )
             progress.step(day, count)
     return dg.MaterializeResult()
@@ -61,4 +63,7 @@ def lake_failures() -> Iterator[None]:
 
 
 def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
-    return [dg.asset(kinds={"parquet"}, **partitioned.daily)(raw_orders)]
+    # one pool per store's API (`<store>__adobe_commerce`, limited in dagster.yaml): a slow store queues
+    # its own syncs, never another store's
+    api = {"pool": partitioned.op("adobe_commerce")}
+    return [dg.asset(kinds={"parquet"}, **api, **partitioned.daily)(raw_orders)]

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 
 from ..core.db import data_columns
-from ..core.glue import Partitioned, Progress, as_money, plottable_numbers, trailing
+from ..core.glue import Partitioned, Progress, as_money, plottable_numbers
 from ..core.money import average_cents
 from ..core.partitions import day_key, days_of
+from ..core.scope import Scope
 from ..core.windows import WINDOW_DAYS
-from ..manifest import Manifest
+from ..manifest import Stores
 from ..resources import WarehouseResource
 from ..warehouse import Warehouse
 from . import tables
@@ -43,7 +44,7 @@ ACCOUNT_BATCH_DAYS = 31  # days of B2B orders summed per account together
 
 
 def account_daily(
-    context: dg.AssetExecutionContext, manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, stores: dg.ResourceParam[Stores], warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Per UTC day and B2B account: counted orders, revenue, line items, refunds and the largest order.
 
@@ -51,13 +52,13 @@ def account_daily(
     without one; B2B guest orders sum into `guests`. Per base currency too (b2b_currency_daily), for
     the constant-currency test. Windows then cost O(accounts x days), never a rescan of orders.
     """
-    days = days_of(context.partition_time_window)
-    db = warehouse.open()
+    days, store = days_of(context.partition_time_window), Scope.of(context).store
+    db, basis = warehouse.open(store), stores[store].manifest.metric.basis
     progress = Progress(context.log, "account_daily", len(days))
-    with warehouse.replacing([tables.account_daily, b2b_currency_daily], days[0], days[-1]) as write:
+    with warehouse.replacing(store, [tables.account_daily, b2b_currency_daily], days[0], days[-1]) as write:
         for start in range(0, len(days), ACCOUNT_BATCH_DAYS):
             batch = days[start : start + ACCOUNT_BATCH_DAYS]
-            orders = db.b2b_orders(batch[0], batch[-1], manifest.metric.basis)
+            orders = db.b2b_orders(batch[0], batch[-1], basis)
             accounts = account_daily_rows(orders)
             write(tables.account_daily, as_money(accounts, "revenue", "refunded", largest="largest_order"))
             currencies = currency_daily_rows(orders)
@@ -87,12 +88,12 @@ def b2b_investigation(
     """Why B2B AOV moved, per as-of day: b2b_accounts_30d (status, windows, lifetime value, cohort),
     b2b_cohorts_30d (LTV cohorts, gone quiet, the typical gone-quiet count) and aov_why (the change
     decomposed exactly into ranked causes, and what was ruled out)."""
-    days = days_of(context.partition_time_window)
-    db = warehouse.open()
+    days, scope = days_of(context.partition_time_window), Scope.of(context)
+    db = warehouse.open(scope.store)
     covered_from = db.first_order_day() or days[0]
     progress = Progress(context.log, "b2b_investigation", len(days))
     outputs = (b2b_accounts_30d, b2b_cohorts_30d, aov_why)
-    with warehouse.replacing(outputs, days[0], days[-1]) as write:
+    with warehouse.replacing(scope.store, outputs, days[0], days[-1]) as write:
         accounts_count = max(db.account_count(days[-1]), 1)
         chunk_days = max(WINDOW_DAYS, INVESTIGATION_CELLS // accounts_count - LOOKBACK_DAYS)
         rows_days = max(1, INVESTIGATION_ROWS // accounts_count)
@@ -114,10 +115,10 @@ def b2b_investigation(
                     }
                     if as_of == days[-1]:
                         metadata |= causes_picture(findings, as_of)
-                    context.add_asset_metadata(metadata, asset_key=dg.AssetKey("aov_why"), partition_key=day_key(as_of))
+                    context.add_asset_metadata(metadata, asset_key=scope.key("aov_why"), partition_key=day_key(as_of))
                     progress.step(as_of)
     for table in outputs:
-        yield dg.MaterializeResult(asset_key=table.name)
+        yield dg.MaterializeResult(asset_key=scope.key(table.name))
 
 
 @dataclass(frozen=True)
@@ -209,23 +210,21 @@ def investigation_numbers(findings: Findings | None) -> dict[str, Any]:
 
 
 def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
-    lookback = dg.TimeWindowPartitionMapping(
-        start_offset=-LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
-    )  # the windows, and the gone-quiet counts as of D-30 .. D-330; lifetime value reads all history
-    deps = [dg.AssetDep("account_daily", partition_mapping=lookback), trailing("daily_aov", 2 * WINDOW_DAYS)]
+    # the windows, and the gone-quiet counts as of D-30 .. D-330; lifetime value reads all history
+    deps = [partitioned.behind("account_daily", -LOOKBACK_DAYS), partitioned.trailing("daily_aov", 2 * WINDOW_DAYS)]
     tables_written = (
         ("b2b_accounts_30d", "Per as-of day and B2B account: status, both windows, lifetime value, cohort."),
         ("b2b_cohorts_30d", "Per as-of day and LTV cohort: AOV now and prior, gone quiet, the typical count."),
         ("aov_why", "Per as-of day: the B2B AOV change decomposed into ranked causes, and what was ruled out."),
     )
     return [
-        dg.asset(deps=["classified_orders"], kinds={"sql"}, **partitioned.daily)(account_daily),
+        dg.asset(deps=[partitioned.key("classified_orders")], kinds={"sql"}, **partitioned.daily)(account_daily),
         dg.multi_asset(
             specs=[
-                dg.AssetSpec(name, deps=deps, kinds={"sql"}, description=text, **partitioned.spec)
+                dg.AssetSpec(partitioned.key(name), deps=deps, kinds={"sql"}, description=text, **partitioned.spec)
                 for name, text in tables_written
             ],
-            name="b2b_investigation",
+            name=partitioned.op("b2b_investigation"),
             can_subset=False,
             **partitioned.multi,
         )(b2b_investigation),

@@ -18,11 +18,11 @@ from ..core.glue import (
     plottable_numbers,
     plottable_value,
     require_the_asset,
-    trailing,
 )
 from ..core.keys import CONTRACTION_CHECK, CONTRACTION_KEY, REJECTED_CHECK, REJECTED_KEY
 from ..core.money import cents_to_money
 from ..core.partitions import day_key, days_of, month_key, months_of
+from ..core.scope import Scope
 from ..core.text import plain_records
 from ..core.windows import WINDOW_DAYS, add_months, month_end
 from ..ingest.assets import batches, lake_failures
@@ -31,7 +31,7 @@ from ..ingest.parse import reject_row
 from ..ingest.sources import segment_rule
 from ..investigation.assets import causes_picture, investigation_numbers
 from ..investigation.findings import Findings
-from ..manifest import Manifest
+from ..manifest import Manifest, Stores
 from ..resources import AdobeCommerceResource, LakeResource, WarehouseResource
 from ..warehouse import Warehouse
 from . import tables
@@ -44,7 +44,7 @@ from .windows import AlertRule, card_rows, daily_rows, ttm_rows, window_sums
 
 def classified_orders(
     context: dg.AssetExecutionContext,
-    manifest: dg.ResourceParam[Manifest],
+    stores: dg.ResourceParam[Stores],
     lake: LakeResource,
     warehouse: WarehouseResource,
     adobe_commerce: AdobeCommerceResource,
@@ -53,15 +53,17 @@ def classified_orders(
 
     Orders that cannot be read go to `rejected_orders` with the reason, never silently dropped.
     """
-    require_the_asset(context, "classified_orders")
-    lists = lake.store_lists()
+    require_the_asset(context)
+    scope = Scope.of(context)
+    manifest = stores[scope.store].manifest
+    lists = lake.store_lists(scope.store)
     if not lists.exists():  # a lake synced before the lists were kept there: fetch them once
-        with adobe_commerce.open_source(manifest) as source:
+        with adobe_commerce.open_source(stores[scope.store]) as source:
             lists.save(source)
         context.log.info(f"saved the store's customer groups and store views to {lists.path}")
     with lake_failures():
         rule = segment_rule(manifest.segments, lists)
-    store = lake.raw_orders()
+    store = lake.raw_orders(scope.store)
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "classified_orders", len(days))
     rejects = []
@@ -73,7 +75,7 @@ def classified_orders(
 
     with (
         lake_failures(),
-        warehouse.replacing([tables.classified_orders, rejected_orders], days[0], days[-1]) as write,
+        warehouse.replacing(scope.store, [tables.classified_orders, rejected_orders], days[0], days[-1]) as write,
     ):
         for batch, (payloads, orders, rejected) in one_ahead(classified, batches(store, days)):
             orders, rejected, moved = settle_cross_day_duplicates(write, store, orders, rejected, payloads)
@@ -96,8 +98,8 @@ def classified_orders(
                     metadata | {"rejected": int(rejects_per_day.get(day, 0))}, partition_key=day_key(day)
                 )
                 progress.step(day, b2b + b2c)
-    yield dg.MaterializeResult(asset_key="classified_orders")
-    log_verdicts(context, rejected_verdicts(pd.concat(rejects, ignore_index=True), days))
+    yield dg.MaterializeResult(asset_key=context.assets_def.key)
+    log_verdicts(context, rejected_verdicts(pd.concat(rejects, ignore_index=True), days, scope.check(REJECTED_KEY)))
 
 
 def settle_cross_day_duplicates(
@@ -140,7 +142,9 @@ def settle_cross_day_duplicates(
     return orders[~lose], rejected, moved_rows
 
 
-def rejected_verdicts(rejected: pd.DataFrame, days: list[date]) -> list[dg.AssetCheckEvaluation]:
+def rejected_verdicts(
+    rejected: pd.DataFrame, days: list[date], check: dg.AssetCheckKey = REJECTED_KEY
+) -> list[dg.AssetCheckEvaluation]:
     """One verdict per day of the run: could every raw order of the day be read (and which not, why)?
 
     The alert is one per run, keyed by the run's last day (`as_of`), so a failing verdict also names
@@ -170,8 +174,8 @@ def rejected_verdicts(rejected: pd.DataFrame, days: list[date]) -> list[dg.Asset
             }
         verdicts.append(
             dg.AssetCheckEvaluation(
-                asset_key=REJECTED_KEY.asset_key,
-                check_name=REJECTED_KEY.name,
+                asset_key=check.asset_key,
+                check_name=check.name,
                 passed=rows.empty,
                 severity=dg.AssetCheckSeverity.ERROR,
                 description=description,
@@ -186,11 +190,11 @@ def daily_aov(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Per UTC day and segment: counted orders, revenue and line items (sums; averages are derived)."""
-    days = days_of(context.partition_time_window)
-    db = warehouse.open()
-    _require_every_raw_order_classified(days, lake, db)
+    days, store = days_of(context.partition_time_window), Scope.of(context).store
+    db = warehouse.open(store)
+    _require_every_raw_order_classified(days, lake.raw_orders(store), db)
     daily = daily_rows(db.daily_sums_from_orders(days[0], days[-1]), days)
-    with warehouse.replacing([tables.daily_aov], days[0], days[-1]) as write:
+    with warehouse.replacing(store, [tables.daily_aov], days[0], days[-1]) as write:
         write(
             tables.daily_aov,
             daily.assign(revenue=daily["revenue_cents"].map(cents_to_money)).drop(columns="revenue_cents"),
@@ -204,9 +208,8 @@ def daily_aov(
     return dg.MaterializeResult()
 
 
-def _require_every_raw_order_classified(days: list[date], lake: LakeResource, db: Warehouse) -> None:
+def _require_every_raw_order_classified(days: list[date], store: RawOrderLake, db: Warehouse) -> None:
     """Refuse to sum days whose raw orders are not all classified or rejected (nothing lost)."""
-    store = lake.raw_orders()
     stored = db.stored_orders_per_day(days[0], days[-1])
     with lake_failures():
         behind = [
@@ -274,17 +277,18 @@ def check_metadata(card: Card, explained: bool) -> dict[str, Any]:
 
 
 def aov_30d(
-    context: dg.AssetExecutionContext, manifest: dg.ResourceParam[Manifest], warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, stores: dg.ResourceParam[Stores], warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:
     """Per as-of day D: trailing 30 days (D-29..D) vs the prior 30 (D-59..D-30) per segment, the
     B2B/B2C multiplier and the contraction verdict."""
-    require_the_asset(context, "aov_30d")
-    days = days_of(context.partition_time_window)
+    require_the_asset(context)
+    days, scope = days_of(context.partition_time_window), Scope.of(context)
+    manifest = stores[scope.store].manifest
     rule = alert_rule(manifest)
-    db = warehouse.open()
+    db = warehouse.open(scope.store)
     daily = db.read_daily(days[0] - timedelta(days=2 * WINDOW_DAYS - 1), days[-1])
     rows = card_rows(window_sums(daily, days[0], days[-1]), rule)
-    with warehouse.replacing([tables.aov_30d], days[0], days[-1]) as write:
+    with warehouse.replacing(scope.store, [tables.aov_30d], days[0], days[-1]) as write:
         write(tables.aov_30d, rows)
     findings = Findings.by_day(*db.read_investigation(days[0], days[-1]))
     neighbours = Neighbours.by_day(*db.read_neighbours(days[0], days[-1]))
@@ -314,7 +318,7 @@ def aov_30d(
     severity = dg.AssetCheckSeverity.ERROR if manifest.alert.severity == "error" else dg.AssetCheckSeverity.WARN
     verdicts = [
         dg.AssetCheckEvaluation(
-            asset_key=CONTRACTION_KEY.asset_key,
+            asset_key=context.assets_def.key,
             check_name=CONTRACTION_KEY.name,
             passed=not card.alert,
             severity=severity,
@@ -328,7 +332,9 @@ def aov_30d(
     if len(days) > 1:
         listing = f": {', '.join(alerting)}" if alerting else ""
         context.log.info(f"aov_30d: {len(alerting)} of {len(days)} as-of days alert{listing}")
-    yield dg.MaterializeResult(asset_key="aov_30d")  # yielded: a multi-asset's returned value is a tuple of outputs
+    yield dg.MaterializeResult(
+        asset_key=context.assets_def.key
+    )  # yielded: a multi-asset's returned value is a tuple of outputs
     log_verdicts(context, verdicts)
 
 
@@ -363,12 +369,12 @@ def trend_table(trend: pd.DataFrame) -> dg.TableMetadataValue:
 def aov_ttm(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Trailing-twelve-month AOV per segment for each calendar month (the 12 months ending with it), with a
     card against the twelve months a year earlier."""
-    months = months_of(context.partition_time_window)
-    db = warehouse.open()
+    months, store = months_of(context.partition_time_window), Scope.of(context).store
+    db = warehouse.open(store)
     daily = db.read_daily(add_months(months[0], -23), month_end(months[-1]))
     rows = ttm_rows(daily, add_months(months[0], -12), months[-1])  # and a year earlier, for the change
     first, last = (f"{m:%Y-%m}" for m in (months[0], months[-1]))
-    with warehouse.replacing([tables.aov_ttm], first, last) as write:
+    with warehouse.replacing(store, [tables.aov_ttm], first, last) as write:
         write(tables.aov_ttm, rows[rows["month"] >= first])
     for month in months:
         card = TtmCard.from_frame(rows, month)
@@ -392,18 +398,18 @@ AROUND_IT = ("segment_metrics_30d", "currency_aov_30d", "b2b_category_mix_30d") 
 
 
 def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
-    daily, monthly = partitioned.daily, partitioned.monthly
+    daily, monthly, key, trailing = partitioned.daily, partitioned.monthly, partitioned.key, partitioned.trailing
     return [
         partitioned.judged_per_day(
             classified_orders,
-            ["raw_orders"],
+            [key("raw_orders")],
             REJECTED_CHECK,
             "Every raw order of the day could be read (unreadable ones are in rejected_orders).",
         ),
-        dg.asset(deps=["classified_orders"], kinds={"sql"}, **daily)(daily_aov),
+        dg.asset(deps=[key("classified_orders")], kinds={"sql"}, **daily)(daily_aov),
         partitioned.judged_per_day(
             aov_30d,
-            [trailing("daily_aov", 2 * WINDOW_DAYS), "aov_why", *AROUND_IT],
+            [trailing("daily_aov", 2 * WINDOW_DAYS), key("aov_why"), *map(key, AROUND_IT)],
             CONTRACTION_CHECK,
             "B2B AOV must not fall by more than the manifest's threshold vs the prior 30 days (one verdict per "
             "as-of day: the check's partitions show which days alert).",

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from ..core.keys import DAILY_JOB, HEALTH_JOB, TTM_JOB, WINDOWS_JOB, range_tags
+from ..core.scope import Scope
 from ..core.windows import add_months, month_start
 
 BACKFILL_TAG = "aov/backfill"
@@ -30,7 +31,7 @@ BACKFILL_TAG = "aov/backfill"
 
 @dataclass(frozen=True)
 class Step:
-    job: str
+    job: str  # the default store's name: Scope.name gives another store's
     first: str  # partition keys
     last: str
     what: str
@@ -104,14 +105,16 @@ def run_backfill(
     latest_month: date | None,
     run_config: dict,
     say: Callable[[str], None] = print,
+    scope: Scope = Scope(),
 ) -> list[Step]:
+    """The plan's runs one after the other, then the store's data-health checks."""
     plan = backfill_plan(first, last, latest_as_of, latest_month)
     say(f"aov backfill {first}..{last}: {len(plan)} run(s), each replacing exactly its partitions")
     for number, step in enumerate(plan, 1):
-        say(f"  {number}. {step.job}: {step.what}")
+        say(f"  {number}. {scope.name(step.job)}: {step.what}")
     for number, step in enumerate(plan, 1):
-        say(f"[{number}/{len(plan)}] {step.job} {step.first}..{step.last} ...")
-        result = defs.resolve_job_def(step.job).execute_in_process(
+        say(f"[{number}/{len(plan)}] {scope.name(step.job)} {step.first}..{step.last} ...")
+        result = defs.resolve_job_def(scope.name(step.job)).execute_in_process(
             instance=instance,
             tags=step.tags | {BACKFILL_TAG: f"{first}..{last}"},
             run_config=run_config,
@@ -119,11 +122,11 @@ def run_backfill(
         )
         if not result.success:
             raise BackfillFailed(
-                f"step {number} ({step.job} {step.first}..{step.last}) failed: {failure_message(result)}. "
+                f"step {number} ({scope.name(step.job)} {step.first}..{step.last}) failed: {failure_message(result)}. "
                 "Nothing after it ran. Fix the cause and run the same command again; it is safe to repeat."
             )
         say(f"[{number}/{len(plan)}] done (run {result.run_id})")
-    health = defs.resolve_job_def(HEALTH_JOB).execute_in_process(
+    health = defs.resolve_job_def(scope.name(HEALTH_JOB)).execute_in_process(
         instance=instance, tags={BACKFILL_TAG: f"{first}..{last}"}, run_config=run_config, raise_on_error=False
     )
     say(

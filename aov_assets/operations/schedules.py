@@ -1,103 +1,137 @@
-"""Jobs and schedules.
+"""Each store's jobs and schedules.
 
 Every day at 00:30 UTC the product catalog is refreshed; at 01:00 UTC the daily chain runs for
 yesterday and, in the same run, re-syncs the `sync.lookback_days` days before it, so late changes
 (cancellations, pending_payment -> complete) reach the tables and their 30-day windows. The
 monthly TTM rollup runs once those re-syncs have settled the previous month (on day
-`lookback_days + 1`).
+`lookback_days + 1`). Store `acme`'s are named `acme__aov_daily` and so on, and tag their runs
+`aov/store: acme`, so the run queue can limit each store on its own.
 """
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 
 from ..core.keys import ALERTING_CHECKS, CATALOG_JOB, DAILY_JOB, HEALTH_JOB, TTM_JOB, WINDOWS_JOB, range_tags
-from ..manifest import Manifest
+from ..core.scope import Scope
+from ..manifest import Store
 
 INVESTIGATION = ("b2b_accounts_30d", "b2b_cohorts_30d", "aov_why")  # one step: b2b_investigation
 WINDOWS = (*INVESTIGATION, "segment_metrics_30d", "currency_aov_30d", "b2b_category_mix_30d", "aov_30d")  # per as-of
 DAILY_ASSETS = ("raw_orders", "classified_orders", "daily_aov", "account_daily", "order_lines", *WINDOWS)
+MONTHLY_ASSETS = ("aov_ttm", "basket_pairs", "account_whitespace")
+Job = Any  # what dg.define_asset_job returns (its class is not exported)
+HEALTH_CHECKED = ("raw_orders", "classified_orders", "daily_aov", "aov_30d")  # the assets health checks judge
 
 
-def partitioned(*assets: str) -> dg.AssetSelection:
-    """The assets and only the checks judged per day inside their steps. A separate check in a range run
-    would be planned for every partition and judged once, leaving the rest "Skipped" in the UI; the
-    data-health checks judge the latest data anyway, so they run in `aov_health` after the run."""
-    in_step = [key for key in ALERTING_CHECKS if key.asset_key.to_user_string() in assets]
-    return dg.AssetSelection.assets(*assets).without_checks() | dg.AssetSelection.checks(*in_step)
+def partitioned(scope: Scope, *assets: str) -> dg.AssetSelection:
+    """The store's assets and only the checks judged per day inside their steps. A separate check in a
+    range run would be planned for every partition and judged once, leaving the rest "Skipped" in the UI;
+    the data-health checks judge the latest data anyway, so they run in `aov_health` after the run."""
+    in_step = [scope.check(key) for key in ALERTING_CHECKS if key.asset_key.path[-1] in assets]
+    return dg.AssetSelection.assets(*map(scope.key, assets)).without_checks() | dg.AssetSelection.checks(*in_step)
 
 
-daily_job = dg.define_asset_job(
-    DAILY_JOB,
-    selection=partitioned(*DAILY_ASSETS),
-    description="Pull UTC days of orders, classify them, sum the days and accounts, investigate, measure the "
-    "neighbours and refresh their 30-day cards.",
-)
+@dataclass(frozen=True)
+class StoreJobs:
+    """One store's jobs: the daily chain, the 30-day windows, the monthly rollups, the catalog, health."""
 
-windows_job = dg.define_asset_job(
-    WINDOWS_JOB,
-    selection=partitioned(*WINDOWS),
-    description="Recompute the investigation, the neighbours and the 30-day cards (after a backfill changed days "
-    "they include).",
-)
+    daily: Job
+    windows: Job
+    ttm: Job
+    catalog: Job
+    health: Job
 
-ttm_job = dg.define_asset_job(
-    TTM_JOB,
-    selection=partitioned("aov_ttm", "basket_pairs", "account_whitespace"),
-    description="Roll the trailing twelve months up for completed months; bought-together pairs and whitespace.",
-)
+    @classmethod
+    def of(cls, scope: Scope) -> "StoreJobs":
+        def job(name: str, selection: dg.AssetSelection, description: str) -> Job:
+            return dg.define_asset_job(scope.name(name), selection=selection, description=description, tags=scope.tags)
 
-catalog_job = dg.define_asset_job(
-    CATALOG_JOB,
-    selection=dg.AssetSelection.assets("product_catalog"),
-    description="Refresh SKU -> name and category from the store's catalog.",
-)
+        alerting = dg.AssetSelection.checks(*(scope.check(key) for key in ALERTING_CHECKS))
+        return cls(
+            daily=job(
+                DAILY_JOB,
+                partitioned(scope, *DAILY_ASSETS),
+                "Pull UTC days of orders, classify them, sum the days and accounts, investigate, measure the "
+                "neighbours and refresh their 30-day cards.",
+            ),
+            windows=job(
+                WINDOWS_JOB,
+                partitioned(scope, *WINDOWS),
+                "Recompute the investigation, the neighbours and the 30-day cards (after a backfill changed days "
+                "they include).",
+            ),
+            ttm=job(
+                TTM_JOB,
+                partitioned(scope, *MONTHLY_ASSETS),
+                "Roll the trailing twelve months up for completed months; bought-together pairs and whitespace.",
+            ),
+            catalog=job(
+                CATALOG_JOB,
+                dg.AssetSelection.assets(scope.key("product_catalog")),
+                "Refresh SKU -> name and category from the store's catalog.",
+            ),
+            health=job(
+                HEALTH_JOB,
+                dg.AssetSelection.checks_for_assets(*map(scope.key, HEALTH_CHECKED)) - alerting,
+                "The data-health checks (fresh, complete, plausible), on the latest data; run after each daily, "
+                "windows or monthly run by aov_health_after_runs.",
+            ),
+        )
 
-health_job = dg.define_asset_job(
-    HEALTH_JOB,
-    selection=dg.AssetSelection.all_asset_checks() - dg.AssetSelection.checks(*ALERTING_CHECKS),
-    description="The data-health checks (fresh, complete, plausible), on the latest data; run after each daily, "
-    "windows or monthly run by aov_health_after_runs.",
-)
+    @property
+    def all(self) -> list[Job]:
+        return [self.daily, self.windows, self.ttm, self.catalog, self.health]
 
-JOBS = [daily_job, windows_job, ttm_job, catalog_job, health_job]
-
-catalog_schedule = dg.ScheduleDefinition(
-    name="aov_catalog_schedule",
-    job=catalog_job,
-    cron_schedule="30 0 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="The catalog, refreshed before the daily run reads it.",
-)
+    @property
+    def watched(self) -> list[Job]:
+        """The runs after which the data-health checks run."""
+        return [self.daily, self.windows, self.ttm]
 
 
-@dg.schedule(
-    job=daily_job,
-    cron_schedule="0 1 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Yesterday's UTC day plus the lookback days before it, as one run.",
-)
-def aov_daily_schedule(
-    context: dg.ScheduleEvaluationContext, manifest: dg.ResourceParam[Manifest]
-) -> dg.RunRequest | dg.SkipReason:
-    yesterday = context.scheduled_execution_time.date() - timedelta(days=1)
+def build_schedules(store: Store, jobs: StoreJobs) -> list:
+    """The catalog and daily schedules, and the monthly one on the day the store's lookback has settled."""
+    scope, manifest = Scope(store.key), store.manifest
+    running = dg.DefaultScheduleStatus.RUNNING
+    catalog = dg.ScheduleDefinition(
+        name=scope.name("aov_catalog_schedule"),
+        job=jobs.catalog,
+        cron_schedule="30 0 * * *",
+        execution_timezone="UTC",
+        default_status=running,
+        description="The catalog, refreshed before the daily run reads it.",
+    )
+
+    @dg.schedule(
+        name=scope.name("aov_daily_schedule"),
+        job=jobs.daily,
+        cron_schedule="0 1 * * *",
+        execution_timezone="UTC",
+        default_status=running,
+        description="Yesterday's UTC day plus the lookback days before it, as one run.",
+    )
+    def daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        return daily_request(store, context.scheduled_execution_time.date())
+
+    monthly = dg.build_schedule_from_partitioned_job(
+        jobs.ttm,
+        name=scope.name("aov_ttm_monthly_schedule"),
+        day_of_month=manifest.sync.lookback_days + 1,
+        hour_of_day=2,
+        default_status=running,
+    )
+    return [catalog, daily, monthly]
+
+
+def daily_request(store: Store, when: date) -> dg.RunRequest | dg.SkipReason:
+    """The daily run due on `when`: yesterday and the lookback days before it, within the store's dates."""
+    manifest = store.manifest
+    yesterday = when - timedelta(days=1)
     if manifest.end_date is not None and yesterday > manifest.end_date:
         return dg.SkipReason(f"the manifest's end_date {manifest.end_date} has passed: no new days to sync")
     if yesterday < manifest.start_date:
         return dg.SkipReason(f"the first partition is {manifest.start_date}")
     first = max(yesterday - timedelta(days=manifest.sync.lookback_days), manifest.start_date)
     return dg.RunRequest(run_key=f"daily:{yesterday}", tags=range_tags(first, yesterday))
-
-
-def build_schedules(manifest: Manifest) -> list:
-    """The daily schedule, and the monthly one on the day the manifest's lookback has settled."""
-    monthly = dg.build_schedule_from_partitioned_job(
-        ttm_job,
-        name="aov_ttm_monthly_schedule",
-        day_of_month=manifest.sync.lookback_days + 1,
-        hour_of_day=2,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-    )
-    return [catalog_schedule, aov_daily_schedule, monthly]

@@ -162,7 +162,7 @@ MERCHANT = [
 def merchant(tmp_path, warehouse_url) -> Pipeline:
     pipeline = Pipeline(tmp_path, write_manifest(tmp_path / "aov.yaml", start_date="'2026-01-01'"))
     pipeline.url = None if warehouse_url.startswith("sqlite") else warehouse_url
-    lake = pipeline.resources["lake"].raw_orders()
+    lake = pipeline.resources["lake"].raw_orders("default")
     for i in range((AS_OF - FIRST).days + 1):
         day = FIRST + timedelta(days=i)
         lake.write_day(day, [p for p in MERCHANT if json.loads(p)["created_at"][:10] == str(day)], source="test")
@@ -235,7 +235,7 @@ def test_cross_sell_sums_only_the_chosen_segments_orders(merchant, monkeypatch, 
     only the B2B order, the b2c row only the B2C one, `all` both."""
     if merchant.url:
         pytest.skip("the CLI's query is the same SQLAlchemy code: SQLite covers it")
-    lake = merchant.resources["lake"].raw_orders()
+    lake = merchant.resources["lake"].raw_orders("default")
     both = {"customer_id": 900}
     lake.write_day(
         date(2026, 2, 12),

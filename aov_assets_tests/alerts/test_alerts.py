@@ -44,7 +44,11 @@ def tick(pipeline, webhook: str | None = None, cursor: str | None = None, timeou
     context = dg.build_sensor_context(
         instance=pipeline.instance,
         cursor=cursor,
-        resources={"warehouse": WarehouseResource(url=pipeline.warehouse_url), "slack": slack},
+        resources={
+            "warehouse": WarehouseResource(url=pipeline.warehouse_url),
+            "slack": slack,
+            "stores": pipeline.resources["stores"],
+        },
     )
     return aov_alert_slack_sensor(context).skip_reason.skip_message, context.cursor
 
@@ -73,7 +77,11 @@ def test_the_contraction_alert_reaches_slack_once(alerting, receiver):
 
 def test_each_delivery_is_an_observation_of_the_checked_day_with_the_ledger(alerting, receiver):
     slack = SlackResource(webhook_url=receiver.url, data_dir=str(alerting.root), dagster_url=DAGSTER_URL)
-    resources = {"warehouse": WarehouseResource(url=alerting.warehouse_url), "slack": slack}
+    resources = {
+        "warehouse": WarehouseResource(url=alerting.warehouse_url),
+        "slack": slack,
+        "stores": alerting.resources["stores"],
+    }
     first = aov_alert_slack_sensor(dg.build_sensor_context(instance=alerting.instance, resources=resources))
     [observation] = first.asset_events
     assert (observation.asset_key, observation.partition) == (dg.AssetKey("aov_30d"), "2026-05-03")

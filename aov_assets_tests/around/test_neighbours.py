@@ -96,7 +96,7 @@ def merchant(tmp_path, warehouse_url) -> Pipeline:
     """The nine orders in the lake, every day 01-01..03-01 present; SQLite and PostgreSQL."""
     pipeline = Pipeline(tmp_path, write_manifest(tmp_path / "aov.yaml", start_date="'2026-01-01'"))
     pipeline.url = None if warehouse_url.startswith("sqlite") else warehouse_url
-    lake = pipeline.resources["lake"].raw_orders()
+    lake = pipeline.resources["lake"].raw_orders("default")
     by_day: dict[date, list[bytes]] = {}
     for payload in ORDERS:
         by_day.setdefault(date.fromisoformat(json.loads(payload)["created_at"][:10]), []).append(payload)

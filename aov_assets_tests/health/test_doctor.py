@@ -105,3 +105,19 @@ def test_the_sample_and_a_broken_manifest(env, tmp_path):
         f"FAIL  {bad}: source: 'shopify' is not allowed (allowed: sample, adobe_commerce). "
         "Fix the manifest (see README.md, 'Configuration')."
     ]
+
+
+def test_every_store_is_checked_with_its_own_variables_and_named_in_each_line(env, store, tmp_path):
+    stores = f"""
+- {{key: acme, name: Acme, source: adobe_commerce, base_url: "{store.base_url}"}}
+- {{key: beta, name: Beta, source: adobe_commerce, base_url: "{store.base_url}"}}
+"""
+    env["AOV_MANIFEST"] = str(write_manifest(tmp_path / "stores.yaml", stores=stores))
+    env |= {"ACME_ADOBE_COMMERCE_TOKEN": TOKEN, "BETA_ADOBE_COMMERCE_TOKEN": "sekrit-beta-777"}
+    report = lines(env)  # ADOBE_COMMERCE_TOKEN (the default store's, valid) is never beta's
+    acme = [line for line in report if line[6:].startswith("acme: ")]
+    beta = [line for line in report if line[6:].startswith("beta: ")]
+    assert len(acme) + len(beta) == len(report) and all(line.startswith("ok") for line in acme), report
+    assert "acme: raw-order lake " in acme[2] and acme[2].split()[4].endswith("/lake/stores/acme/raw_orders")
+    assert beta[-1].startswith("FAIL  beta: ") and "HTTP 401" in beta[-1]
+    assert "sekrit-beta-777" not in "\n".join(report)

@@ -9,15 +9,9 @@ import pandas as pd
 import pytest
 
 from aov_assets.definitions import build_defs
-from aov_assets.health.checks import (
-    b2b_pending_payment_age,
-    daily_aov_no_gaps,
-    freshness_checks,
-    multiplier_in_band,
-    raw_orders_unique_entity_ids,
-)
+from aov_assets.health.checks import freshness_checks, health_checks
 from aov_assets.ingest.lake import RawOrderLake
-from aov_assets.manifest import ManifestError, load_manifest
+from aov_assets.manifest import ManifestError, load_manifest, load_stores
 from aov_assets.metrics import tables as metrics_tables
 from aov_assets.metrics.segments import SegmentRule, classify_orders
 
@@ -45,8 +39,11 @@ def order(entity_id: int, day: date, **fields) -> bytes:
     return json.dumps(body | fields).encode()
 
 
-def run(check, pipeline) -> dg.AssetCheckResult:
-    resources = {name: pipeline.resources[name] for name in ("manifest", "lake", "warehouse")}
+def run(name: str, pipeline) -> dg.AssetCheckResult:
+    """The pipeline's store's data-health check `name`, invoked directly with the pipeline's resources."""
+    [store] = load_stores(pipeline.manifest_path)
+    [check] = [check for check in health_checks(store) if check.check_key.name == name]
+    resources = {name: pipeline.resources[name] for name in ("lake", "warehouse")}
     wanted = {name: value for name, value in resources.items() if name in check.required_resource_keys}
     return check(**wanted)
 
@@ -57,7 +54,7 @@ FRESHNESS_KEY = dg.AssetCheckKey(dg.AssetKey("raw_orders"), "freshness_check")
 def freshness(pipeline, instance: dg.DagsterInstance) -> dg.AssetCheckEvaluation:
     """Dagster's partition freshness check on raw_orders, evaluated on its own against `instance`."""
     result = dg.materialize(
-        [raw_orders, *freshness_checks(pipeline.resources["manifest"])[0]],
+        [raw_orders, *freshness_checks(list(load_stores(pipeline.manifest_path)))[0]],
         selection=dg.AssetSelection.checks(FRESHNESS_KEY),
         resources=pipeline.resources,
         instance=instance,
@@ -95,9 +92,9 @@ def test_duplicate_entity_ids_within_and_across_days(pipeline):
     days = [date(2026, 5, 1), date(2026, 5, 2)]
     lake(pipeline).write_day(days[0], [order(1, days[0]), order(2, days[0])], "test")
     lake(pipeline).write_day(days[1], [order(3, days[1])], "test")
-    assert run(raw_orders_unique_entity_ids, pipeline).passed
+    assert run("raw_orders_unique_entity_ids", pipeline).passed
     lake(pipeline).write_day(days[1], [order(3, days[1]), order(3, days[1]), order(2, days[1])], "test")
-    result = run(raw_orders_unique_entity_ids, pipeline)
+    result = run("raw_orders_unique_entity_ids", pipeline)
     assert not result.passed
     assert (result.metadata["duplicates"].value, result.metadata["entity_ids"].value) == (2, "2, 3")
     assert result.metadata["days"].value == "2026-05-01, 2026-05-02"
@@ -126,7 +123,7 @@ def steady(days: int, orders: int, last: date = LAST_PARTITION) -> dict[date, in
 
 def test_no_gaps_in_an_ordinary_history(pipeline):
     write_daily(pipeline, steady(90, 40))
-    assert run(daily_aov_no_gaps, pipeline).passed
+    assert run("daily_aov_no_gaps", pipeline).passed
 
 
 def test_a_day_without_orders_or_without_a_row_is_a_gap(pipeline):
@@ -134,7 +131,7 @@ def test_a_day_without_orders_or_without_a_row_is_a_gap(pipeline):
     history[date(2026, 4, 20)] = 0
     del history[date(2026, 4, 25)]
     write_daily(pipeline, history)
-    result = run(daily_aov_no_gaps, pipeline)
+    result = run("daily_aov_no_gaps", pipeline)
     assert not result.passed
     assert result.metadata["gap_days"].value == "2026-04-20 (zero, median 40), 2026-04-25 (missing, median 40)"
 
@@ -143,18 +140,18 @@ def test_a_quiet_store_with_zero_days_is_not_a_gap(pipeline):
     history = steady(90, 2)
     history[date(2026, 4, 20)] = 0
     write_daily(pipeline, history)
-    assert run(daily_aov_no_gaps, pipeline).passed
+    assert run("daily_aov_no_gaps", pipeline).passed
 
 
 def test_the_multiplier_band(example_pipeline, tmp_path):
     pipeline = copy_of(example_pipeline, tmp_path / "copy")
-    result = run(multiplier_in_band, pipeline)
+    result = run("multiplier_in_band", pipeline)
     assert result.passed and result.description == "multiplier 9.4x is inside 2..20x"
     warehouse = pipeline.warehouse()
     rows = warehouse.read_card(EXAMPLE_DAY).assign(multiplier=Decimal("25.5"))
     with warehouse.replacing([metrics_tables.aov_30d], EXAMPLE_DAY, EXAMPLE_DAY) as write:
         write(metrics_tables.aov_30d, rows)
-    result = run(multiplier_in_band, pipeline)
+    result = run("multiplier_in_band", pipeline)
     assert not result.passed and "possible misclassification" in result.description
 
 
@@ -178,7 +175,7 @@ def test_b2b_orders_stuck_in_pending_payment(pipeline, age_days, passed):
             LAST_PARTITION: [order(3, LAST_PARTITION, state="pending_payment")],
         },
     )
-    result = run(b2b_pending_payment_age, pipeline)
+    result = run("b2b_pending_payment_age", pipeline)
     assert result.passed is passed
     if not passed:  # order 2 is B2C (General group): not an AP problem
         assert (result.metadata["stale_orders"].value, result.metadata["entity_ids"].value) == (1, "1")
@@ -190,7 +187,7 @@ def test_an_unreadable_day_file_is_reported_by_name_and_the_other_days_are_still
     lake(pipeline).write_day(days[1], [order(3, days[1])], "test")
     path = lake(pipeline).path_for(days[1])
     path.write_bytes(path.read_bytes()[:40])  # truncated mid-file
-    result = run(raw_orders_unique_entity_ids, pipeline)
+    result = run("raw_orders_unique_entity_ids", pipeline)
     assert not result.passed
     assert result.metadata["entity_ids"].value == "1"  # day 1 still judged
     assert result.metadata["unreadable_days"].value == "2026-05-02"

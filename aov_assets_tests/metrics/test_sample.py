@@ -178,3 +178,19 @@ def test_a_bad_sample_scale_is_one_clear_error(value):
     with pytest.raises(ValueError, match=rf"AOV_SAMPLE_SCALE must be a whole number of 1 or more .*{value}"):
         sample_scale({"AOV_SAMPLE_SCALE": value})
     assert sample_scale({}) == sample_scale({"AOV_SAMPLE_SCALE": " "}) == 1
+
+
+@pytest.mark.parametrize(
+    ("story", "b2b_aov", "verdict", "quiet"),
+    [("steady", "777.89", "ok", 0), ("key_accounts_lost", "642.65", "alert", 20)],
+)
+def test_the_other_stories_tell_their_own(story, b2b_aov, verdict, quiet):
+    merchant = SampleMerchant(story=story)
+    days = [EXAMPLE_FIRST_DAY + timedelta(days=i) for i in range(60)]
+    orders, rejected = classify_orders(merchant.iter_days(days), "grand_total", segment_rule_of(merchant))
+    assert rejected.empty
+    card = card_rows(window_sums(sums_by_day(orders), EXAMPLE_DAY, EXAMPLE_DAY), AlertRule(Decimal(15)))
+    b2b = card.set_index("segment").loc["b2b"]
+    assert (b2b["prior_aov"], b2b["aov"], b2b["verdict"]) == (Decimal("770.00"), Decimal(b2b_aov), verdict)
+    quiet_top = merchant.companies[merchant.companies["quiet"]]
+    assert len(quiet_top) == quiet and set(quiet_top["cohort"]) <= {"top"}

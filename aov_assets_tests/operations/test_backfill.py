@@ -13,9 +13,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from aov_assets.definitions import build_defs
 from aov_assets.ingest.lake import RawOrderLake
+from aov_assets.manifest import load_stores
 from aov_assets.operations.backfill import backfill_plan, failure_message
-from aov_assets.operations.sensors import aov_auto_heal_sensor
 from aov_assets.resources import AdobeCommerceResource
 
 from ..conftest import (
@@ -105,10 +106,9 @@ def test_a_day_that_cannot_be_fetched_fails_its_run_and_leaves_nothing_partial(s
 
 def run_schedule_tick(pipeline, instance, when: datetime) -> dg.ExecuteInProcessResult:
     """What the daily schedule would launch at `when`, executed here."""
-    context = dg.build_schedule_context(
-        scheduled_execution_time=when, resources={"manifest": pipeline.resources["manifest"]}
-    )
-    [request] = DEFS.resolve_schedule_def("aov_daily_schedule").evaluate_tick(context).run_requests
+    context = dg.build_schedule_context(scheduled_execution_time=when)
+    schedule = build_defs(load_stores(pipeline.manifest_path)).resolve_schedule_def("aov_daily_schedule")
+    [request] = schedule.evaluate_tick(context).run_requests
     tags = request.tags | {"dagster/run_key": request.run_key}
     return dg.materialize(CHAIN, resources=pipeline.resources, tags=tags, instance=instance, raise_on_error=False)
 
@@ -145,9 +145,9 @@ def test_auto_heal_backfills_a_gap_then_its_windows_and_months(tmp_path):
             context = dg.build_sensor_context(
                 instance=instance,
                 cursor=cursor,
-                resources={name: pipeline.resources[name] for name in ("warehouse", "manifest")},
+                resources={name: pipeline.resources[name] for name in ("warehouse", "stores")},
             )
-            return aov_auto_heal_sensor.evaluate_tick(context)
+            return DEFS.resolve_sensor_def("aov_auto_heal_sensor").evaluate_tick(context)
 
         first = tick(None)
         [heal] = first.run_requests
@@ -167,7 +167,7 @@ def test_auto_heal_backfills_a_gap_then_its_windows_and_months(tmp_path):
             for r in follow_ups.run_requests
         }
         assert ranges == {"aov_windows": ("2026-04-27", "2026-05-03"), "aov_ttm_monthly": ("2026-04-01", "2026-04-01")}
-        assert json.loads(follow_ups.cursor) == []
+        assert json.loads(follow_ups.cursor) == {"default": []}  # each store's pending heal runs
         assert tick(follow_ups.cursor).skip_message == "no missing or failed days in the last 14 day(s)"
 
 

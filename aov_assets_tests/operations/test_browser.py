@@ -81,7 +81,8 @@ def answers(url: str) -> bool:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """`aov demo` on a fresh data dir; its root and the environment that points at it."""
     root = tmp_path_factory.mktemp("browser")
-    env = demo_env(root)  # no SLACK_WEBHOOK_URL: the alert goes to the outbox
+    # what `make demo` runs: demo.yaml's three stores; no SLACK_WEBHOOK_URL: the alerts go to the outbox
+    env = demo_env(root) | {"AOV_MANIFEST": str(REPO / "demo.yaml")}
     run = subprocess.run([str(BIN / "aov"), "demo"], env=env, cwd=root, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return root, env
@@ -256,7 +257,10 @@ def test_the_card_as_one_page_opens_offline_with_every_chart(demo, browser: Brow
     root, env = demo
     page_file = root / "card.html"
     written = subprocess.run(
-        [str(BIN / "aov"), "card", "--as-of", DAY, "--html", str(page_file)], env=env, capture_output=True, text=True
+        [str(BIN / "aov"), "card", "--store", "default", "--as-of", DAY, "--html", str(page_file)],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert written.returncode == 0, written.stderr
     context = browser.new_context(viewport={"width": 1000, "height": 1000}, offline=True)
@@ -337,3 +341,30 @@ def test_the_alert_delivery_is_on_the_assets_events(page: Page, screenshot) -> N
     expect(ledger).to_contain_text("aov_30d:b2b_aov_contraction")
     expect(ledger.locator("tr").filter(has=page.get_by_text(DAY, exact=True))).to_contain_text("outbox")
     screenshot(page, "alert-delivery")
+
+
+def test_the_portfolio_ranks_the_stores_alerting_first(page: Page, screenshot) -> None:
+    page.goto("/assets/aov_portfolio")
+    expect(page.get_by_text(DAY, exact=True).first).to_be_visible()
+    expect(metadata_row(page, "alerting")).to_contain_text("2")
+    rows = metadata_row(page, "portfolio").locator("tbody tr")  # short enough to show in place
+    expect(rows).to_have_count(3)
+    for number, (store, verdict) in enumerate([("lost", "alert"), ("default", "alert"), ("steady", "ok")]):
+        expect(rows.nth(number)).to_contain_text(f"({store})")
+        expect(rows.nth(number)).to_contain_text(verdict)
+    expect(rows.nth(0)).to_contain_text("accounts_gone_quiet")
+    screenshot(page, "portfolio")
+    expect_drawn(show_markdown(page, "portfolio_chart").get_by_role("img", name="Portfolio"))
+    screenshot(page, "portfolio-chart")
+
+
+def test_one_stores_lineage_is_its_own_group(page: Page, screenshot) -> None:
+    page.goto(f"/locations/{LOCATION}/asset-groups/lost__aov/lineage")
+    for asset in ("raw_orders", "classified_orders", "daily_aov", "aov_why", "aov_30d", "aov_ttm"):
+        expect(page.get_by_text(asset, exact=True)).to_be_visible()
+    # the store whose largest accounts went quiet alerts; its upstream is materialized
+    expect(page.get_by_text("aov_30d", exact=True).locator("..")).to_have_attribute("style", re.compile("accent-red"))
+    expect(page.get_by_text("daily_aov", exact=True).locator("..")).to_have_attribute(
+        "style", re.compile("accent-green")
+    )
+    screenshot(page, "store-lineage")

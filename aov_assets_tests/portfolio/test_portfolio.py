@@ -15,7 +15,7 @@ from aov_assets.metrics.charts import ALERT, B2B, portfolio_chart
 from aov_assets.metrics.tables import aov_30d
 from aov_assets.portfolio.rules import StoreLine, ranked
 
-from ..conftest import EXAMPLE_DAY, copy_of, write_manifest
+from ..conftest import EXAMPLE_DAY, Pipeline, copy_of, write_manifest
 
 STORES = """
 - {key: default, name: Main brand}
@@ -164,3 +164,28 @@ def test_the_portfolio_chart_draws_each_stores_change_coloured_by_verdict():
         ("b", 1),
         ("c", 0),
     ]  # a on top
+
+
+def test_the_portfolio_asset_ranks_the_stores_per_day_in_the_ui(three_stores, tmp_path):
+    import dagster as dg
+
+    from aov_assets.definitions import build_defs
+    from aov_assets.manifest import load_stores
+
+    manifest = tmp_path / "aov.yaml"
+    defs = build_defs(load_stores(manifest))
+    portfolio = defs.get_assets_def("aov_portfolio")
+    pipeline = Pipeline(three_stores.root, manifest)
+    result = pipeline.materialize([portfolio], str(EXAMPLE_DAY))
+    [materialization] = result.asset_materializations_for_node("aov_portfolio")
+    metadata = {name: value.value for name, value in materialization.metadata.items()}
+    assert (metadata["stores"], metadata["alerting"], metadata["missing"]) == (3, 1, 1)
+    assert metadata["default_b2b_aov_change_pct"] == -16.52 and metadata["acme_b2b_aov_change_pct"] == -1.25
+    rows = [row for row in metadata["portfolio"].splitlines() if row.startswith("| ") and "---" not in row][1:]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| Main brand (default)",
+        "| Acme Supply (acme)",
+        "| Beta Foods (beta)",
+    ]
+    assert metadata["portfolio_chart"].startswith("![Portfolio](data:image/png;base64,")
+    assert isinstance(defs.resolve_job_def("aov_portfolio_daily"), dg.JobDefinition)

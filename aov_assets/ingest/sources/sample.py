@@ -66,6 +66,45 @@ WINDOW_TARGETS = {
 
 
 @dataclass(frozen=True)
+class Story:
+    """What the last 60 days of a sample store show; the history before them has the same ordinary shape
+    (each story draws its own companies and orders, so the stores are not copies of each other).
+
+    `targets`: counted orders and revenue (cents) per window and cohort; `shrinking`: mid and bottom
+    baskets shrink through the current window and bottom accounts split their POs; `quiet`: per cohort,
+    how many companies stop ordering in the current window."""
+
+    targets: dict[tuple[str, str], tuple[int, int]]
+    shrinking: bool
+    quiet: dict[str, int]
+
+
+def _with_current(**current: tuple[int, int]) -> dict[tuple[str, str], tuple[int, int]]:
+    """The worked example's prior window, and the given current one (per cohort)."""
+    prior = {key: value for key, value in WINDOW_TARGETS.items() if key[0] == "prior"}
+    return prior | {("current", cohort): value for cohort, value in current.items()}
+
+
+STORIES = {
+    # CONTRACT.md's worked example: B2B AOV 770.00 -> 642.82 (-16.5%), baskets shrink
+    "worked_example": Story(WINDOW_TARGETS, shrinking=True, quiet={"mid": QUIET_MID_COMPANIES}),
+    # a calm store: a few more orders, AOV up 1.0% (770.00 -> 777.89)
+    "steady": Story(
+        _with_current(top=(510, 623_220_00), mid=(752, 425_360_00), bottom=(144, 45_140_00), b2c=(4_800, 331_200_00)),
+        shrinking=False,
+        quiet={},
+    ),
+    # 20 of the 36 largest accounts stop ordering; everyone else buys as before: 770.00 -> 642.65 (-16.5%)
+    "key_accounts_lost": Story(
+        _with_current(top=(200, 240_000_00), mid=(745, 417_200_00), bottom=(150, 46_500_00), b2c=(4_700, 321_400_00)),
+        shrinking=False,
+        quiet={"top": 20},
+    ),
+}
+DEFAULT_STORY = "worked_example"
+
+
+@dataclass(frozen=True)
 class Profile:
     """How a cohort orders in ordinary times (at the level of the prior window)."""
 
@@ -132,8 +171,8 @@ class SampleMerchant:
     first_day = FIRST_DAY
     last_day = LAST_DAY
 
-    def __init__(self, seed: int = SEED, scale: int = 1):
-        self.scale = scale
+    def __init__(self, seed: int = SEED, scale: int = 1, story: str = DEFAULT_STORY):
+        self.scale, self.story = scale, STORIES[story]
         self._rng = np.random.default_rng(seed)
         self.companies = self._companies()
         self.consumer_weights = self._rng.lognormal(0, 1.0, CONSUMERS)
@@ -201,7 +240,8 @@ class SampleMerchant:
         company_ids = rng.permutation(np.arange(1, len(cohorts) + 1))
         weights = rng.uniform(0.7, 1.3, len(cohorts))
         quiet = np.zeros(len(cohorts), dtype=bool)
-        quiet[rng.choice(np.flatnonzero(cohorts == "mid"), QUIET_MID_COMPANIES, replace=False)] = True
+        for cohort, count in self.story.quiet.items():
+            quiet[rng.choice(np.flatnonzero(cohorts == cohort), count, replace=False)] = True
         first, second, third = (rng.integers(0, len(words), len(cohorts)) for words in COMPANY_WORDS)
         names = [
             f"{COMPANY_WORDS[0][a]} {COMPANY_WORDS[1][b]} {COMPANY_WORDS[2][c]}"
@@ -240,18 +280,19 @@ class SampleMerchant:
             )
             value_shape = _month_curve(days, profile.value_season)
             value_shape = value_shape / value_shape[in_prior].mean()
-            prior_orders = WINDOW_TARGETS[("prior", cohort)][0]
+            targets = self.story.targets
+            prior_orders = targets[("prior", cohort)][0]
             expected = count_shape / count_shape[in_prior].mean() * prior_orders / 30
             counts = rng.poisson(expected)
             for window in ("prior", "current"):
                 mask = windows == window
                 shape = count_shape[mask]
-                if window == "current" and cohort == "bottom":
+                if window == "current" and cohort == "bottom" and self.story.shrinking:
                     shape = shape * np.linspace(0.6, 1.4, mask.sum())  # PO splitting builds up
-                counts[mask] = rng.multinomial(WINDOW_TARGETS[(window, cohort)][0], shape / shape.sum())
+                counts[mask] = rng.multinomial(targets[(window, cohort)][0], shape / shape.sum())
             day_index = np.repeat(np.arange(len(days)), counts)
             mean = profile.aov * value_shape[day_index]
-            if cohort in ("mid", "bottom"):  # the contraction deepens through the current window
+            if cohort in ("mid", "bottom") and self.story.shrinking:  # the contraction deepens through the window
                 position = np.clip((day_index - np.flatnonzero(windows == "current")[0]) / 29, 0, None)
                 mean = mean * np.where(windows[day_index] == "current", 1.15 - 0.3 * position, 1.0)
             sigma = profile.sigma
@@ -259,7 +300,7 @@ class SampleMerchant:
             cents = np.maximum(np.rint(values * 100), profile.min_cents).astype(np.int64)
             for window in ("prior", "current"):
                 mask = windows[day_index] == window
-                cents[mask] = _split_exact(WINDOW_TARGETS[(window, cohort)][1], cents[mask].astype(float))
+                cents[mask] = _split_exact(targets[(window, cohort)][1], cents[mask].astype(float))
             frames.append(pd.DataFrame({"day": day_index, "cohort": cohort, "value_cents": cents, "counted": True}))
             canceled = rng.poisson(expected * CANCELED_SHARE)
             canceled_days = np.repeat(np.arange(len(days)), canceled)
@@ -535,11 +576,12 @@ def sample_scale(environ: Mapping[str, str] = os.environ) -> int:
     return int(value)
 
 
-def sample_merchant(environ: Mapping[str, str] = os.environ) -> SampleMerchant:
-    """The sample merchant of this process at `AOV_SAMPLE_SCALE` (generation takes about a second)."""
-    return _merchant(sample_scale(environ))
+def sample_merchant(environ: Mapping[str, str] = os.environ, story: str = DEFAULT_STORY) -> SampleMerchant:
+    """The sample merchant of this process at `AOV_SAMPLE_SCALE`, telling `story` (generation takes
+    about a second)."""
+    return _merchant(sample_scale(environ), story)
 
 
-@lru_cache(maxsize=2)
-def _merchant(scale: int) -> SampleMerchant:
-    return SampleMerchant(scale=scale)
+@lru_cache(maxsize=4)
+def _merchant(scale: int, story: str) -> SampleMerchant:
+    return SampleMerchant(scale=scale, story=story)
