@@ -105,11 +105,12 @@ class AdobeCommerceResource(dg.ConfigurableResource):
             yield sample_merchant(story=manifest.sample.story)
             return
         if store.key == DEFAULT_STORE:
-            base_url, values = self.base_url, {name: getattr(self, name) for name in CREDENTIAL_VARIABLES}
+            base_url = self.base_url
+            credentials = Credentials(**{name: getattr(self, name) for name in CREDENTIAL_VARIABLES})
         else:
             base_url = store.base_url or os.environ.get(store.variable(BASE_URL_VARIABLE))
-            values = {name: os.environ.get(store.variable(variable)) for name, variable in CREDENTIAL_VARIABLES.items()}
-        with client_for(manifest.adobe_commerce, base_url, Credentials(**values)) as client:
+            credentials = Credentials.from_env(os.environ, named=store.variable)
+        with client_for(manifest.adobe_commerce, base_url, credentials) as client:
             yield client
 
 

@@ -18,7 +18,6 @@ from ..ingest.lake import LakeFileError, RawOrderLake
 from ..ingest.sources import segment_rule
 from ..ingest.sources.adobe_commerce import (
     BASE_URL_VARIABLE,
-    CREDENTIAL_VARIABLES,
     AdobeCommerceAuthError,
     AdobeCommerceClient,
     AdobeCommerceError,
@@ -80,17 +79,7 @@ def _diagnose_store(
         )
         yield from _lookups(manifest, merchant)
         return
-    yield from _store(manifest, _variables_of(store, environ), today)
-
-
-def _variables_of(store: Store, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment as the store's client reads it: its own variables under the default names (store
-    `acme`'s ACME_ADOBE_COMMERCE_TOKEN as ADOBE_COMMERCE_TOKEN), never another store's."""
-    names = (BASE_URL_VARIABLE, *CREDENTIAL_VARIABLES.values())
-    own = {name: environ[store.variable(name)] for name in names if store.variable(name) in environ}
-    if store.base_url:
-        own[BASE_URL_VARIABLE] = store.base_url
-    return {name: value for name, value in environ.items() if name not in names} | own
+    yield from _store(store, environ, today)
 
 
 def _warehouse(url: str) -> Finding:
@@ -121,9 +110,11 @@ def _lake(data_dir: Path, store: str = DEFAULT_STORE) -> Finding:
     return Finding(True, f"raw-order lake {lake} writable, {len(days)} day file(s) readable")
 
 
-def _store(manifest: Manifest, environ: Mapping[str, str], today: date) -> Iterator[Finding]:
-    base_url = environ.get(BASE_URL_VARIABLE)
-    credentials = Credentials.from_env(environ)
+def _store(store: Store, environ: Mapping[str, str], today: date) -> Iterator[Finding]:
+    """The store's own connection: its variables (`Store.variable`), never another store's."""
+    manifest = store.manifest
+    base_url = store.base_url or environ.get(store.variable(BASE_URL_VARIABLE))
+    credentials = Credentials.from_env(environ, named=store.variable)
     try:
         client = client_for(manifest.adobe_commerce, base_url, credentials, retry_seconds=DOCTOR_RETRY_SECONDS)
     except AdobeCommerceError as error:
@@ -145,19 +136,20 @@ def _store(manifest: Manifest, environ: Mapping[str, str], today: date) -> Itera
 
 
 def _unreachable(client: AdobeCommerceClient, error: AdobeCommerceError) -> str:
+    variable = client.credentials.named(BASE_URL_VARIABLE)
     if isinstance(error, AdobeCommerceAuthError):
         return str(error)
     if error.status is None:
         return (
-            f"cannot reach {client.base_url} ({error}). Check {BASE_URL_VARIABLE}, DNS, VPN or firewall; "
+            f"cannot reach {client.base_url} ({error}). Check {variable}, DNS, VPN or firewall; "
             "the machine running Dagster must reach the store over HTTPS."
         )
     if error.status == 404:
         return (
-            f"no REST API at {client.base_url}{client.prefix} (HTTP 404). {BASE_URL_VARIABLE} must be the store "
+            f"no REST API at {client.base_url}{client.prefix} (HTTP 404). {variable} must be the store "
             "root without /rest, and adobe_commerce.store_code must be a store view code or null."
         )
-    return f"{error}. The store answered, but not as Adobe Commerce's REST API does; check {BASE_URL_VARIABLE}."
+    return f"{error}. The store answered, but not as Adobe Commerce's REST API does; check {variable}."
 
 
 def _lookups(manifest: Manifest, source) -> Iterator[Finding]:

@@ -119,5 +119,7 @@ def test_every_store_is_checked_with_its_own_variables_and_named_in_each_line(en
     beta = [line for line in report if line[6:].startswith("beta: ")]
     assert len(acme) + len(beta) == len(report) and all(line.startswith("ok") for line in acme), report
     assert "acme: raw-order lake " in acme[2] and acme[2].split()[4].endswith("/lake/stores/acme/raw_orders")
-    assert beta[-1].startswith("FAIL  beta: ") and "HTTP 401" in beta[-1]
+    assert (
+        beta[-1].startswith("FAIL  beta: ") and "HTTP 401" in beta[-1] and "Check BETA_ADOBE_COMMERCE_TOKEN" in beta[-1]
+    )
     assert "sekrit-beta-777" not in "\n".join(report)

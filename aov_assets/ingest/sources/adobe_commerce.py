@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -89,17 +89,21 @@ class AdobeCommerceConfigError(AdobeCommerceError):
 
 @dataclass(frozen=True)
 class Credentials:
-    """Bearer token, or the four OAuth 1.0a values; values never appear in repr or messages."""
+    """Bearer token, or the four OAuth 1.0a values; values never appear in repr or messages, which name
+    the variables instead: `named` turns a default name into the one this store reads (store `acme`:
+    ACME_ADOBE_COMMERCE_TOKEN)."""
 
     token: str | None = field(default=None, repr=False)
     consumer_key: str | None = field(default=None, repr=False)
     consumer_secret: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
     access_token_secret: str | None = field(default=None, repr=False)
+    named: Callable[[str], str] = field(default=str, repr=False, compare=False)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Credentials:
-        return cls(**{name: environ.get(variable) or None for name, variable in CREDENTIAL_VARIABLES.items()})
+    def from_env(cls, environ: Mapping[str, str], named: Callable[[str], str] = str) -> Credentials:
+        values = {name: environ.get(named(variable)) or None for name, variable in CREDENTIAL_VARIABLES.items()}
+        return cls(**values, named=named)
 
     @property
     def kind(self) -> str:
@@ -107,7 +111,7 @@ class Credentials:
 
     @property
     def variables(self) -> str:
-        return "ADOBE_COMMERCE_TOKEN" if self.token else ", ".join(OAUTH_VARIABLES)
+        return self.named(CREDENTIAL_VARIABLES["token"]) if self.token else ", ".join(map(self.named, OAUTH_VARIABLES))
 
     def auth(self) -> httpx.Auth:
         if self.token:
@@ -115,11 +119,11 @@ class Credentials:
         oauth = (self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret)
         if all(oauth):
             return _OAuth1Auth(*oauth)
-        missing = [name for name, value in zip(OAUTH_VARIABLES, oauth) if not value]
+        missing = [self.named(name) for name, value in zip(OAUTH_VARIABLES, oauth) if not value]
         if len(missing) == len(OAUTH_VARIABLES):
             raise AdobeCommerceConfigError(
-                "no Adobe Commerce credentials: set ADOBE_COMMERCE_TOKEN, or the four OAuth 1.0a integration "
-                f"values {', '.join(OAUTH_VARIABLES)}"
+                f"no Adobe Commerce credentials: set {self.named(CREDENTIAL_VARIABLES['token'])}, or the four "
+                f"OAuth 1.0a integration values {', '.join(missing)}"
             )
         raise AdobeCommerceConfigError(f"incomplete OAuth 1.0a credentials: {', '.join(missing)} not set")
 
@@ -252,7 +256,8 @@ class AdobeCommerceClient:
     ):
         if not re.match(r"^https?://[^/\s]+", base_url or ""):
             raise AdobeCommerceConfigError(
-                f"ADOBE_COMMERCE_BASE_URL must be the store root, like https://shop.example.com (got {base_url!r})"
+                f"{credentials.named(BASE_URL_VARIABLE)} must be the store root, like https://shop.example.com "
+                f"(got {base_url!r})"
             )
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise AdobeCommerceConfigError(f"page_size must be 1..{MAX_PAGE_SIZE} (got {page_size})")
@@ -457,7 +462,8 @@ def client_for(settings: Any, base_url: str | None, credentials: Credentials, **
     """A client from the manifest's `adobe_commerce` section, the store root and the credentials."""
     if not base_url:
         raise AdobeCommerceConfigError(
-            f"source: adobe_commerce needs {BASE_URL_VARIABLE}, the store root (e.g. https://shop.example.com)"
+            f"source: adobe_commerce needs {credentials.named(BASE_URL_VARIABLE)}, the store root (e.g. "
+            "https://shop.example.com)"
         )
     options = {
         "store_code": settings.store_code,
