@@ -94,23 +94,22 @@ class StoreJobs:
 def build_schedules(store: Store, jobs: StoreJobs) -> list:
     """The catalog and daily schedules, and the monthly one on the day the store's lookback has settled."""
     scope, manifest = Scope(store.key), store.manifest
-    running = dg.DefaultScheduleStatus.RUNNING
+    running = {"default_status": dg.DefaultScheduleStatus.RUNNING}
+    utc = {"execution_timezone": "UTC"} | running
     catalog = dg.ScheduleDefinition(
         name=scope.name("aov_catalog_schedule"),
         job=jobs.catalog,
         cron_schedule="30 0 * * *",
-        execution_timezone="UTC",
-        default_status=running,
         description="The catalog, refreshed before the daily run reads it.",
+        **utc,
     )
 
     @dg.schedule(
         name=scope.name("aov_daily_schedule"),
         job=jobs.daily,
         cron_schedule="0 1 * * *",
-        execution_timezone="UTC",
-        default_status=running,
         description="Yesterday's UTC day plus the lookback days before it, as one run.",
+        **utc,
     )
     def daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         return daily_request(store, context.scheduled_execution_time.date())
@@ -120,7 +119,7 @@ def build_schedules(store: Store, jobs: StoreJobs) -> list:
         name=scope.name("aov_ttm_monthly_schedule"),
         day_of_month=manifest.sync.lookback_days + 1,
         hour_of_day=2,
-        default_status=running,
+        **running,
     )
     return [catalog, daily, monthly]
 
