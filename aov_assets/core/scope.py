@@ -45,9 +45,8 @@ class Scope:
         return cls(key.path[0]) if len(key.path) > 1 else cls()
 
     @classmethod
-    def of(cls, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> Scope:
-        """The store of the asset (or check) a step executes."""
-        if isinstance(context, dg.AssetCheckExecutionContext):
-            return cls.of_key(context.check_specs[0].asset_key)
+    def of(cls, context: dg.AssetExecutionContext) -> Scope:
+        """The store of the asset a step executes (or of the check, when only its check was selected).
+        Data-health checks are built per store and know theirs."""
         key = next(iter(context.assets_def.asset_and_check_keys))  # what the step was asked for
         return cls.of_key(key.asset_key if isinstance(key, dg.AssetCheckKey) else key)

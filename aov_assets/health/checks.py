@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from ..core.db import DEFAULT_STORE
 from ..core.scope import Scope
 from ..ingest.lake import LakeFileError, RawOrderLake
 from ..manifest import Manifest, ManifestError, Store
@@ -66,7 +67,7 @@ def _freshness_check(store: Store) -> list[dg.AssetChecksDefinition]:
             )
         )
     except Exception as error:  # Dagster's own cron validation (a CheckError, not public)
-        where = "" if store.key == Scope().store else f"stores[{store.key}]: "
+        where = "" if store.key == DEFAULT_STORE else f"stores[{store.key}]: "
         raise ManifestError(
             f'{where}health.freshness_deadline: {deadline!r} is not a valid cron string (e.g. "0 6 * * *")'
         ) from error

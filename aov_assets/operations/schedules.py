@@ -23,7 +23,7 @@ WINDOWS = (*INVESTIGATION, "segment_metrics_30d", "currency_aov_30d", "b2b_categ
 DAILY_ASSETS = ("raw_orders", "classified_orders", "daily_aov", "account_daily", "order_lines", *WINDOWS)
 MONTHLY_ASSETS = ("aov_ttm", "basket_pairs", "account_whitespace")
 Job = Any  # what dg.define_asset_job returns (its class is not exported)
-HEALTH_CHECKED = ("raw_orders", "classified_orders", "daily_aov", "aov_30d")  # the assets health checks judge
+EVERY_ASSET = (*DAILY_ASSETS, *MONTHLY_ASSETS, "product_catalog")  # a store's whole graph
 
 
 def partitioned(scope: Scope, *assets: str) -> dg.AssetSelection:
@@ -75,7 +75,7 @@ class StoreJobs:
             ),
             health=job(
                 HEALTH_JOB,
-                dg.AssetSelection.checks_for_assets(*map(scope.key, HEALTH_CHECKED)) - alerting,
+                dg.AssetSelection.checks_for_assets(*map(scope.key, EVERY_ASSET)) - alerting,
                 "The data-health checks (fresh, complete, plausible), on the latest data; run after each daily, "
                 "windows or monthly run by aov_health_after_runs.",
             ),

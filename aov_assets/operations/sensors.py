@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from ..core.db import DEFAULT_STORE
 from ..core.keys import range_tags
 from ..core.partitions import daily_partitions, day_key
 from ..core.scope import Scope
@@ -85,7 +86,7 @@ def auto_heal_sensor(jobs: Mapping[str, StoreJobs]) -> dg.SensorDefinition:
     ):
         cursor = json.loads(context.cursor or "{}")
         if isinstance(cursor, list):  # a cursor of the one-store days: the default store's
-            cursor = {Scope().store: cursor}
+            cursor = {DEFAULT_STORE: cursor}
         requests, pending, quiet = [], {}, []
         for key, store in stores.items():
             asked, pending[key], window = heal(context.instance, store, jobs[key], warehouse, cursor.get(key, []))
