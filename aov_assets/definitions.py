@@ -6,7 +6,9 @@ and `build_defs(stores)` is the factory that tests and the CLI call with stores 
 
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import dagster as dg
 
@@ -25,6 +27,10 @@ from .operations.sensors import auto_heal_sensor, health_after_runs
 from .portfolio.assets import portfolio_definitions
 from .resources import default_resources
 
+# Every step of a run in the run's own process: a step's Python start-up (Dagster, pandas, Arrow) costs
+# more than a day of its work, and each step already overlaps its own I/O where it can.
+EXECUTOR = dg.in_process_executor
+
 
 def build_assets(store: Store) -> list[dg.AssetsDefinition]:
     """Every domain's assets for one store, on its daily and monthly partitions."""
@@ -37,34 +43,45 @@ def build_defs(stores: Manifest | Iterable[Store]) -> dg.Definitions:
     """Assets, checks, jobs, schedules, sensors and resources of every store (a lone manifest: the
     default store's), one factory per store; the sensors serve every store."""
     stores = stores_by_key(stores)
-    return dg.Definitions(
-        **_store_definitions(tuple(stores.values())),
-        resources=default_resources(stores),
-        # Every step of a run in the run's own process: a step's Python start-up (Dagster, pandas, Arrow)
-        # costs more than a day of its work, and each step already overlaps its own I/O where it can.
-        executor=dg.in_process_executor,
-    )
+    return _definitions(tuple(stores.values()), _Resources(default_resources(stores)))
+
+
+@dataclass(frozen=True)
+class _Resources:
+    """The resources, equal when configured alike (read from the same variables): the cache's key."""
+
+    resources: dict[str, Any] = field(compare=False)
+    configured: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "configured", repr({k: v for k, v in self.resources.items() if k != "stores"}))
 
 
 @lru_cache(maxsize=4)
-def _store_definitions(stores: tuple[Store, ...]) -> dict[str, list]:
-    """The definitions built from the stores alone, once per process: Dagster calls `defs` twice when it
-    loads the code location, and 100 stores' definitions take seconds to build (resources, read from the
-    environment, are made fresh each time)."""
-    by_key = {store.key: store for store in stores}
-    jobs = {key: StoreJobs.of(Scope(key)) for key in by_key}
+def _definitions(stores: tuple[Store, ...], resources: _Resources) -> dg.Definitions:
+    """Built once per process for the same stores and resources: Dagster calls `defs` twice when it loads
+    the code location, and 100 stores' definitions take seconds to build."""
     freshness, freshness_sensor = freshness_checks(list(stores))
-    portfolio, portfolio_jobs, portfolio_schedules = portfolio_definitions(by_key)
-    return {
-        "assets": [*(asset for store in stores for asset in build_assets(store)), *portfolio],
-        "asset_checks": [*(check for store in stores for check in health_checks(store)), *freshness],
-        "jobs": [*(job for each in jobs.values() for job in each.all), *portfolio_jobs],
-        "schedules": [
+    jobs = {}
+    assets, checks = [], []
+    for store in stores:
+        store_assets, store_checks = build_assets(store), [*health_checks(store), *freshness[store.key]]
+        jobs[store.key] = StoreJobs.of(Scope(store.key)).resolved(store_assets, store_checks, resources.resources)
+        assets += store_assets
+        checks += store_checks
+    portfolio, portfolio_jobs, portfolio_schedules = portfolio_definitions({store.key: store for store in stores})
+    return dg.Definitions(
+        assets=[*assets, *portfolio],
+        asset_checks=checks,
+        jobs=[*(job for each in jobs.values() for job in each.all), *portfolio_jobs],
+        schedules=[
             *(schedule for store in stores for schedule in build_schedules(store, jobs[store.key])),
             *portfolio_schedules,
         ],
-        "sensors": [aov_alert_slack_sensor, health_after_runs(jobs), auto_heal_sensor(jobs), freshness_sensor],
-    }
+        sensors=[aov_alert_slack_sensor, health_after_runs(jobs), auto_heal_sensor(jobs), freshness_sensor],
+        resources=resources.resources,
+        executor=EXECUTOR,
+    )
 
 
 @dg.definitions

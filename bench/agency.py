@@ -3,7 +3,9 @@
 Every store is the embedded sample merchant (about 190 orders a day, the same orders in each: the
 work per store is real, only the numbers repeat), so nothing here reaches a network. In one run:
 
-1. definitions load time: `dg check defs` with 1, 10 and N stores (wall time of the command);
+1. definitions load time with 1, 10 and N stores: what a code server does when it loads the location
+   (import, `defs`, the repository and its snapshot, in one process), and `dg check defs` (the same
+   plus the CLI's own start-up, a temporary instance and its YAML checks), each as wall time;
 2. a 30-day backfill of every store: `aov backfill --from D-29 --to D` (the stores one after the
    other in one process, as an agency would heal a gap everywhere);
 3. the daily run of every store: `aov backfill --from D-3 --to D`, which runs what each store's
@@ -39,6 +41,14 @@ def manifest(path: Path, stores: int) -> Path:
     return path
 
 
+# What a code server does when it loads the location (dagster's gRPC server: the definitions and the
+# snapshot it serves to the webserver and the daemon).
+LOAD = (
+    "from aov_assets.definitions import defs; "
+    "from dagster._core.remote_representation.external_data import RepositorySnap; "
+    "RepositorySnap.from_def(defs().get_repository_def())"
+)
+
 # Runs a command and prints the peak resident set of its processes (a fresh parent per command, so
 # each command's peak is its own).
 PEAK = (
@@ -61,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", type=int, default=100)
     parser.add_argument("--skip-first", action="store_true", help="leave out the one store's 2-year backfill")
+    parser.add_argument("--load-only", action="store_true", help="only the definitions load times")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -69,8 +80,13 @@ def main() -> None:
         rows = []
         for count in sorted({1, 10, args.stores}):
             path = manifest(root / f"stores_{count}.yaml", count)
+            seconds, peak = timed([sys.executable, "-c", LOAD], env | {"AOV_MANIFEST": str(path)})
+            rows.append((f"code location load, {count} store(s)", seconds, peak))
             seconds, peak = timed([str(BIN / "dg"), "check", "defs"], env | {"AOV_MANIFEST": str(path)})
             rows.append((f"dg check defs, {count} store(s)", seconds, peak))
+        if args.load_only:
+            report(rows)
+            return
         env["AOV_MANIFEST"] = str(manifest(root / "aov.yaml", args.stores))
         aov = str(BIN / "aov")
         month = ["backfill", "--from", "2026-04-04", "--to", LAST_DAY]
@@ -82,6 +98,10 @@ def main() -> None:
             first = ["backfill", "--store", "s000", "--from", "2024-05-01", "--to", LAST_DAY]
             seconds, peak = timed([aov, *first], env)
             rows.append(("2-year first backfill of one store (733 days)", seconds, peak))
+    report(rows)
+
+
+def report(rows: list[tuple[str, float, float]]) -> None:
     width = max(len(what) for what, _, _ in rows)
     print(f"{'what':<{width}}  {'seconds':>8}  {'peak MiB':>8}")
     for what, seconds, peak in rows:

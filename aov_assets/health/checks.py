@@ -40,10 +40,10 @@ def _listing(values: list, limit: int = 20) -> str:
     return ", ".join(str(v) for v in values[:limit]) + (f" ... ({len(values)} in all)" if len(values) > limit else "")
 
 
-def freshness_checks(stores: list[Store]) -> tuple[list[dg.AssetChecksDefinition], dg.SensorDefinition]:
+def freshness_checks(stores: list[Store]) -> tuple[dict[str, list[dg.AssetChecksDefinition]], dg.SensorDefinition]:
     """Dagster's partition freshness check on each store's raw_orders (the previous day's partition must
-    exist by the store's `health.freshness_deadline`, UTC) and the one sensor that evaluates them when no
-    run does.
+    exist by the store's `health.freshness_deadline`, UTC), by store, and the one sensor that evaluates
+    them when no run does.
 
     Dagster marks these builders superseded by `FreshnessPolicy`, but that policy judges an asset's
     latest materialization of any partition (a backfill of an old day would look fresh), so the
@@ -51,9 +51,11 @@ def freshness_checks(stores: list[Store]) -> tuple[list[dg.AssetChecksDefinition
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.SupersessionWarning)
-        checks = [check for store in stores for check in _freshness_check(store)]
+        checks = {store.key: _freshness_check(store) for store in stores}
         sensor = dg.build_sensor_for_freshness_checks(
-            freshness_checks=checks, minimum_interval_seconds=FRESHNESS_SENSOR_SECONDS, default_status=RUNNING
+            freshness_checks=[check for each in checks.values() for check in each],
+            minimum_interval_seconds=FRESHNESS_SENSOR_SECONDS,
+            default_status=RUNNING,
         )
     return checks, sensor
 

@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from aov_assets.core.db import DEFAULT_STORE
 from aov_assets.definitions import build_defs
 from aov_assets.health.checks import freshness_checks, health_checks
 from aov_assets.ingest.lake import RawOrderLake
@@ -54,7 +55,7 @@ FRESHNESS_KEY = dg.AssetCheckKey(dg.AssetKey("raw_orders"), "freshness_check")
 def freshness(pipeline, instance: dg.DagsterInstance) -> dg.AssetCheckEvaluation:
     """Dagster's partition freshness check on raw_orders, evaluated on its own against `instance`."""
     result = dg.materialize(
-        [raw_orders, *freshness_checks(list(load_stores(pipeline.manifest_path)))[0]],
+        [raw_orders, *freshness_checks(list(load_stores(pipeline.manifest_path)))[0][DEFAULT_STORE]],
         selection=dg.AssetSelection.checks(FRESHNESS_KEY),
         resources=pipeline.resources,
         instance=instance,
