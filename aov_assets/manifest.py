@@ -39,6 +39,7 @@ class Segments(_Section):
     routing: Literal["company_or_group", "store_view"] = "company_or_group"
     b2b_customer_groups: tuple[int | str, ...] = ("Wholesale",)
     b2b_store_views: tuple[int | str, ...] = ()
+    b2b_customer_tags: tuple[str, ...] = ()  # Shopify: a customer with one of these tags buys B2B (case-insensitive)
 
     @model_validator(mode="after")
     def _store_views_for_store_routing(self) -> Segments:
@@ -77,6 +78,16 @@ class AdobeCommerce(_Section):
     store_code: str | None = Field(None, pattern=r"^[a-z0-9_]+$")
     page_size: int = Field(300, ge=1, le=300)
     concurrency: int = Field(4, ge=1, le=32)
+    timeout_seconds: float = Field(30, gt=0)
+    retry_seconds: float = Field(120, ge=0)
+
+
+class Shopify(_Section):
+    api_version: str = Field("2026-10", pattern=r"^\d{4}-(01|04|07|10)$")  # a stable release, pinned
+    # orders per page x line items per order decide a query's cost (at most 1,000 points): 10 x 10 fits
+    page_size: int = Field(10, ge=1, le=250)
+    line_items_page: int = Field(10, ge=1, le=250)
+    concurrency: int = Field(2, ge=1, le=32)
     timeout_seconds: float = Field(30, gt=0)
     retry_seconds: float = Field(120, ge=0)
 
@@ -130,17 +141,27 @@ class Sample(_Section):
 
 
 class Manifest(_Section):
-    source: Literal["sample", "adobe_commerce"]
+    source: Literal["sample", "adobe_commerce", "shopify"]
     start_date: date
     end_date: date | None = None
     segments: Segments = Segments()
     metric: Metric = Metric()
     alert: Alert = Alert()
     adobe_commerce: AdobeCommerce = AdobeCommerce()
+    shopify: Shopify = Shopify()
     health: Health = Health()
     validation: Validation = Validation()
     sync: Sync = Sync()
     sample: Sample = Sample()
+
+    @model_validator(mode="after")
+    def _shopify_routes_by_company_or_tag(self) -> Manifest:
+        if self.source == "shopify" and self.segments.routing == "store_view":
+            raise ValueError(
+                "segments.routing: store_view is an Adobe Commerce rule; a Shopify store routes by company "
+                "(B2B orders) and segments.b2b_customer_tags"
+            )
+        return self
 
     @model_validator(mode="after")
     def _end_not_before_start(self) -> Manifest:
@@ -160,8 +181,9 @@ class StoreEntry(_Section):
 
     key: str = Field(pattern=STORE_KEY)
     name: str = Field(min_length=1)
-    base_url: str | None = None  # instead of <KEY>_ADOBE_COMMERCE_BASE_URL (not a secret)
-    token_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")  # instead of <KEY>_ADOBE_COMMERCE_TOKEN
+    base_url: str | None = None  # instead of <KEY>_ADOBE_COMMERCE_BASE_URL or <KEY>_SHOPIFY_BASE_URL (not a secret)
+    # instead of <KEY>_ADOBE_COMMERCE_TOKEN (or <KEY>_SHOPIFY_ACCESS_TOKEN)
+    token_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")
     webhook_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")  # instead of <KEY>_SLACK_WEBHOOK_URL
 
 
@@ -179,7 +201,8 @@ class Store:
     def variable(self, name: str) -> str:
         """The environment variable that holds this store's `name` (e.g. ADOBE_COMMERCE_TOKEN): the
         `default` store keeps today's names, store `acme` reads ACME_<name>, unless the manifest names it."""
-        named = {"ADOBE_COMMERCE_TOKEN": self.token_env, "SLACK_WEBHOOK_URL": self.webhook_env}.get(name)
+        tokens = ("ADOBE_COMMERCE_TOKEN", "SHOPIFY_ACCESS_TOKEN")
+        named = self.webhook_env if name == "SLACK_WEBHOOK_URL" else self.token_env if name in tokens else None
         return named or (name if self.key == DEFAULT_STORE else f"{self.key.upper()}_{name}")
 
 

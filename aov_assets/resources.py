@@ -23,6 +23,9 @@ from .ingest.lake import RawOrderLake, StoreLists
 from .ingest.sources import OrderSource
 from .ingest.sources.adobe_commerce import BASE_URL_VARIABLE, CREDENTIAL_VARIABLES, Credentials, client_for
 from .ingest.sources.sample import sample_merchant
+from .ingest.sources.shopify import BASE_URL_VARIABLE as SHOPIFY_BASE_URL
+from .ingest.sources.shopify import TOKEN_VARIABLE as SHOPIFY_TOKEN
+from .ingest.sources.shopify import ShopifyClient
 from .manifest import Store, Stores
 from .warehouse import Warehouse
 
@@ -88,7 +91,8 @@ def _warehouse(url: str) -> Warehouse:
 
 class AdobeCommerceResource(dg.ConfigurableResource):
     """The default store's Adobe Commerce REST credentials; every value comes from the environment and is
-    never logged. Another store's are read from its own variables (`Store.variable`) when it syncs."""
+    never logged. Another store's are read from its own variables (`Store.variable`) when it syncs, and
+    so is a Shopify store's token (`SHOPIFY_ACCESS_TOKEN`, `<KEY>_SHOPIFY_ACCESS_TOKEN`)."""
 
     base_url: str | None = None
     token: str | None = None
@@ -104,6 +108,10 @@ class AdobeCommerceResource(dg.ConfigurableResource):
         if manifest.source == "sample":
             yield sample_merchant(story=manifest.sample.story)
             return
+        if manifest.source == "shopify":
+            with shopify_client(store) as client:
+                yield client
+            return
         if store.key == DEFAULT_STORE:
             base_url = self.base_url
             credentials = Credentials(**{name: getattr(self, name) for name in CREDENTIAL_VARIABLES})
@@ -112,6 +120,19 @@ class AdobeCommerceResource(dg.ConfigurableResource):
             credentials = Credentials.from_env(os.environ, named=store.variable)
         with client_for(manifest.adobe_commerce, base_url, credentials) as client:
             yield client
+
+
+def shopify_client(store: Store, environ: Mapping[str, str] = os.environ, **overrides: Any) -> ShopifyClient:
+    """A client of the store's shop: the manifest's `shopify` section, the shop's root (the store's
+    `base_url`, else `SHOPIFY_BASE_URL` / `<KEY>_SHOPIFY_BASE_URL`) and its token from the environment."""
+    settings = store.manifest.shopify
+    base_url_variable, token_variable = store.variable(SHOPIFY_BASE_URL), store.variable(SHOPIFY_TOKEN)
+    options = settings.model_dump() | {"token_variable": token_variable, "base_url_variable": base_url_variable}
+    return ShopifyClient(
+        store.base_url or environ.get(base_url_variable, ""),
+        environ.get(token_variable, ""),
+        **(options | overrides),
+    )
 
 
 class SlackResource(dg.ConfigurableResource):

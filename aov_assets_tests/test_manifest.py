@@ -51,11 +51,19 @@ def test_defaults_fill_everything_but_source_and_start_date():
         ),
         (
             "source: magento\nstart_date: '2024-05-01'\n",
-            "source: 'magento' is not allowed (allowed: sample, adobe_commerce)",
+            "source: 'magento' is not allowed (allowed: sample, adobe_commerce, shopify)",
         ),
         ("source: sample\nstart_date: May 1st\n", "start_date: 'May 1st' is not a date (expected YYYY-MM-DD)"),
         ("source: sample\n", "start_date: required"),
         (MINIMAL + "end_date: '2024-04-01'\n", "end_date 2024-04-01 is before start_date 2024-05-01"),
+        (
+            "source: shopify\nstart_date: '2024-05-01'\nsegments: {routing: store_view, b2b_store_views: [2]}\n",
+            "segments.routing: store_view is an Adobe Commerce rule; a Shopify store routes by company",
+        ),
+        (
+            "source: shopify\nstart_date: '2024-05-01'\nshopify: {page_size: 251}\n",
+            "shopify.page_size: Input should be less than or equal to 250",
+        ),
         (
             MINIMAL + "segments: {routing: store_view}\n",
             "segments.b2b_store_views: list at least one store view when routing is store_view",
@@ -151,6 +159,8 @@ def test_a_stores_secrets_are_read_from_variables_named_after_it_unless_the_mani
     assert acme.variable("ADOBE_COMMERCE_CONSUMER_KEY") == "ACME_ADOBE_COMMERCE_CONSUMER_KEY"
     assert acme.variable("SLACK_WEBHOOK_URL") == "ACME_SLACK_WEBHOOK_URL"
     assert bolt.variable("ADOBE_COMMERCE_TOKEN") == "BOLT_API_TOKEN"
+    assert acme.variable("SHOPIFY_ACCESS_TOKEN") == "ACME_SHOPIFY_ACCESS_TOKEN"
+    assert bolt.variable("SHOPIFY_ACCESS_TOKEN") == "BOLT_API_TOKEN"  # token_env names the store's token
 
 
 def test_one_store_is_picked_by_key_or_because_it_is_the_only_one(tmp_path):

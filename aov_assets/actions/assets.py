@@ -16,6 +16,7 @@ from ..core.partitions import day_key, days_of, month_key, months_of
 from ..core.scope import Scope
 from ..core.windows import WINDOW_DAYS, add_months, month_end, month_start
 from ..ingest.assets import batches, lake_failures
+from ..ingest.shopify_orders import rest_orders
 from ..manifest import Stores
 from ..resources import AdobeCommerceResource, LakeResource, WarehouseResource
 from . import tables
@@ -49,19 +50,22 @@ def product_catalog(
 
 
 def order_lines(
-    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    stores: dg.ResourceParam[Stores],
+    lake: LakeResource,
+    warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """One row per counted order line (configurables as their parent, bundles by the rows that carry
     the price), valued in exact cents that add up to each order's lines, from the lake."""
     days, key = days_of(context.partition_time_window), Scope.of(context).store
-    files, db = lake.raw_orders(key), warehouse.open(key)
+    files, db, manifest = lake.raw_orders(key), warehouse.open(key), stores[key].manifest
     progress = Progress(context.log, "order_lines", len(days))
     with lake_failures(), warehouse.replacing(key, [tables.order_lines], days[0], days[-1]) as write:
         for batch in batches(files, days):
             counted = db.counted_orders_of(batch[0], batch[-1]).set_index("entity_id")
             rejected = db.rejected_between(batch[0], batch[-1])
             lines, unreadable = line_rows(
-                ((day, array.to_pylist()) for day, array in files.payloads_of(batch).items()),
+                ((day, array.to_pylist()) for day, array in rest_orders(manifest, files.payloads_of(batch)).items()),
                 set(counted.index),
                 rejected,
             )
@@ -221,7 +225,7 @@ def account_whitespace(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 
 def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
     daily, monthly, key, trailing = partitioned.daily, partitioned.monthly, partitioned.key, partitioned.trailing
-    catalog, api = key("product_catalog"), {"pool": partitioned.op("adobe_commerce")}
+    catalog, api = key("product_catalog"), partitioned.api
     return [
         dg.asset(kinds={"sql"}, **api, **partitioned.unpartitioned)(product_catalog),
         dg.asset(deps=[key("raw_orders"), key("classified_orders")], kinds={"sql"}, **daily)(order_lines),

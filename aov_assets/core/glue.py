@@ -142,7 +142,8 @@ def with_target(verdict: dg.AssetCheckEvaluation, record: dg.EventLogRecord | No
 class Partitioned:
     """One store's partitions and names as keyword arguments of Dagster's decorators, for every domain's
     `asset_definitions`: daily, monthly and unpartitioned assets, multi-assets (`multi`, with `op`) and
-    their specs (`spec`); `key` and `trailing` name the store's upstream assets."""
+    their specs (`spec`); `key` and `trailing` name the store's upstream assets; `api` puts the assets
+    that call the store's API in its pool (`<store>__adobe_commerce`, or `<store>__shopify`)."""
 
     scope: Scope
     daily: dict[str, Any]
@@ -150,6 +151,7 @@ class Partitioned:
     unpartitioned: dict[str, Any]
     multi: dict[str, Any]
     spec: dict[str, Any]
+    api: dict[str, Any]
 
     @classmethod
     def of(cls, manifest: Manifest, scope: Scope = Scope()) -> "Partitioned":
@@ -158,7 +160,8 @@ class Partitioned:
         daily = unpartitioned | {"partitions_def": daily_partitions(manifest), "backfill_policy": SINGLE_RUN}
         multi = {key: daily[key] for key in ("partitions_def", "backfill_policy")}
         monthly = daily | {"partitions_def": monthly_partitions(manifest)}
-        return cls(scope, daily, monthly, unpartitioned, multi, group)
+        api = {"pool": scope.name("shopify" if manifest.source == "shopify" else "adobe_commerce")}
+        return cls(scope, daily, monthly, unpartitioned, multi, group, api)
 
     def key(self, name: str) -> dg.AssetKey:
         return self.scope.key(name)

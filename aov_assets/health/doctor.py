@@ -25,8 +25,9 @@ from ..ingest.sources.adobe_commerce import (
     client_for,
 )
 from ..ingest.sources.sample import SCALE_VARIABLE, sample_merchant
+from ..ingest.sources.shopify import RECENT_DAYS, ShopifyError
 from ..manifest import Manifest, ManifestError, Store, load_stores, manifest_path
-from ..resources import LakeResource, data_dir, warehouse_url
+from ..resources import LakeResource, data_dir, shopify_client, warehouse_url
 
 DOCTOR_RETRY_SECONDS = 10.0  # a doctor answers quickly; the pipeline itself waits longer
 
@@ -78,6 +79,9 @@ def _diagnose_store(
             True, f"source sample: the embedded merchant{size}, orders {merchant.first_day}..{merchant.last_day}"
         )
         yield from _lookups(manifest, merchant)
+        return
+    if manifest.source == "shopify":
+        yield from _shop(store, environ, today)
         return
     yield from _store(store, environ, today)
 
@@ -135,6 +139,50 @@ def _store(store: Store, environ: Mapping[str, str], today: date) -> Iterator[Fi
         yield from _recent_orders(client, last)
 
 
+def _shop(store: Store, environ: Mapping[str, str], today: date) -> Iterator[Finding]:
+    """A Shopify store: the shop answers with the store's token, the app's scopes cover the manifest's
+    range, how B2B is recognised, and yesterday's orders."""
+    manifest = store.manifest
+    try:
+        client = shopify_client(store, environ, retry_seconds=DOCTOR_RETRY_SECONDS, today=lambda: today)
+    except ShopifyError as error:
+        yield Finding(False, str(error))
+        return
+    with client:
+        try:
+            shop = client.store_configs()[0]
+            scopes = client.access_scopes()
+        except ShopifyError as error:
+            yield Finding(False, str(error))
+            return
+        yield Finding(
+            True,
+            f"shop {client.shop} ({shop['name']}) reachable, token accepted; base currency "
+            f"{shop['base_currency_code']}, shop timezone {shop['timezone']} (partitions are UTC days)",
+        )
+        old = manifest.start_date < today - timedelta(days=RECENT_DAYS)
+        if "read_orders" not in scopes and "read_all_orders" not in scopes:
+            yield Finding(False, f"the app lacks the read_orders scope (it has: {', '.join(sorted(scopes))})")
+            return
+        if old and "read_all_orders" not in scopes:
+            yield Finding(
+                False,
+                f"start_date {manifest.start_date} is more than {RECENT_DAYS} days ago and the app lacks the "
+                "read_all_orders scope: Shopify would silently return none of those orders. Add read_all_orders.",
+            )
+        else:
+            yield Finding(True, f"access scopes cover the range: {', '.join(sorted(scopes))}")
+        tags = ", ".join(manifest.segments.b2b_customer_tags) or "none"
+        yield Finding(True, f"B2B: orders placed for a company, and customers tagged {tags}")
+        yesterday = min(today - timedelta(days=1), manifest.end_date or today)
+        try:
+            count = len(client.orders_on(yesterday))
+        except ShopifyError as error:
+            yield Finding(False, str(error))
+            return
+        yield Finding(True, f"{count:,} orders created on {yesterday} (UTC)")
+
+
 def _unreachable(client: AdobeCommerceClient, error: AdobeCommerceError) -> str:
     variable = client.credentials.named(BASE_URL_VARIABLE)
     if isinstance(error, AdobeCommerceAuthError):
@@ -157,7 +205,7 @@ def _lookups(manifest: Manifest, source) -> Iterator[Finding]:
     groups = {int(g["id"]): g["code"] for g in source.customer_groups()}
     views = {int(v["id"]): v["code"] for v in source.store_views()}
     try:
-        rule = segment_rule(segments, source)
+        rule = segment_rule(manifest, source)
     except ValueError as error:
         key = "b2b_store_views" if segments.routing == "store_view" else "b2b_customer_groups"
         yield Finding(False, f"{error}. Fix segments.{key} in the manifest.")

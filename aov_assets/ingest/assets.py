@@ -63,7 +63,5 @@ def lake_failures() -> Iterator[None]:
 
 
 def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
-    # one pool per store's API (`<store>__adobe_commerce`, limited in dagster.yaml): a slow store queues
-    # its own syncs, never another store's
-    api = {"pool": partitioned.op("adobe_commerce")}
-    return [dg.asset(kinds={"parquet"}, **api, **partitioned.daily)(raw_orders)]
+    # one pool per store's API (limited in dagster.yaml): a slow store queues its own syncs, never another's
+    return [dg.asset(kinds={"parquet"}, **partitioned.api, **partitioned.daily)(raw_orders)]

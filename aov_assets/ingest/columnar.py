@@ -26,6 +26,7 @@ from .parse import (
     COUNTED_STATES_EXCLUDE,
     MAX_ID,
     ORDER_COLUMNS,
+    REJECTED,
     SMALL_IDS,
     TEXT_LIMITS,
     TYPED_COLUMNS,
@@ -56,6 +57,7 @@ SCHEMA = pa.schema(
         ("base_total_refunded", _AMOUNT),
         ("base_tax_amount", _AMOUNT),
         ("customer_email", pa.string()),
+        (REJECTED, pa.string()),  # a source's translation rejected the order: parse_order says why
         ("items", pa.list_(pa.struct([("parent_item_id", pa.int64())]))),
         (
             "extension_attributes",
@@ -171,6 +173,7 @@ def parse_orders(
     day = np.asarray(days, dtype="datetime64[D]")[day_of[row]]
     checks = [
         *(_valid(column[name]) for name in _REQUIRED),
+        ~_valid(column[REJECTED]),
         _valid(column["base_to_global_rate"]),
         _valid(column["base_tax_amount"]) | (basis != "pre_tax"),
         _valid(created) & (created.cast(pa.date32()).to_numpy(zero_copy_only=False) == day),

@@ -20,6 +20,7 @@ from ..core.money import CENT
 from ..manifest import Basis
 
 COUNTED_STATES_EXCLUDE = frozenset({"canceled"})
+REJECTED = "aov_rejected"  # set by a source's translation (a Shopify test order): the order is rejected with it
 DEFAULT_MAX_ORDER_VALUE = Decimal(10_000_000)  # manifest validation.max_order_value, in global currency
 
 
@@ -157,6 +158,7 @@ class OrderFields(msgspec.Struct):
     subtotal: Decimal | None = None
     customer_email: str | None = None
     extension_attributes: _Extension | _EmptyObject | None = None
+    aov_rejected: str | None = None
 
 
 _ORDER_DECODER = msgspec.json.Decoder(OrderFields, strict=False)
@@ -216,6 +218,8 @@ def parse_order(
         raise RejectedOrder(f"not a JSON order: {str(error)[:120]}") from None
     except RecursionError:
         raise RejectedOrder("not a JSON order: nested too deeply") from None
+    if order.aov_rejected is not None:
+        raise RejectedOrder(order.aov_rejected)
     for field, limit in TEXT_LIMITS.items():
         check_text(getattr(order, field, None), field, limit)
     company = company_attributes(order.extension_attributes)

@@ -28,6 +28,7 @@ from ..core.windows import WINDOW_DAYS, add_months, month_end
 from ..ingest.assets import batches, lake_failures
 from ..ingest.lake import RawOrderLake
 from ..ingest.parse import reject_row
+from ..ingest.shopify_orders import rest_orders
 from ..ingest.sources import segment_rule
 from ..investigation.assets import causes_picture, investigation_numbers
 from ..investigation.findings import Findings
@@ -62,14 +63,14 @@ def classified_orders(
             lists.save(source)
         context.log.info(f"saved the store's customer groups and store views to {lists.path}")
     with lake_failures():
-        rule = segment_rule(manifest.segments, lists)
+        rule = segment_rule(manifest, lists)
     store = lake.raw_orders(scope.store)
     days = days_of(context.partition_time_window)
     progress = Progress(context.log, "classified_orders", len(days))
     rejects = []
 
     def classified(batch: list[date]) -> tuple[dict[date, pa.BinaryArray], pd.DataFrame, pd.DataFrame]:
-        payloads = store.payloads_of(batch)
+        payloads = rest_orders(manifest, store.payloads_of(batch))
         basis, limit = manifest.metric.basis, manifest.validation.max_order_value
         return payloads, *classify_orders(payloads.items(), basis, rule, limit)
 

@@ -9,6 +9,8 @@ from aov_assets.health.doctor import diagnose
 
 from ..conftest import REPO, write_manifest
 from ..fake_adobe_commerce import TOKEN, FakeAdobeCommerce
+from ..fake_shopify import TOKEN as SHOPIFY_TOKEN
+from ..fake_shopify import FakeShopify, shopify_order
 
 TODAY = date(2026, 11, 22)  # long after the manifest's end_date (2026-05-03): the count ends there
 
@@ -99,10 +101,10 @@ def test_the_sample_and_a_broken_manifest(env, tmp_path):
     )
     del env["AOV_SAMPLE_SCALE"]
     bad = tmp_path / "bad.yaml"
-    bad.write_text("source: shopify\nstart_date: '2024-05-01'\n")
+    bad.write_text("source: magento\nstart_date: '2024-05-01'\n")
     env["AOV_MANIFEST"] = str(bad)
     assert lines(env) == [
-        f"FAIL  {bad}: source: 'shopify' is not allowed (allowed: sample, adobe_commerce). "
+        f"FAIL  {bad}: source: 'magento' is not allowed (allowed: sample, adobe_commerce, shopify). "
         "Fix the manifest (see README.md, 'Configuration')."
     ]
 
@@ -123,3 +125,40 @@ def test_every_store_is_checked_with_its_own_variables_and_named_in_each_line(en
         beta[-1].startswith("FAIL  beta: ") and "HTTP 401" in beta[-1] and "Check BETA_ADOBE_COMMERCE_TOKEN" in beta[-1]
     )
     assert "sekrit-beta-777" not in "\n".join(report)
+
+
+def shopify_env(tmp_path, shop, start_date: str) -> dict[str, str]:
+    manifest = write_manifest(
+        tmp_path / "shopify.yaml", source="shopify", start_date=start_date, segments="{b2b_customer_tags: [wholesale]}"
+    )
+    return {
+        "AOV_MANIFEST": str(manifest),
+        "AOV_DATA_DIR": str(tmp_path / "data"),
+        "AOV_WAREHOUSE_URL": f"sqlite:///{tmp_path / 'warehouse.db'}",
+        "SHOPIFY_BASE_URL": shop.base_url,
+        "SHOPIFY_ACCESS_TOKEN": SHOPIFY_TOKEN,
+    }
+
+
+def test_a_shopify_store_reports_its_shop_scopes_b2b_rule_and_yesterdays_orders(tmp_path):
+    orders = [shopify_order(n, f"2026-05-03T0{n}:00:00Z") for n in (1, 2, 3)]
+    with FakeShopify(orders) as shop:
+        env = shopify_env(tmp_path, shop, "2026-04-01")
+        report = [str(finding) for finding in diagnose(env, today=date(2026, 5, 4))]
+        assert all(line.startswith("ok") for line in report), report
+        text = "\n".join(report)
+        assert f"shop {shop.base_url.removeprefix('http://')} (Fake Shop) reachable, token accepted" in text
+        assert "base currency USD, shop timezone America/New_York" in text
+        assert "B2B: orders placed for a company, and customers tagged wholesale" in text
+        assert "3 orders created on 2026-05-03 (UTC)" in text
+
+        shop.scopes = frozenset({"read_orders", "read_products"})  # start_date 2026-04-01 is fine: 33 days back
+        assert all(str(f).startswith("ok") for f in diagnose(env, today=date(2026, 5, 4)))
+        old = shopify_env(tmp_path, shop, "2026-01-01")  # 123 days back: needs read_all_orders
+        failed = [str(f) for f in diagnose(old, today=date(2026, 5, 4)) if not f.ok]
+        assert len(failed) == 1 and "lacks the read_all_orders scope" in failed[0]
+
+        env["SHOPIFY_ACCESS_TOKEN"] = "shpat-wrong-4242"
+        report = [str(finding) for finding in diagnose(env, today=date(2026, 5, 4))]
+    assert report[-1].startswith("FAIL") and "HTTP 401" in report[-1] and "Check SHOPIFY_ACCESS_TOKEN" in report[-1]
+    assert "shpat-wrong-4242" not in "\n".join(report)

@@ -266,19 +266,19 @@ def test_group_and_store_view_codes_resolve_through_the_api(store):
         manifest = parse_manifest(
             "source: adobe_commerce\nstart_date: '2024-05-01'\nsegments: {b2b_customer_groups: [wholesale, 4]}\n"
         )
-        assert segment_rule(manifest.segments, api).b2b_group_ids == frozenset({2, 4})
+        assert segment_rule(manifest, api).b2b_group_ids == frozenset({2, 4})
         manifest = parse_manifest(
             "source: adobe_commerce\nstart_date: '2024-05-01'\n"
             "segments: {routing: store_view, b2b_store_views: [trade]}\n"
         )
-        assert segment_rule(manifest.segments, api).b2b_store_ids == frozenset({2})
+        assert segment_rule(manifest, api).b2b_store_ids == frozenset({2})
         manifest = parse_manifest(
             "source: adobe_commerce\nstart_date: '2024-05-01'\nsegments: {b2b_customer_groups: [Trade Accounts]}\n"
         )
         with pytest.raises(
             ValueError, match=r"unknown customer group 'Trade Accounts'; the store has: .*Wholesale \(2\)"
         ):
-            segment_rule(manifest.segments, api)
+            segment_rule(manifest, api)
 
 
 def test_malformed_orders_are_passed_through_untouched_for_classification_to_reject(store, sample):

@@ -35,7 +35,7 @@ def example_orders(sample) -> pd.DataFrame:
 
 
 def segment_rule_of(sample) -> SegmentRule:
-    return segment_rule(load_manifest(REPO / "aov.yaml").segments, sample)
+    return segment_rule(load_manifest(REPO / "aov.yaml"), sample)
 
 
 def sums_by_day(orders: pd.DataFrame) -> pd.DataFrame:

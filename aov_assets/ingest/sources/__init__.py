@@ -1,7 +1,8 @@
-"""Where orders come from: the embedded sample merchant or a live Adobe Commerce store.
+"""Where orders come from: the embedded sample merchant, a live Adobe Commerce store, or a Shopify shop.
 
-Both hand over each order as the raw JSON bytes of the REST order, so everything downstream of
-the lake is the same code whichever source is configured."""
+Each hands over each order as the raw JSON bytes its API sent (the sample: Adobe Commerce's REST
+order); a Shopify order is read as a REST order when it leaves the lake (`ingest/shopify_orders.py`),
+so everything downstream of the lake is the same code whichever source is configured."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Protocol
 
-from ...manifest import Segments
+from ...manifest import Manifest
 from ...metrics.segments import SegmentRule, resolve_ids
 from ..lake import StoreListSource
+from ..shopify_orders import TAGGED_GROUP
 
 
 class OrderSource(StoreListSource, Protocol):
@@ -28,9 +30,13 @@ class OrderSource(StoreListSource, Protocol):
         ...
 
 
-def segment_rule(segments: Segments, source: StoreListSource) -> SegmentRule:
+def segment_rule(manifest: Manifest, source: StoreListSource) -> SegmentRule:
     """The manifest's routing with group / store-view codes resolved against the store's own lists
-    (as the store or the lake's copy of them holds them)."""
+    (as the store or the lake's copy of them holds them). A Shopify order's customer group says whether
+    its customer carries a B2B tag (`segments.b2b_customer_tags`, applied when the order is read)."""
+    segments = manifest.segments
+    if manifest.source == "shopify":
+        return SegmentRule("company_or_group", b2b_group_ids=frozenset({TAGGED_GROUP}))
     if segments.routing == "store_view":
         stores = resolve_ids(segments.b2b_store_views, source.store_views(), "store view")
         return SegmentRule("store_view", b2b_store_ids=stores)

@@ -1,0 +1,532 @@
+"""Shopify GraphQL Admin API client: each UTC day's orders, nothing lost, nothing doubled.
+
+Every request is `POST {shop}/admin/api/{version}/graphql.json` with the app's token in the
+`X-Shopify-Access-Token` header. A day's orders come from the `orders` connection filtered by the search
+query `created_at:>='D' AND created_at:<'D+1'` (UTC instants), sorted by ID and followed by cursor
+(`pageInfo { hasNextPage endCursor }`). Only `orders` are read, never `draftOrders`: a completed draft
+order is already an order, and an open one is not a sale. Copies of an order id within a day are dropped
+(a paging glitch must not double an order). Up to `concurrency` days are fetched at once; days are handed
+over in order.
+
+Each order is handed over as the exact JSON bytes of its node (`msgspec.Raw`), so the lake holds what
+the shop said, money included. One exception: an order with more line items than the nested page
+(`line_items_page`) gets the rest from `order(id:) { lineItems(first:, after:) }`, and is re-encoded
+with all its line items in `lineItems.nodes` and `pageInfo.hasNextPage: false`.
+
+Rate limits are cost-based: a bucket of `maximumAvailable` points refilled at `restoreRate` per second,
+both read from each response's `extensions.cost.throttleStatus` (they differ by plan), so a query waits
+until its expected cost fits. THROTTLED (an HTTP 200 with an error), 429 (honouring Retry-After), 5xx and
+transport errors are retried by tenacity within `retry_seconds`; 401/403 fail at once. MAX_COST_EXCEEDED
+(a single query above 1,000 points) halves the orders page, then the nested line-items page, for the rest
+of the client's life. Without the read_all_orders scope Shopify silently returns no order older than 60
+days, so such days fail loudly instead. No message carries the token: errors name variables, not values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result, wait_random_exponential
+
+from ..shopify_orders import CUSTOMER_GROUPS, gid_number
+from .adobe_commerce import _retry_after
+
+DEFAULT_API_VERSION = "2026-10"  # the stable version of the quarter (2027-01 is still a release candidate)
+MAX_PAGE_SIZE = 250
+RECENT_DAYS = 60  # without read_all_orders, Shopify shows only the orders of the last 60 days
+BASE_URL_VARIABLE = "SHOPIFY_BASE_URL"
+TOKEN_VARIABLE = "SHOPIFY_ACCESS_TOKEN"
+SCOPES = "read_orders, read_customers, read_products, and read_all_orders for orders older than 60 days"
+
+_MONEY = "{ shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }"
+LINE_ITEM_FIELDS = (
+    "id sku name quantity product { id productType } discountedTotalSet { shopMoney { amount currencyCode } } "
+    "originalUnitPriceSet { shopMoney { amount currencyCode } }"
+)
+# What the lake keeps of each order: everything the rules read, plus what explains an order later.
+ORDER_FIELDS = (
+    "id name createdAt updatedAt cancelledAt test currencyCode presentmentCurrencyCode paymentGatewayNames "
+    f"totalPriceSet {_MONEY} subtotalPriceSet {_MONEY} totalTaxSet {_MONEY} totalDiscountsSet {_MONEY} "
+    f"totalShippingPriceSet {_MONEY} totalRefundedSet {_MONEY} "
+    "customer { id tags defaultEmailAddress { emailAddress } } "
+    "purchasingEntity { __typename ... on PurchasingCompany { company { id name } location { id name } "
+    "contact { id } } ... on Customer { id } } "
+    f"lineItems(first: $lines) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {LINE_ITEM_FIELDS} }} }}"
+)
+ORDERS_QUERY = (
+    "query OrdersPage($first: Int!, $after: String, $query: String!, $lines: Int!) { "
+    "orders(first: $first, after: $after, query: $query, sortKey: ID) { "
+    f"pageInfo {{ hasNextPage endCursor }} nodes {{ {ORDER_FIELDS} }} }} }}"
+)
+LINE_ITEMS_QUERY = (
+    "query OrderLineItems($id: ID!, $first: Int!, $after: String) { order(id: $id) { "
+    "lineItems(first: $first, after: $after) { pageInfo { hasNextPage endCursor } "
+    f"nodes {{ {LINE_ITEM_FIELDS} }} }} }} }}"
+)
+SHOP_QUERY = "query ShopSettings { shop { currencyCode ianaTimezone name } }"
+SCOPES_QUERY = "query AccessScopes { currentAppInstallation { accessScopes { handle } } }"
+CATALOG_QUERY = (
+    "query CatalogPage($first: Int!, $after: String) { productVariants(first: $first, after: $after, sortKey: ID) { "
+    "pageInfo { hasNextPage endCursor } nodes { sku title product { id title productType "
+    "collections(first: 1) { nodes { title } } } } } }"
+)
+
+# https only; plain http just for a fake shop on the loopback interface.
+_SHOP_URL = re.compile(r"^(https://[^/\s:?#]+(:\d+)?|http://(127\.0\.0\.1|localhost)(:\d+)?)/?$")
+
+
+class ShopifyError(RuntimeError):
+    """A request that failed for good, in one line naming the shop (its host), never the token."""
+
+
+class ShopifyAuthError(ShopifyError):
+    """Shopify refused the token (401) or the app's access scopes (403)."""
+
+
+class ShopifyConfigError(ShopifyError):
+    """The environment does not describe a usable shop connection."""
+
+
+class _TooCostly(Exception):
+    """MAX_COST_EXCEEDED: the query asks for more than one query may cost."""
+
+
+class _Throttle(msgspec.Struct, rename="camel"):
+    maximum_available: float
+    currently_available: float
+    restore_rate: float
+
+
+class _Cost(msgspec.Struct, rename="camel"):
+    requested_query_cost: float | None = None
+    throttle_status: _Throttle | None = None
+
+
+class _Extensions(msgspec.Struct):
+    cost: _Cost | None = None
+
+
+class _Error(msgspec.Struct):
+    message: str = ""
+    extensions: dict[str, Any] = {}
+
+
+class _Reply(msgspec.Struct):
+    data: msgspec.Raw = msgspec.Raw(b"null")
+    errors: list[_Error] | str | None = None
+    extensions: _Extensions | None = None
+
+    @property
+    def codes(self) -> set[str]:
+        return {str(e.extensions.get("code")) for e in self.errors} if isinstance(self.errors, list) else set()
+
+    def problem(self) -> str:
+        if isinstance(self.errors, str):
+            return _one_line(self.errors)
+        return "; ".join(_one_line(f"{e.extensions.get('code') or 'ERROR'}: {e.message}") for e in self.errors or [])
+
+
+class _PageInfo(msgspec.Struct, rename="camel"):
+    has_next_page: bool = False
+    end_cursor: str | None = None
+
+
+class _Connection(msgspec.Struct, rename="camel"):
+    page_info: _PageInfo
+    nodes: list[msgspec.Raw]
+
+
+class _Orders(msgspec.Struct):
+    orders: _Connection
+
+
+class _LinesHead(msgspec.Struct, rename="camel"):
+    page_info: _PageInfo
+
+
+class _OrderHead(msgspec.Struct, rename="camel"):
+    id: str
+    line_items: _LinesHead | None = None
+
+
+class _LinesOwner(msgspec.Struct, rename="camel"):
+    line_items: _Connection
+
+
+class _Order(msgspec.Struct):
+    order: _LinesOwner | None = None
+
+
+_REPLY = msgspec.json.Decoder(_Reply)
+_ORDERS = msgspec.json.Decoder(_Orders)
+_HEAD = msgspec.json.Decoder(_OrderHead)
+_ORDER = msgspec.json.Decoder(_Order)
+_ANY = msgspec.json.Decoder()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _api_message(response: httpx.Response) -> str:
+    """Shopify's `{"errors": "..."}` (or a list of `{"message"}`), else the start of the body."""
+    try:
+        errors = response.json().get("errors")
+    except (ValueError, AttributeError):
+        return _one_line(re.sub(r"<[^>]+>", " ", response.text))[:200] or response.reason_phrase
+    if isinstance(errors, list):
+        errors = "; ".join(str(e.get("message", e) if isinstance(e, dict) else e) for e in errors)
+    return _one_line(errors or response.reason_phrase)[:200]
+
+
+def _utc_today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+class _Bucket:
+    """The app's cost bucket on this shop, as the last response described it, refilling at its restore rate.
+
+    Size and rate depend on the shop's plan, so both come from `throttleStatus`, never from a constant. A
+    query's expected cost is the `requestedQueryCost` last seen for its shape (operation and page sizes);
+    a shape not seen yet goes ahead and teaches us its cost.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._status: _Throttle | None = None
+        self._at = 0.0
+        self._costs: dict[tuple, float] = {}
+
+    def take(self, shape: tuple) -> None:
+        """Sleep until the expected cost fits, then count it as spent (other threads see it gone)."""
+        while True:
+            with self._lock:
+                status, now = self._status, time.monotonic()
+                if status is None or status.restore_rate <= 0:
+                    return
+                available = min(
+                    status.maximum_available, status.currently_available + (now - self._at) * status.restore_rate
+                )
+                cost = min(self._costs.get(shape, 0.0), status.maximum_available)
+                if cost <= available:
+                    self._status, self._at = msgspec.structs.replace(status, currently_available=available - cost), now
+                    return
+                wait = (cost - available) / status.restore_rate
+            time.sleep(wait)
+
+    def update(self, shape: tuple, reply: _Reply) -> None:
+        cost = reply.extensions.cost if reply.extensions else None
+        if cost is None:
+            return
+        with self._lock:
+            if cost.requested_query_cost is not None:
+                self._costs[shape] = cost.requested_query_cost
+            if cost.throttle_status is not None:
+                self._status, self._at = cost.throttle_status, time.monotonic()
+
+
+class ShopifyClient:
+    """The shop's GraphQL Admin API, as an order source for the lake."""
+
+    name = "shopify"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        api_version: str = DEFAULT_API_VERSION,
+        page_size: int = 10,
+        line_items_page: int = 10,
+        concurrency: int = 2,
+        timeout_seconds: float = 30.0,
+        retry_seconds: float = 120.0,
+        backoff_seconds: float = 0.5,
+        token_variable: str = TOKEN_VARIABLE,
+        base_url_variable: str = BASE_URL_VARIABLE,
+        today: Callable[[], date] = _utc_today,
+    ):
+        if not _SHOP_URL.match(base_url or ""):
+            raise ShopifyConfigError(
+                f"{base_url_variable} must be the shop's root, like https://acme.myshopify.com (got {base_url!r})"
+            )
+        if not token:
+            raise ShopifyConfigError(f"no Shopify access token: set {token_variable} to the app's Admin API token")
+        for name, size in (("page_size", page_size), ("line_items_page", line_items_page)):
+            if not 1 <= size <= MAX_PAGE_SIZE:
+                raise ShopifyConfigError(f"{name} must be 1..{MAX_PAGE_SIZE} (got {size})")
+        self.base_url = base_url.rstrip("/")
+        self.shop = urlsplit(self.base_url).netloc
+        self.path = f"/admin/api/{api_version}/graphql.json"
+        self.concurrency = max(concurrency, 1)
+        self.retry_seconds = retry_seconds
+        self.token_variable = token_variable
+        self.today = today
+        self._sizes = (page_size, line_items_page)  # (orders, nested line items); shrunk on MAX_COST_EXCEEDED
+        self._jitter = wait_random_exponential(multiplier=backoff_seconds, max=30)  # uniform(0, min(30, b * 2**n))
+        self._bucket = _Bucket()
+        self._lock = threading.Lock()
+        self._scopes: frozenset[str] | None = None
+        self._scopes_lock = threading.Lock()
+        self._shop_settings: dict | None = None
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout_seconds),
+            headers={"X-Shopify-Access-Token": token, "Accept": "application/json"},
+            limits=httpx.Limits(max_connections=self.concurrency + 2, max_keepalive_connections=self.concurrency + 2),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ShopifyClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- requests
+
+    def query(self, query: str, variables: dict[str, Any], what: str, shape: tuple) -> _Reply:
+        """One GraphQL operation: THROTTLED, 429, 5xx and transport errors retried within the budget."""
+
+        def attempt() -> httpx.Response | _Reply:  # a TransportError (timeout, refused, reset) propagates: retried
+            self._bucket.take(shape)
+            response = self._http.post(self.path, json={"query": query, "variables": variables})
+            status = response.status_code
+            if status in (401, 403):
+                raise ShopifyAuthError(
+                    f"Shopify refused {self.shop} (HTTP {status}: {_api_message(response)}). Check "
+                    f"{self.token_variable} and the app's access scopes ({SCOPES})"
+                )
+            if status == 429 or status >= 500:
+                return response
+            if status != 200:
+                raise ShopifyError(f"Shopify {self.shop} failed {what}: HTTP {status}: {_api_message(response)}")
+            try:
+                reply = _REPLY.decode(response.content)
+            except (msgspec.ValidationError, msgspec.DecodeError) as error:
+                raise ShopifyError(f"Shopify {self.shop} answered {what} with no GraphQL response: {error}") from None
+            self._bucket.update(shape, reply)
+            return reply
+
+        def give_up(state: RetryCallState) -> NoReturn:
+            error = state.outcome.exception()
+            if error is not None:
+                problem = type(error).__name__
+            elif isinstance(outcome := state.outcome.result(), httpx.Response):
+                problem = f"HTTP {outcome.status_code}: {_api_message(outcome)}"
+            else:
+                problem = outcome.problem()
+            raise ShopifyError(
+                f"Shopify {self.shop} failed {what}: {problem} "
+                f"(gave up after {state.attempt_number} attempts in {state.seconds_since_start:.0f}s)"
+            ) from None
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_transient),
+            wait=self._wait,
+            stop=self._out_of_budget,
+            retry_error_callback=give_up,
+        )
+        reply = retrying(attempt)
+        if "MAX_COST_EXCEEDED" in reply.codes:
+            raise _TooCostly(reply.problem())
+        if reply.errors:
+            raise ShopifyError(f"Shopify {self.shop} refused {what}: {reply.problem()}")
+        return reply
+
+    def _wait(self, state: RetryCallState) -> float:
+        """The shop's Retry-After when it sent one, else full jitter; THROTTLED also waits in the bucket."""
+        outcome = None if state.outcome.failed else state.outcome.result()
+        retry_after = _retry_after(outcome) if isinstance(outcome, httpx.Response) else None
+        return self._jitter(state) if retry_after is None else retry_after
+
+    def _out_of_budget(self, state: RetryCallState) -> bool:
+        """Stop when the coming wait would end past `retry_seconds` (tenacity computes the wait first)."""
+        return state.seconds_since_start + state.upcoming_sleep > self.retry_seconds
+
+    def _data(self, reply: _Reply, what: str, decoder: msgspec.json.Decoder = _ANY) -> Any:
+        try:
+            return decoder.decode(reply.data)
+        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+            raise ShopifyError(f"Shopify {self.shop} answered {what} with unexpected data: {error}") from None
+
+    # ----------------------------------------------------------------- lookups
+
+    def customer_groups(self) -> list[dict]:
+        """Shopify has no customer groups: the two that an order's customer is read into (tagged B2B or not)."""
+        return CUSTOMER_GROUPS
+
+    def store_views(self) -> list[dict]:
+        """Shopify has no store views: one shop, one store."""
+        return []
+
+    def store_configs(self) -> list[dict]:
+        """The shop as the lake's one store config: its currency and time zone."""
+        if self._shop_settings is None:
+            shop = self._data(self.query(SHOP_QUERY, {}, "the shop's settings", ("shop",)), "the shop's settings")
+            self._shop_settings = shop["shop"]
+        shop = self._shop_settings
+        return [
+            {
+                "id": 0,
+                "code": "shop",
+                "name": shop["name"],
+                "base_currency_code": shop["currencyCode"],
+                "timezone": shop["ianaTimezone"],
+            }
+        ]
+
+    def access_scopes(self) -> frozenset[str]:
+        """The scopes the merchant granted the app (asked once)."""
+        with self._scopes_lock:
+            if self._scopes is None:
+                reply = self.query(SCOPES_QUERY, {}, "the app's access scopes", ("scopes",))
+                installation = self._data(reply, "the app's access scopes")["currentAppInstallation"]
+                self._scopes = frozenset(scope["handle"] for scope in installation["accessScopes"])
+            return self._scopes
+
+    def catalog(self) -> list[dict]:
+        """One row per product variant with a SKU; the category is the product type, else the title of
+        the product's first collection."""
+        rows: list[dict] = []
+        after = None
+        while True:
+            first = self._sizes[0]
+            reply = self.query(CATALOG_QUERY, {"first": first, "after": after}, "product variants", ("catalog", first))
+            variants = self._data(reply, "product variants")["productVariants"]
+            for variant in variants["nodes"]:
+                if not variant.get("sku"):
+                    continue
+                product = variant["product"]
+                collections = product["collections"]["nodes"]
+                title = product["title"]
+                rows.append(
+                    {
+                        "sku": variant["sku"],
+                        "name": title if variant["title"] == "Default Title" else f"{title} - {variant['title']}",
+                        "product_id": gid_number(product["id"]),
+                        "category": product.get("productType") or (collections[0]["title"] if collections else None),
+                    }
+                )
+            if not variants["pageInfo"]["hasNextPage"]:
+                return rows
+            after = variants["pageInfo"]["endCursor"]
+
+    # ----------------------------------------------------------------- orders
+
+    def iter_days(self, days: Iterable[date]) -> Iterator[tuple[date, list[bytes]]]:
+        """Each day's orders, in day order, with up to `concurrency` days fetched at once."""
+        pending = iter(days)
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="shopify")
+        try:
+            fetches: deque[tuple[date, Future[list[bytes]]]] = deque(
+                (day, pool.submit(self.orders_on, day)) for day in itertools.islice(pending, self.concurrency)
+            )
+            while fetches:
+                day, fetch = fetches.popleft()
+                payloads = fetch.result()
+                following = next(pending, None)
+                if following is not None:
+                    fetches.append((following, pool.submit(self.orders_on, following)))
+                yield day, payloads
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def orders_on(self, day: date) -> list[bytes]:
+        """Orders created in [day 00:00Z, next day 00:00Z), by id, each once."""
+        self._check_history(day)
+        what = f"orders created on {day}"
+        search = f"created_at:>='{day}T00:00:00Z' AND created_at:<'{day + timedelta(days=1)}T00:00:00Z'"
+        seen: set[str] = set()
+        payloads: list[bytes] = []
+        after: str | None = None
+        while True:
+            page = self._orders_page(search, after, what)
+            for raw in page.nodes:
+                try:
+                    head = _HEAD.decode(raw)
+                except (msgspec.ValidationError, msgspec.DecodeError) as error:
+                    raise ShopifyError(f"Shopify {self.shop} sent an order without an id for {what}: {error}") from None
+                if head.id not in seen:
+                    seen.add(head.id)
+                    payloads.append(self._with_all_lines(raw, head, what))
+            if not page.page_info.has_next_page:
+                return payloads
+            if page.page_info.end_cursor in (None, after):
+                raise ShopifyError(f"Shopify {self.shop} did not advance its cursor for {what}")
+            after = page.page_info.end_cursor
+
+    def _orders_page(self, search: str, after: str | None, what: str) -> _Connection:
+        while True:
+            first, lines = sizes = self._sizes
+            variables = {"first": first, "after": after, "query": search, "lines": lines}
+            try:
+                reply = self.query(ORDERS_QUERY, variables, what, ("orders", first, lines))
+            except _TooCostly as error:
+                self._shrink(sizes, what, str(error))
+                continue
+            return self._data(reply, what, _ORDERS).orders
+
+    def _shrink(self, sizes: tuple[int, int], what: str, problem: str) -> None:
+        """Halve the orders page, then the nested line-items page, for this and every later query."""
+        with self._lock:
+            if self._sizes != sizes:  # another day's query shrank them already
+                return
+            first, lines = sizes
+            if first == lines == 1:
+                raise ShopifyError(
+                    f"Shopify {self.shop} refused {what} even one order and one line item at a time: {problem}"
+                )
+            self._sizes = (first // 2, lines) if first > 1 else (first, lines // 2)
+
+    def _with_all_lines(self, raw: msgspec.Raw, head: _OrderHead, what: str) -> bytes:
+        """The node as sent, or, when its line items did not fit the nested page, re-encoded with all of them."""
+        if head.line_items is None or not head.line_items.page_info.has_next_page:
+            return bytes(raw)
+        order = msgspec.json.decode(raw)
+        nodes = order["lineItems"]["nodes"]
+        cursor = head.line_items.page_info.end_cursor
+        more = f"the line items of order {head.id} ({what})"
+        while True:
+            first = self._sizes[1]
+            reply = self.query(
+                LINE_ITEMS_QUERY, {"id": head.id, "first": first, "after": cursor}, more, ("lines", first)
+            )
+            owner = self._data(reply, more, _ORDER).order
+            if owner is None:
+                raise ShopifyError(f"Shopify {self.shop} no longer has order {head.id} while reading {more}")
+            page = owner.line_items
+            nodes.extend(_ANY.decode(node) for node in page.nodes)
+            cursor = page.page_info.end_cursor or cursor
+            if not page.page_info.has_next_page:
+                break
+        order["lineItems"] = {"pageInfo": {"hasNextPage": False, "endCursor": cursor}, "nodes": nodes}
+        return msgspec.json.encode(order)
+
+    def _check_history(self, day: date) -> None:
+        """Shopify answers a query for orders older than 60 days with none, not an error, unless the app
+        has read_all_orders: check that scope (once) before asking for such a day."""
+        if day > self.today() - timedelta(days=RECENT_DAYS) or "read_all_orders" in self.access_scopes():
+            return
+        raise ShopifyError(
+            f"orders created on {day} are older than {RECENT_DAYS} days and the app lacks the read_all_orders "
+            f"scope: Shopify would return none of them (no error). Add read_all_orders to the app on {self.shop} "
+            "(a public app must first request it in the Partner Dashboard), or start later"
+        )
+
+
+def _transient(outcome: httpx.Response | _Reply) -> bool:
+    return isinstance(outcome, httpx.Response) or "THROTTLED" in outcome.codes
