@@ -119,7 +119,8 @@ def demo() -> None:
         if store.manifest.source != "sample":
             where = "" if len(stores) == 1 else f" for store {store.key}"
             raise UsageError(
-                f"the demo runs on the embedded sample merchant, but the manifest says source: adobe_commerce{where}"
+                f"the demo runs on the embedded sample merchant, but the manifest says source: "
+                f"{store.manifest.source}{where}"
             )
         _sample_ready(store.manifest)
     use_dagster_home(data_dir())

@@ -87,6 +87,7 @@ class Shopify(_Section):
     # orders per page x line items per order decide a query's cost (at most 1,000 points): 10 x 10 fits
     page_size: int = Field(10, ge=1, le=250)
     line_items_page: int = Field(10, ge=1, le=250)
+    bulk_days: int = Field(14, ge=0)  # a run of this many days or more is fetched by bulk operations (0: never)
     concurrency: int = Field(2, ge=1, le=32)
     timeout_seconds: float = Field(30, gt=0)
     retry_seconds: float = Field(120, ge=0)

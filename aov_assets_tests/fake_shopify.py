@@ -33,7 +33,8 @@ from graphql import build_schema, graphql_sync, parse, validate
 TOKEN = "test-token"
 MAX_QUERY_COST = 1000.0
 _PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
-_OPERATION = re.compile(r"^\s*query\s+(\w+)")
+_OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(\w+)")
+_FILE = re.compile(r"^/bulk/(\d+)\.jsonl$")
 _BOUND = re.compile(r"created_at:(>=|<=|>|<)'([^']+)'")
 _COMPARE: dict[str, Callable[[datetime, datetime], bool]] = {
     ">=": lambda a, b: a >= b,
@@ -65,11 +66,14 @@ SCHEMA = build_schema(
     type Product {
       id: ID! title: String! productType: String! collections(first: Int, after: String): CollectionConnection!
     }
+    type DiscountAllocation { allocatedAmountSet: MoneyBag! }
     type LineItem {
       id: ID! sku: String name: String! quantity: Int! product: Product
-      discountedTotalSet: MoneyBag! originalUnitPriceSet: MoneyBag!
+      discountedTotalSet: MoneyBag! originalUnitPriceSet: MoneyBag! originalTotalSet: MoneyBag!
+      discountAllocations: [DiscountAllocation!]!
     }
-    type LineItemConnection { pageInfo: PageInfo! nodes: [LineItem!]! }
+    type LineItemEdge { node: LineItem! }
+    type LineItemConnection { pageInfo: PageInfo! nodes: [LineItem!]! edges: [LineItemEdge!]! }
     type Order {
       id: ID! name: String! createdAt: DateTime! updatedAt: DateTime! cancelledAt: DateTime test: Boolean!
       currencyCode: CurrencyCode! presentmentCurrencyCode: CurrencyCode! paymentGatewayNames: [String!]!
@@ -77,7 +81,17 @@ SCHEMA = build_schema(
       totalShippingPriceSet: MoneyBag! totalRefundedSet: MoneyBag! customer: Customer
       purchasingEntity: PurchasingEntity lineItems(first: Int, after: String): LineItemConnection!
     }
-    type OrderConnection { pageInfo: PageInfo! nodes: [Order!]! }
+    type OrderEdge { node: Order! }
+    type OrderConnection { pageInfo: PageInfo! nodes: [Order!]! edges: [OrderEdge!]! }
+    enum BulkOperationStatus { CANCELED CANCELING COMPLETED CREATED EXPIRED FAILED RUNNING }
+    enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
+    type BulkOperation {
+      id: ID! status: BulkOperationStatus! errorCode: BulkOperationErrorCode objectCount: String!
+      url: String partialDataUrl: String
+    }
+    type BulkOperationUserError { field: [String!] message: String! }
+    type BulkOperationRunQueryPayload { bulkOperation: BulkOperation userErrors: [BulkOperationUserError!]! }
+    type Mutation { bulkOperationRunQuery(query: String!, groupObjects: Boolean!): BulkOperationRunQueryPayload }
     type ProductVariant { sku: String title: String! product: Product! }
     type ProductVariantConnection { pageInfo: PageInfo! nodes: [ProductVariant!]! }
     type Shop { currencyCode: CurrencyCode! ianaTimezone: String! name: String! }
@@ -89,8 +103,9 @@ SCHEMA = build_schema(
       productVariants(first: Int, after: String, sortKey: ProductVariantSortKeys): ProductVariantConnection!
       shop: Shop!
       currentAppInstallation: AppInstallation!
+      bulkOperation(id: ID!): BulkOperation
     }
-    schema { query: QueryRoot }
+    schema { query: QueryRoot mutation: Mutation }
     """
 )
 
@@ -102,16 +117,25 @@ def money(amount: str | Decimal, currency: str = "USD", *, presentment: bool = T
 
 
 def line_item(
-    sku: str | None, *, quantity: int = 1, price: str = "10.00", product_id: int = 1, product_type: str = "Supplies"
+    sku: str | None,
+    *,
+    quantity: int = 1,
+    price: str = "10.00",
+    discounts: Iterable[str] = (),
+    product_id: int = 1,
+    product_type: str = "Supplies",
 ) -> dict:
-    """One LineItem node (its id is given by `shopify_order`)."""
+    """One LineItem node (its id is given by `shopify_order`): `price` per unit, and the amounts of the
+    discounts allocated to the line (a code, an automatic or an order-level discount's share)."""
+    original = Decimal(price) * quantity
+    allocated = [Decimal(amount) for amount in discounts]
     return {
         "sku": sku,
         "name": f"Product {sku}",
         "quantity": quantity,
         "product": {"id": f"gid://shopify/Product/{product_id}", "productType": product_type},
-        "discountedTotalSet": money(Decimal(price) * quantity, presentment=False),
-        "originalUnitPriceSet": money(price, presentment=False),
+        "originalTotalSet": money(original, presentment=False),
+        "discountAllocations": [{"allocatedAmountSet": money(amount, presentment=False)} for amount in allocated],
     }
 
 
@@ -128,19 +152,22 @@ def shopify_order(
     cancelled: bool = False,
     test: bool = False,
     currency: str = "USD",
+    presentment: tuple[str, str] | None = None,
 ) -> dict:
     """An Order node shaped like the client's ORDER_FIELDS, with `lineItems` as the full list (the fake pages
-    it). `company` is (id, name): a B2B order with that purchasing company; `customer_id=None` is a guest."""
-    lines = lines if lines is not None else [line_item(f"SKU-{number}", price=total)]
-    customer = (
-        None
-        if customer_id is None
-        else {
-            "id": f"gid://shopify/Customer/{customer_id}",
-            "tags": list(tags),
-            "defaultEmailAddress": {"emailAddress": f"buyer{customer_id}@example.com"},
-        }
-    )
+    it). `company` is (id, name): a B2B order with that purchasing company; `customer_id=None` is a guest;
+    `presentment` (currency, rate): the buyer saw the amounts in that currency, at that rate."""
+
+    def bag(amount: str | Decimal) -> dict:
+        value = money(amount, currency)
+        if presentment is not None:
+            shown, rate = presentment
+            converted = (Decimal(amount) * Decimal(rate)).quantize(Decimal("0.01"))
+            value["presentmentMoney"] = {"amount": f"{converted}", "currencyCode": shown}
+        return value
+
+    lines = lines if lines is not None else [line_item(f"SKU-{number}", price=str(Decimal(total) - Decimal(tax)))]
+    customer = None if customer_id is None else {"id": f"gid://shopify/Customer/{customer_id}", "tags": list(tags)}
     if company is not None:
         company_id, company_name = company
         entity = {
@@ -158,15 +185,14 @@ def shopify_order(
         "updatedAt": created_at,
         "cancelledAt": created_at if cancelled else None,
         "test": test,
-        "currencyCode": currency,
-        "presentmentCurrencyCode": currency,
+        "presentmentCurrencyCode": presentment[0] if presentment else currency,
         "paymentGatewayNames": ["manual"],
-        "totalPriceSet": money(total, currency),
-        "subtotalPriceSet": money(Decimal(total) - Decimal(tax), currency),
-        "totalTaxSet": money(tax, currency),
-        "totalDiscountsSet": money("0", currency),
-        "totalShippingPriceSet": money("0", currency),
-        "totalRefundedSet": money("0", currency),
+        "totalPriceSet": bag(total),
+        "subtotalPriceSet": bag(Decimal(total) - Decimal(tax)),
+        "totalTaxSet": bag(tax),
+        "totalDiscountsSet": bag("0"),
+        "totalShippingPriceSet": bag("0"),
+        "totalRefundedSet": bag("0"),
         "customer": customer,
         "purchasingEntity": entity,
         "lineItems": [{"id": f"gid://shopify/LineItem/{number * 1000 + i}", **line} for i, line in enumerate(lines)],
@@ -225,6 +251,9 @@ class Faults:
     repeat_order: int = 0  # next N pages after the first start with the previous page's last order again
     error: str | None = None  # the next query answers this GraphQL error (HTTP 200, code INTERNAL_SERVER_ERROR)
     latency_seconds: float = 0.0  # every orders page
+    forbidden: bool = False  # every query: 403, the app lacks a scope the query needs
+    bulk_running_polls: int = 1  # a bulk operation answers RUNNING this many times before it ends
+    bulk_ends: str = "COMPLETED"  # how it ends (FAILED: with errorCode INTERNAL_SERVER_ERROR)
 
 
 class FakeShopify:
@@ -249,6 +278,7 @@ class FakeShopify:
         self.maximum_available, self.restore_rate = maximum_available, restore_rate
         self.faults = Faults()
         self.requests: list[dict[str, Any]] = []
+        self.bulk: list[dict[str, Any]] = []  # each bulk operation: its JSONL, polls, and who downloaded it
         self.in_flight = self.max_in_flight = 0
         self._available, self._at = maximum_available, time.monotonic()
         self._lock = threading.Lock()
@@ -303,6 +333,19 @@ class FakeShopify:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def do_GET(self) -> None:  # noqa: N802 - a bulk operation's file, as Shopify's storage serves it
+                match = _FILE.match(self.path)
+                if match is None or int(match.group(1)) >= len(shop.bulk):
+                    self.send_error(404)
+                    return
+                operation = shop.bulk[int(match.group(1))]
+                operation["downloads"].append(dict(self.headers))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/jsonl")
+                self.send_header("Content-Length", str(len(operation["jsonl"])))
+                self.end_headers()
+                self.wfile.write(operation["jsonl"])
+
             def log_message(self, *_args: Any) -> None:
                 pass
 
@@ -334,6 +377,8 @@ class FakeShopify:
             return 404, {"errors": "Not Found"}, {}
         if token != self.token:
             return 401, {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, {}
+        if faults.forbidden:
+            return 403, {"errors": "[API] This action requires merchant approval for read_orders scope."}, {}
         if faults.too_many:
             retry_after = faults.too_many.pop(0)
             return 429, {"errors": "Exceeded 2 calls per second for api client."}, {"Retry-After": retry_after}
@@ -361,6 +406,8 @@ class FakeShopify:
             "ShopSettings": self._shop,
             "AccessScopes": self._access_scopes,
             "CatalogPage": self._catalog_page,
+            "BulkOrders": self._bulk_run,
+            "BulkStatus": self._bulk_status,
         }
         if operation not in handlers:
             return 200, self._failed(entry, "undefinedField", f"Unknown operation {operation!r}", 1.0), {}
@@ -483,6 +530,48 @@ class FakeShopify:
             "endCursor": _cursor("line", start + len(shown) - 1) if shown else None,
         }
         return {"order": {"lineItems": {"pageInfo": info, "nodes": shown}}}, len(shown)
+
+    def _bulk_run(self, variables: Mapping[str, Any]) -> tuple[dict, int]:
+        """Run the bulk query at once (validated and executed against the schema) and keep its JSONL: one
+        line per order, then one per line item with `__parentId`, as Shopify writes it."""
+        query = variables["query"]
+        if problems := validate(SCHEMA, parse(query)):
+            errors = [{"field": ["query"], "message": problem.message} for problem in problems]
+            return {"bulkOperationRunQuery": {"bulkOperation": None, "userErrors": errors}}, 0
+        bounds = _BOUND.findall(query)
+        orders = [
+            {**o, "lineItems": {"edges": [{"node": item} for item in o["lineItems"]]}}
+            for o in self.visible_orders()
+            if all(_COMPARE[op](_instant(o["createdAt"]), _instant(value)) for op, value in bounds)
+        ]
+        root = {"orders": {"edges": [{"node": order} for order in orders]}}
+        executed = graphql_sync(SCHEMA, query, root_value=root)
+        if executed.errors:
+            raise AssertionError(f"fake shop's bulk answer breaks the schema: {executed.errors}")
+        lines = []
+        for edge in executed.data["orders"]["edges"]:
+            order = edge["node"]
+            items = order.pop("lineItems")["edges"]
+            lines.append(order)
+            lines += [{**item["node"], "__parentId": order["id"]} for item in items]
+        number = len(self.bulk)
+        self.bulk.append({"jsonl": "".join(json.dumps(line) + "\n" for line in lines).encode(), "polls": 0,
+                          "objects": len(lines), "downloads": []})  # fmt: skip
+        operation = {"id": f"gid://shopify/BulkOperation/{number}", "status": "CREATED"}
+        return {"bulkOperationRunQuery": {"bulkOperation": operation, "userErrors": []}}, 0
+
+    def _bulk_status(self, variables: Mapping[str, Any]) -> tuple[dict, int]:
+        number = order_number(variables["id"])
+        operation = self.bulk[number]
+        operation["polls"] += 1
+        status = {"id": variables["id"], "objectCount": str(operation["objects"]), "errorCode": None}
+        if operation["polls"] <= self.faults.bulk_running_polls:
+            return {"bulkOperation": status | {"status": "RUNNING", "url": None, "partialDataUrl": None}}, 0
+        if self.faults.bulk_ends != "COMPLETED":
+            failed = {"status": self.faults.bulk_ends, "errorCode": "INTERNAL_SERVER_ERROR", "url": None}
+            return {"bulkOperation": status | failed | {"partialDataUrl": None}}, 0
+        url = f"{self.base_url}/bulk/{number}.jsonl" if operation["objects"] else None
+        return {"bulkOperation": status | {"status": "COMPLETED", "url": url, "partialDataUrl": None}}, 0
 
     def _shop(self, _variables: Mapping[str, Any]) -> tuple[dict, int]:
         shop = {"currencyCode": self.currency, "ianaTimezone": self.timezone_name, "name": "Fake Shop"}

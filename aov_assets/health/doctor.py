@@ -25,7 +25,7 @@ from ..ingest.sources.adobe_commerce import (
     client_for,
 )
 from ..ingest.sources.sample import SCALE_VARIABLE, sample_merchant
-from ..ingest.sources.shopify import RECENT_DAYS, ShopifyError
+from ..ingest.sources.shopify import RECENT_DAYS, ShopifyError, needs_all_orders
 from ..manifest import Manifest, ManifestError, Store, load_stores, manifest_path
 from ..resources import LakeResource, data_dir, shopify_client, warehouse_url
 
@@ -160,14 +160,13 @@ def _shop(store: Store, environ: Mapping[str, str], today: date) -> Iterator[Fin
             f"shop {client.shop} ({shop['name']}) reachable, token accepted; base currency "
             f"{shop['base_currency_code']}, shop timezone {shop['timezone']} (partitions are UTC days)",
         )
-        old = manifest.start_date < today - timedelta(days=RECENT_DAYS)
-        if "read_orders" not in scopes and "read_all_orders" not in scopes:
-            yield Finding(False, f"the app lacks the read_orders scope (it has: {', '.join(sorted(scopes))})")
+        if "read_orders" not in scopes:
+            yield Finding(False, f"the app lacks the read_orders scope (it has: {', '.join(sorted(scopes)) or 'none'})")
             return
-        if old and "read_all_orders" not in scopes:
+        if needs_all_orders(manifest.start_date, today) and "read_all_orders" not in scopes:
             yield Finding(
                 False,
-                f"start_date {manifest.start_date} is more than {RECENT_DAYS} days ago and the app lacks the "
+                f"start_date {manifest.start_date} is {RECENT_DAYS} days ago or more and the app lacks the "
                 "read_all_orders scope: Shopify would silently return none of those orders. Add read_all_orders.",
             )
         else:

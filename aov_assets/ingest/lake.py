@@ -50,9 +50,9 @@ class _Keys(msgspec.Struct):
     entity_id: int | None = None
     created_at: str | None = None
     updated_at: str | None = None
-    id: str | None = None  # a Shopify order node: its GID and times (`createdAt`) name the same keys
-    createdAt: str | None = None  # noqa: N815 - Shopify's names
-    updatedAt: str | None = None  # noqa: N815
+    id: Any = None  # a Shopify order node: its GID and times (`createdAt`) name the same keys
+    createdAt: Any = None  # noqa: N815 - Shopify's names
+    updatedAt: Any = None  # noqa: N815
 
 
 _KEYS = msgspec.json.Decoder(_Keys, strict=False)
@@ -64,9 +64,11 @@ def _keys(payload: bytes) -> _Keys:
         keys = _KEYS.decode(payload)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return _Keys()
-    if keys.id is not None and keys.entity_id is None:
+    if keys.entity_id is None and isinstance(keys.id, str):  # an `id` of any other order is left alone
         keys.entity_id = gid_number(keys.id)
-        keys.created_at, keys.updated_at = rest_time(keys.createdAt), rest_time(keys.updatedAt)
+        keys.created_at, keys.updated_at = (
+            rest_time(value) if isinstance(value, str) else None for value in (keys.createdAt, keys.updatedAt)
+        )
     if keys.entity_id is not None and not 0 <= keys.entity_id < 2**63:
         keys.entity_id = None  # beyond int64: the order is rejected downstream, with its reason
     return keys

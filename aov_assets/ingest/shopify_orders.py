@@ -16,7 +16,11 @@ re-materialization, never a re-sync. The mapping (issue 27):
   company as Adobe Commerce's B2B orders do (the account is the company, whichever contact bought);
   otherwise a customer with a tag listed in `segments.b2b_customer_tags` gets customer group
   `TAGGED_GROUP` (the store's lists name it), everyone else `UNTAGGED_GROUP`.
-- Line items become items priced by their discounted total in the shop's currency.
+- Line items become items at their original total less the discounts allocated to them, in the shop's
+  currency (tax included when the shop's prices include tax).
+- A customer's tags are read as the order is fetched (Shopify keeps them on the customer, not the
+  order), so a re-sync after a customer was tagged reclassifies that customer's orders of those days.
+- No e-mail is read (protected customer data): an order without a customer is its own account.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
@@ -59,7 +64,7 @@ def rest_order(node: dict[str, Any], b2b_tags: frozenset[str]) -> dict[str, Any]
         "store_id": 0,
         "customer_id": gid_number(customer.get("id")),
         "customer_group_id": TAGGED_GROUP if tags & b2b_tags else UNTAGGED_GROUP,
-        "customer_email": _email(customer),
+        "customer_email": None,  # protected customer data, not read: a guest order is its own account
         "base_currency_code": _currency(node, "totalPriceSet", "shopMoney"),
         "global_currency_code": _currency(node, "totalPriceSet", "shopMoney"),
         "order_currency_code": node.get("presentmentCurrencyCode")
@@ -111,7 +116,10 @@ def rest_payloads(payloads: Iterable[bytes], b2b_tags: Iterable[str]) -> list[by
 
 
 def _item(line: dict[str, Any]) -> dict[str, Any]:
+    """A line at its original total less every discount allocated to it (line, code and order-level
+    discounts), like Adobe Commerce's `base_row_total - base_discount_amount`."""
     product = line.get("product") or {}
+    allocations = [_amount(a, "allocatedAmountSet") for a in line.get("discountAllocations") or ()]
     return {
         "item_id": gid_number(line.get("id")),
         "parent_item_id": None,
@@ -120,7 +128,8 @@ def _item(line: dict[str, Any]) -> dict[str, Any]:
         "product_id": gid_number(product.get("id")),
         "product_type": "simple",  # Shopify's productType is the merchant's category: the catalog keeps it
         "qty_ordered": line.get("quantity"),
-        "base_row_total": _amount(line, "discountedTotalSet"),
+        "base_row_total": _amount(line, "originalTotalSet"),
+        "base_discount_amount": _sum(allocations),
     }
 
 
@@ -136,9 +145,12 @@ def _currency(node: dict[str, Any], field: str, which: str) -> str | None:
     return _money(node, field, which).get("currencyCode")
 
 
-def _email(customer: dict[str, Any]) -> str | None:
-    address = customer.get("defaultEmailAddress") or {}
-    return address.get("emailAddress") or customer.get("email")
+def _sum(amounts: list[str | None]) -> str | None:
+    """Exact sum of decimal strings; one that is not a number is passed on for the parser to reject."""
+    try:
+        return str(sum((Decimal(amount) for amount in amounts if amount is not None), Decimal(0)))
+    except (InvalidOperation, TypeError):
+        return next(amount for amount in amounts if amount is not None)
 
 
 def rest_time(value: Any) -> Any:

@@ -70,9 +70,13 @@ def classified_orders(
     rejects = []
 
     def classified(batch: list[date]) -> tuple[dict[date, pa.BinaryArray], pd.DataFrame, pd.DataFrame]:
-        payloads = rest_orders(manifest, store.payloads_of(batch))
+        payloads = store.payloads_of(batch)  # as the lake keeps them: what a rejected row shows
         basis, limit = manifest.metric.basis, manifest.validation.max_order_value
-        return payloads, *classify_orders(payloads.items(), basis, rule, limit)
+        orders, rejected = classify_orders(rest_orders(manifest, payloads).items(), basis, rule, limit)
+        as_sent = [
+            payloads[day][position].as_py() for day, position in zip(rejected["order_date"], rejected["position"])
+        ]
+        return payloads, orders, rejected.assign(payload=pd.Series(as_sent, index=rejected.index, dtype=object))
 
     with (
         lake_failures(),

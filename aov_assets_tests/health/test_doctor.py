@@ -154,9 +154,13 @@ def test_a_shopify_store_reports_its_shop_scopes_b2b_rule_and_yesterdays_orders(
 
         shop.scopes = frozenset({"read_orders", "read_products"})  # start_date 2026-04-01 is fine: 33 days back
         assert all(str(f).startswith("ok") for f in diagnose(env, today=date(2026, 5, 4)))
-        old = shopify_env(tmp_path, shop, "2026-01-01")  # 123 days back: needs read_all_orders
-        failed = [str(f) for f in diagnose(old, today=date(2026, 5, 4)) if not f.ok]
-        assert len(failed) == 1 and "lacks the read_all_orders scope" in failed[0]
+        for start in ("2026-01-01", "2026-03-05"):  # 123 and exactly 60 days back: both need read_all_orders
+            old = shopify_env(tmp_path, shop, start)
+            failed = [str(f) for f in diagnose(old, today=date(2026, 5, 4)) if not f.ok]
+            assert len(failed) == 1 and "lacks the read_all_orders scope" in failed[0]
+        shop.scopes = frozenset({"read_all_orders"})  # without read_orders no order is readable at all
+        failed = [str(f) for f in diagnose(env, today=date(2026, 5, 4)) if not f.ok]
+        assert failed == ["FAIL  the app lacks the read_orders scope (it has: read_all_orders)"]
 
         env["SHOPIFY_ACCESS_TOKEN"] = "shpat-wrong-4242"
         report = [str(finding) for finding in diagnose(env, today=date(2026, 5, 4))]

@@ -17,8 +17,8 @@ from aov_assets.ingest.sources.adobe_commerce import (
     AdobeCommerceConfigError,
     AdobeCommerceError,
     Credentials,
-    _retry_after,
 )
+from aov_assets.ingest.sources.http import retry_after
 from aov_assets.manifest import parse_manifest
 
 from ..fake_adobe_commerce import DEEP, REMOVE, TOKEN, FakeAdobeCommerce, OAuthKeys
@@ -112,7 +112,7 @@ def test_pages_of_several_days_are_in_flight_together(store):
     assert store.max_in_flight == 1
 
 
-def test_429_honours_retry_after(store, sample):
+def test_429_honoursretry_after(store, sample):
     store.faults.statuses = [(429, "1")]
     started = time.monotonic()
     with client(store) as api:
@@ -134,9 +134,9 @@ def test_429_honours_retry_after_given_as_an_http_date(store, sample):
 
 def test_retry_after_is_seconds_or_an_http_date_in_utc():
     def wait(value: str) -> float | None:
-        return _retry_after(httpx.Response(429, headers={"Retry-After": value}))
+        return retry_after(httpx.Response(429, headers={"Retry-After": value}))
 
-    assert wait("7") == 7.0 and wait("soon") is None and _retry_after(httpx.Response(503)) is None
+    assert wait("7") == 7.0 and wait("soon") is None and retry_after(httpx.Response(503)) is None
     in_a_minute = datetime.now(timezone.utc) + timedelta(seconds=60)
     assert 58 < wait(format_datetime(in_a_minute, usegmt=True)) <= 60
     assert 58 < wait(format_datetime(in_a_minute).replace("+0000", "-0000")) <= 60  # "-0000" is UTC too

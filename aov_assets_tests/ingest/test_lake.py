@@ -23,6 +23,19 @@ def test_a_day_round_trips_byte_for_byte(tmp_path):
     assert lake.fetched_at(DAY) is not None
 
 
+def test_key_columns_come_from_rest_orders_and_from_shopify_nodes_alike(tmp_path):
+    lake = RawOrderLake(tmp_path)
+    payloads = [
+        b'{"entity_id":5,"id":7,"created_at":"2026-05-03 01:00:00","updated_at":"2026-05-03 02:00:00"}',
+        b'{"id":"gid://shopify/Order/9","createdAt":"2026-05-03T03:00:00Z","updatedAt":"2026-05-03T04:00:00Z"}',
+        b'{"id":"gid://shopify/Order/x","createdAt":7}',
+    ]
+    lake.write_day(DAY, payloads, source="test")
+    assert lake.column(DAY, "entity_id") == [5, 9, None]  # an order's own integer `id` leaves its keys alone
+    assert lake.column(DAY, "created_at") == ["2026-05-03 01:00:00", "2026-05-03 03:00:00", None]
+    assert lake.column(DAY, "updated_at") == ["2026-05-03 02:00:00", "2026-05-03 04:00:00", None]
+
+
 def test_rewriting_a_day_replaces_it_and_leaves_no_temporary_files(tmp_path):
     lake = RawOrderLake(tmp_path)
     lake.write_day(DAY, [b'{"entity_id":1}', b'{"entity_id":2}'], source="test")

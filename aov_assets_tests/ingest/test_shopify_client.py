@@ -144,6 +144,27 @@ def test_the_client_paces_itself_to_the_bucket_and_is_never_throttled():
     assert shop.log(code="THROTTLED") == []
 
 
+def test_concurrent_days_share_the_bucket_without_spending_the_same_points_twice():
+    days = [DAY + timedelta(days=i) for i in range(4)] * 2
+    with FakeShopify(ORDERS, maximum_available=8, restore_rate=40, now=lambda: NOW) as shop:
+        shop.faults.latency_seconds = 0.05  # each page takes a while: the days' pages overlap
+        with client(shop, concurrency=4) as api:
+            fetched = list(api.iter_days(days))
+    assert [ids(p) for _, p in fetched] == [DAY_IDS, [4], [7], [9]] * 2
+    assert shop.max_in_flight > 1  # the days did overlap
+    assert shop.log(code="THROTTLED") == []  # 4 days at once, 3 points a page, in an 8-point bucket
+
+
+def test_a_missing_scope_403_fails_at_once_naming_what_to_check(shop):
+    shop.faults.forbidden = True
+    with client(shop) as api, pytest.raises(ShopifyAuthError) as refused:
+        list(api.iter_days([DAY]))
+    message = str(refused.value)
+    assert "HTTP 403" in message and "requires merchant approval for read_orders" in message
+    assert "Check SHOPIFY_ACCESS_TOKEN and the app's access scopes" in message and TOKEN not in message
+    assert len(shop.requests) == 1  # not retried
+
+
 def test_429_honours_retry_after(shop):
     shop.faults.too_many = ["1"]
     with client(shop) as api:
@@ -330,3 +351,38 @@ def test_the_shop_answers_only_the_fields_its_schema_has(shop):
         narrow = "query OrdersPage($first: Int!) { orders(first: $first) { nodes { id name } } }"
         reply = api.query(narrow, {"first": 1, "lines": 1, "query": ""}, "a test", ("y",))
     assert msgspec.json.decode(reply.data) == {"orders": {"nodes": [{"id": "gid://shopify/Order/1", "name": "#1001"}]}}
+
+
+def without_cursor(payload: bytes) -> dict:
+    order = msgspec.json.decode(payload)
+    return order | {"lineItems": {"nodes": order["lineItems"]["nodes"]}}
+
+
+def test_many_days_come_from_one_bulk_operation_equal_to_the_pages(shop):
+    days = [date(2026, 5, 1) + timedelta(days=i) for i in range(20)]
+    with client(shop, bulk_days=14, poll_seconds=0.01) as api:
+        bulk = list(api.iter_days(days))
+    with client(shop, bulk_days=0) as api:
+        paged = list(api.iter_days(days))
+    assert [day for day, _ in bulk] == days
+    assert {day: [without_cursor(p) for p in payloads] for day, payloads in bulk} == {
+        day: [without_cursor(p) for p in payloads] for day, payloads in paged
+    }
+    assert ids(dict(bulk)[DAY]) == DAY_IDS
+    assert len(msgspec.json.decode(dict(bulk)[DAY][0])["lineItems"]["nodes"]) == 7  # order 1: all its lines
+    (operation,) = shop.bulk
+    assert operation["polls"] == 2 and len(shop.log("BulkOrders")) == 1  # RUNNING, then COMPLETED
+    (download,) = operation["downloads"]
+    assert "X-Shopify-Access-Token" not in download  # the signed file URL gets no token
+
+
+def test_a_long_range_takes_one_bulk_operation_per_quarter_and_a_failed_one_says_so(shop):
+    days = [date(2026, 3, 12) + timedelta(days=i) for i in range(100)]
+    with client(shop, bulk_days=14, poll_seconds=0.01, today=lambda: date(2026, 3, 20)) as api:
+        fetched = dict(api.iter_days(days))
+    assert len(shop.bulk) == 2 and len(fetched) == 100  # 92 days, then 8
+    assert ids(fetched[date(2026, 3, 12)]) == [21] and ids(fetched[DAY]) == DAY_IDS
+    shop.faults.bulk_ends = "FAILED"
+    with client(shop, bulk_days=14, poll_seconds=0.01) as api:
+        with pytest.raises(ShopifyError, match=r"ended orders created 2026-05-01..2026-05-20 .* FAILED \(INTERNAL_"):
+            list(api.iter_days([date(2026, 5, 1) + timedelta(days=i) for i in range(20)]))

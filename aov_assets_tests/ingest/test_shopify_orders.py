@@ -44,7 +44,7 @@ def node(number: int, **changes) -> dict:
         "totalDiscountsSet": money("0.00"),
         "totalShippingPriceSet": money("10.00"),
         "totalRefundedSet": money("0.00"),
-        "customer": {"id": "gid://shopify/Customer/501", "tags": [], "defaultEmailAddress": {"emailAddress": "a@x.io"}},
+        "customer": {"id": "gid://shopify/Customer/501", "tags": []},
         "purchasingEntity": {"__typename": "Customer", "id": "gid://shopify/Customer/501"},
         "lineItems": {
             "pageInfo": {"hasNextPage": False, "endCursor": None},
@@ -55,7 +55,11 @@ def node(number: int, **changes) -> dict:
                     "name": "Bolts",
                     "quantity": 4,
                     "product": {"id": "gid://shopify/Product/77", "productType": "Fasteners"},
-                    "discountedTotalSet": {"shopMoney": {"amount": "100.00", "currencyCode": "USD"}},
+                    "originalTotalSet": {"shopMoney": {"amount": "104.00", "currencyCode": "USD"}},
+                    "discountAllocations": [
+                        {"allocatedAmountSet": {"shopMoney": {"amount": "2.50", "currencyCode": "USD"}}},
+                        {"allocatedAmountSet": {"shopMoney": {"amount": "1.50", "currencyCode": "USD"}}},
+                    ],
                 }
             ],
         },
@@ -73,7 +77,10 @@ def test_a_consumer_order_reads_as_a_b2c_rest_order_to_the_cent():
     assert str(row["created_at"]) == "2026-05-03 10:15:00" and row["counted"] is True
     assert row["order_value"] == Decimal("118.00") and row["base_to_global_rate"] == Decimal(1)
     assert (row["customer_id"], row["customer_group_id"], row["company_id"]) == (501, UNTAGGED_GROUP, None)
-    assert row["customer_email"] == "a@x.io" and row["line_items"] == 1
+    assert row["customer_email"] is None and row["line_items"] == 1  # no e-mail is read (protected data)
+    (item,) = rest_order(node(1001), B2B_TAGS)["items"]
+    assert (item["sku"], item["base_row_total"], item["base_discount_amount"]) == ("BOLT-10", "104.00", "4.00")
+    assert (item["product_id"], item["qty_ordered"], item["product_type"]) == (77, 4, "simple")
     assert parsed(node(1001), "pre_tax")["order_value"] == Decimal("110.00")  # 118 - 8 tax, shipping kept
     assert parsed(node(1001), "subtotal")["order_value"] == Decimal("100.00")
 

@@ -45,13 +45,17 @@ def orders_by_day(seed: int) -> list[tuple[date, int, str, bool, bool]]:
     return orders
 
 
-def b2b_window(orders, first: date, last: date) -> tuple[int, Decimal, Decimal]:
-    """(orders, revenue, AOV to the cent) of the counted B2B orders created first..last."""
-    values = [Decimal(t) for day, _, t, b2b, cancelled in orders if b2b and not cancelled and first <= day <= last]
+def window(orders, first: date, last: date, segment: str) -> tuple[int, Decimal, Decimal]:
+    """(orders, revenue, AOV to the cent) of the segment's counted orders created first..last."""
+    values = [
+        Decimal(total)
+        for day, _, total, b2b, cancelled in orders
+        if (b2b == (segment == "b2b")) and not cancelled and first <= day <= last
+    ]
     return len(values), sum(values), (sum(values) / len(values)).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def rest_order(day: date, number: int, total: str, b2b: bool, cancelled: bool) -> dict:
+def adobe_order(day: date, number: int, total: str, b2b: bool, cancelled: bool) -> dict:
     at = datetime(day.year, day.month, day.day, 10, number % 60)
     return {
         "entity_id": number,
@@ -105,7 +109,7 @@ def aov(pipeline: Pipeline, env: dict[str, str], *arguments: str) -> dict:
 @pytest.mark.slow
 def test_a_shopify_and_an_adobe_commerce_store_side_by_side_to_the_cent(tmp_path):
     mage_orders, shop_orders = orders_by_day(1), orders_by_day(2)
-    store = OrderStore.of(rest_order(*order) for order in mage_orders)
+    store = OrderStore.of(adobe_order(*order) for order in mage_orders)
     with FakeAdobeCommerce(store) as adobe, FakeShopify([shop_order(*order) for order in shop_orders]) as shop:
         manifest = write_manifest(
             tmp_path / "aov.yaml",
@@ -124,15 +128,23 @@ def test_a_shopify_and_an_adobe_commerce_store_side_by_side_to_the_cent(tmp_path
         }
         aov(pipeline, env, "backfill", "--from", str(FIRST), "--to", str(LAST))
         assert not shop.log(code="THROTTLED")
+        assert len(shop.bulk) == 1  # the 60 days from one bulk operation (the daily runs page day by day)
 
     prior_last = LAST - timedelta(days=30)
     portfolio = {row["store"]: row for row in aov(pipeline, env, "portfolio", "--as-of", str(LAST), "--json")["stores"]}
     for key, orders in (("mage", mage_orders), ("shop", shop_orders)):
-        count, revenue, current = b2b_window(orders, prior_last + timedelta(days=1), LAST)
-        prior_count, prior_revenue, prior = b2b_window(orders, FIRST, prior_last)
-        b2b = aov(pipeline, env, "card", "--store", key, "--as-of", str(LAST), "--json")["segments"]["b2b"]
-        assert (b2b["orders"], Decimal(str(b2b["revenue"])), Decimal(str(b2b["aov"]))) == (count, revenue, current)
-        assert (b2b["prior_orders"], Decimal(str(b2b["prior_revenue"]))) == (prior_count, prior_revenue)
-        assert Decimal(str(b2b["prior_aov"])) == prior, key
-        assert (portfolio[key]["b2b_aov"], portfolio[key]["prior_b2b_aov"]) == (f"{current}", f"{prior}"), key
+        card = aov(pipeline, env, "card", "--store", key, "--as-of", str(LAST), "--json")["segments"]
+        for segment in ("b2b", "b2c"):
+            count, revenue, current = window(orders, prior_last + timedelta(days=1), LAST, segment)
+            prior_count, prior_revenue, prior = window(orders, FIRST, prior_last, segment)
+            row = card[segment]
+            assert (row["orders"], Decimal(str(row["revenue"])), Decimal(str(row["aov"]))) == (count, revenue, current)
+            assert (row["prior_orders"], Decimal(str(row["prior_revenue"])), Decimal(str(row["prior_aov"]))) == (
+                prior_count,
+                prior_revenue,
+                prior,
+            ), (key, segment)
+        b2b, b2b_prior = (Decimal(str(card["b2b"][name])) for name in ("aov", "prior_aov"))
+        assert (portfolio[key]["b2b_aov"], portfolio[key]["prior_b2b_aov"]) == (f"{b2b}", f"{b2b_prior}"), key
+        assert portfolio[key]["b2c_aov"] == f"{Decimal(str(card['b2c']['aov'])):.2f}"
         assert portfolio[key]["verdict"] == "alert"  # about -20%: past the 15% threshold

@@ -22,8 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import date, timedelta
 from typing import Any, NoReturn
 
 import httpx
@@ -33,6 +32,7 @@ from oauthlib.oauth1 import Client as OAuth1Signer
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result, wait_random_exponential
 
 from ..parse import entity_id_of
+from .http import retry_after
 
 MAX_PAGE_SIZE = 300
 
@@ -222,21 +222,6 @@ def _transient(response: httpx.Response) -> bool:
     return response.status_code == 429 or response.status_code >= 500
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:  # "-0000": UTC, says RFC 5322
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max((moment - datetime.now(timezone.utc)).total_seconds(), 0.0)
-
-
 class AdobeCommerceClient:
     """The store's REST API, as an order source for the lake."""
 
@@ -327,8 +312,8 @@ class AdobeCommerceClient:
 
     def _wait(self, state: RetryCallState) -> float:
         """The store's Retry-After when it sent one, else full jitter (spreads retries of concurrent workers)."""
-        retry_after = None if state.outcome.failed else _retry_after(state.outcome.result())
-        return self._jitter(state) if retry_after is None else retry_after
+        seconds = None if state.outcome.failed else retry_after(state.outcome.result())
+        return self._jitter(state) if seconds is None else seconds
 
     def _out_of_budget(self, state: RetryCallState) -> bool:
         """Stop when the coming wait would end past `retry_seconds` (tenacity computes the wait first)."""

@@ -25,6 +25,7 @@ days, so such days fail loudly instead. No message carries the token: errors nam
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import threading
 import time
@@ -40,7 +41,7 @@ import msgspec
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result, wait_random_exponential
 
 from ..shopify_orders import CUSTOMER_GROUPS, gid_number
-from .adobe_commerce import _retry_after
+from .http import retry_after
 
 DEFAULT_API_VERSION = "2026-10"  # the stable version of the quarter (2027-01 is still a release candidate)
 MAX_PAGE_SIZE = 250
@@ -51,17 +52,20 @@ SCOPES = "read_orders, read_customers, read_products, and read_all_orders for or
 
 _MONEY = "{ shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }"
 LINE_ITEM_FIELDS = (
-    "id sku name quantity product { id productType } discountedTotalSet { shopMoney { amount currencyCode } } "
-    "originalUnitPriceSet { shopMoney { amount currencyCode } }"
+    "id sku name quantity product { id productType } originalTotalSet { shopMoney { amount currencyCode } } "
+    "discountAllocations { allocatedAmountSet { shopMoney { amount currencyCode } } }"
 )
 # What the lake keeps of each order: everything the rules read, plus what explains an order later.
-ORDER_FIELDS = (
-    "id name createdAt updatedAt cancelledAt test currencyCode presentmentCurrencyCode paymentGatewayNames "
+ORDER_OWN_FIELDS = (
+    "id name createdAt updatedAt cancelledAt test presentmentCurrencyCode paymentGatewayNames "
     f"totalPriceSet {_MONEY} subtotalPriceSet {_MONEY} totalTaxSet {_MONEY} totalDiscountsSet {_MONEY} "
     f"totalShippingPriceSet {_MONEY} totalRefundedSet {_MONEY} "
-    "customer { id tags defaultEmailAddress { emailAddress } } "
+    "customer { id tags } "
     "purchasingEntity { __typename ... on PurchasingCompany { company { id name } location { id name } "
-    "contact { id } } ... on Customer { id } } "
+    "contact { id } } ... on Customer { id } }"
+)
+ORDER_FIELDS = (
+    f"{ORDER_OWN_FIELDS} "
     f"lineItems(first: $lines) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {LINE_ITEM_FIELDS} }} }}"
 )
 ORDERS_QUERY = (
@@ -74,6 +78,26 @@ LINE_ITEMS_QUERY = (
     "lineItems(first: $first, after: $after) { pageInfo { hasNextPage endCursor } "
     f"nodes {{ {LINE_ITEM_FIELDS} }} }} }} }}"
 )
+
+
+def bulk_orders_query(search: str) -> str:
+    """A bulk operation's query (many days at once): Shopify runs it and writes JSONL, one line per order
+    and one per line item (with `__parentId`, its order's id); connections take no page sizes there."""
+    return (
+        f"{{ orders(query: {json.dumps(search)}, sortKey: ID) {{ edges {{ node {{ {ORDER_OWN_FIELDS} "
+        f"lineItems {{ edges {{ node {{ {LINE_ITEM_FIELDS} }} }} }} }} }} }} }}"
+    )
+
+
+BULK_RUN_MUTATION = (
+    "mutation BulkOrders($query: String!) { bulkOperationRunQuery(query: $query, groupObjects: false) { "
+    "bulkOperation { id status } userErrors { field message } } }"
+)
+BULK_STATUS_QUERY = (
+    "query BulkStatus($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount url partialDataUrl } }"
+)
+CATALOG_PAGE = 100  # product variants per catalog query (each with its product and a collection): well under 1,000
+BULK_SPAN_DAYS = 92  # days per bulk operation: a quarter's orders in one file, the rest in the next
 SHOP_QUERY = "query ShopSettings { shop { currencyCode ianaTimezone name } }"
 SCOPES_QUERY = "query AccessScopes { currentAppInstallation { accessScopes { handle } } }"
 CATALOG_QUERY = (
@@ -98,8 +122,12 @@ class ShopifyConfigError(ShopifyError):
     """The environment does not describe a usable shop connection."""
 
 
-class _TooCostly(Exception):
-    """MAX_COST_EXCEEDED: the query asks for more than one query may cost."""
+class _TooCostly(ShopifyError):
+    """MAX_COST_EXCEEDED: the query asks for more than one query may cost (the orders pages shrink)."""
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message)
+        self.problem = problem
 
 
 class _Throttle(msgspec.Struct, rename="camel"):
@@ -199,41 +227,53 @@ class _Bucket:
 
     Size and rate depend on the shop's plan, so both come from `throttleStatus`, never from a constant. A
     query's expected cost is the `requestedQueryCost` last seen for its shape (operation and page sizes);
-    a shape not seen yet goes ahead and teaches us its cost.
+    the first query of a shape goes alone and teaches it. Queries in flight keep their cost reserved until
+    their answer says what the bucket holds, so concurrent days never spend the same points twice.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._status: _Throttle | None = None
         self._at = 0.0
         self._costs: dict[tuple, float] = {}
+        self._learning: set[tuple] = set()
+        self._reserved = 0.0
 
-    def take(self, shape: tuple) -> None:
-        """Sleep until the expected cost fits, then count it as spent (other threads see it gone)."""
-        while True:
-            with self._lock:
+    def take(self, shape: tuple) -> float:
+        """Wait until the expected cost fits beside what is in flight; returns the points reserved."""
+        with self._changed:
+            while True:
+                if shape not in self._costs:
+                    if shape not in self._learning:
+                        self._learning.add(shape)
+                        return 0.0
+                    self._changed.wait(0.05)  # another query of this shape is learning its cost
+                    continue
                 status, now = self._status, time.monotonic()
+                cost = self._costs[shape]
                 if status is None or status.restore_rate <= 0:
-                    return
-                available = min(
+                    self._reserved += cost
+                    return cost
+                cost = min(cost, status.maximum_available)
+                held = min(
                     status.maximum_available, status.currently_available + (now - self._at) * status.restore_rate
                 )
-                cost = min(self._costs.get(shape, 0.0), status.maximum_available)
-                if cost <= available:
-                    self._status, self._at = msgspec.structs.replace(status, currently_available=available - cost), now
-                    return
-                wait = (cost - available) / status.restore_rate
-            time.sleep(wait)
+                if cost <= held - self._reserved:
+                    self._reserved += cost
+                    return cost
+                self._changed.wait((cost - held + self._reserved) / status.restore_rate)
 
-    def update(self, shape: tuple, reply: _Reply) -> None:
-        cost = reply.extensions.cost if reply.extensions else None
-        if cost is None:
-            return
-        with self._lock:
-            if cost.requested_query_cost is not None:
+    def settle(self, shape: tuple, reserved: float, reply: _Reply | None) -> None:
+        """The query is answered (or failed): release its reservation and learn from its cost extension."""
+        cost = reply.extensions.cost if reply is not None and reply.extensions else None
+        with self._changed:
+            self._reserved -= reserved
+            self._learning.discard(shape)
+            if cost is not None and cost.requested_query_cost is not None:
                 self._costs[shape] = cost.requested_query_cost
-            if cost.throttle_status is not None:
+            if cost is not None and cost.throttle_status is not None:
                 self._status, self._at = cost.throttle_status, time.monotonic()
+            self._changed.notify_all()
 
 
 class ShopifyClient:
@@ -253,6 +293,8 @@ class ShopifyClient:
         timeout_seconds: float = 30.0,
         retry_seconds: float = 120.0,
         backoff_seconds: float = 0.5,
+        bulk_days: int = 14,
+        poll_seconds: float = 2.0,
         token_variable: str = TOKEN_VARIABLE,
         base_url_variable: str = BASE_URL_VARIABLE,
         today: Callable[[], date] = _utc_today,
@@ -271,6 +313,7 @@ class ShopifyClient:
         self.path = f"/admin/api/{api_version}/graphql.json"
         self.concurrency = max(concurrency, 1)
         self.retry_seconds = retry_seconds
+        self.bulk_days, self.poll_seconds, self.timeout_seconds = bulk_days, poll_seconds, timeout_seconds
         self.token_variable = token_variable
         self.today = today
         self._sizes = (page_size, line_items_page)  # (orders, nested line items); shrunk on MAX_COST_EXCEEDED
@@ -302,7 +345,14 @@ class ShopifyClient:
         """One GraphQL operation: THROTTLED, 429, 5xx and transport errors retried within the budget."""
 
         def attempt() -> httpx.Response | _Reply:  # a TransportError (timeout, refused, reset) propagates: retried
-            self._bucket.take(shape)
+            reserved, reply = self._bucket.take(shape), None
+            try:
+                reply = send()
+                return reply
+            finally:
+                self._bucket.settle(shape, reserved, reply if isinstance(reply, _Reply) else None)
+
+        def send() -> httpx.Response | _Reply:
             response = self._http.post(self.path, json={"query": query, "variables": variables})
             status = response.status_code
             if status in (401, 403):
@@ -318,7 +368,6 @@ class ShopifyClient:
                 reply = _REPLY.decode(response.content)
             except (msgspec.ValidationError, msgspec.DecodeError) as error:
                 raise ShopifyError(f"Shopify {self.shop} answered {what} with no GraphQL response: {error}") from None
-            self._bucket.update(shape, reply)
             return reply
 
         def give_up(state: RetryCallState) -> NoReturn:
@@ -342,7 +391,7 @@ class ShopifyClient:
         )
         reply = retrying(attempt)
         if "MAX_COST_EXCEEDED" in reply.codes:
-            raise _TooCostly(reply.problem())
+            raise _TooCostly(f"Shopify {self.shop} refused {what}: {reply.problem()}", reply.problem())
         if reply.errors:
             raise ShopifyError(f"Shopify {self.shop} refused {what}: {reply.problem()}")
         return reply
@@ -350,8 +399,8 @@ class ShopifyClient:
     def _wait(self, state: RetryCallState) -> float:
         """The shop's Retry-After when it sent one, else full jitter; THROTTLED also waits in the bucket."""
         outcome = None if state.outcome.failed else state.outcome.result()
-        retry_after = _retry_after(outcome) if isinstance(outcome, httpx.Response) else None
-        return self._jitter(state) if retry_after is None else retry_after
+        seconds = retry_after(outcome) if isinstance(outcome, httpx.Response) else None
+        return self._jitter(state) if seconds is None else seconds
 
     def _out_of_budget(self, state: RetryCallState) -> bool:
         """Stop when the coming wait would end past `retry_seconds` (tenacity computes the wait first)."""
@@ -404,7 +453,7 @@ class ShopifyClient:
         rows: list[dict] = []
         after = None
         while True:
-            first = self._sizes[0]
+            first = min(self._sizes[0], CATALOG_PAGE)
             reply = self.query(CATALOG_QUERY, {"first": first, "after": after}, "product variants", ("catalog", first))
             variants = self._data(reply, "product variants")["productVariants"]
             for variant in variants["nodes"]:
@@ -428,7 +477,12 @@ class ShopifyClient:
     # ----------------------------------------------------------------- orders
 
     def iter_days(self, days: Iterable[date]) -> Iterator[tuple[date, list[bytes]]]:
-        """Each day's orders, in day order, with up to `concurrency` days fetched at once."""
+        """Each day's orders, in day order: `bulk_days` days or more by bulk operations (a quarter at a
+        time, one file each instead of thousands of pages), fewer by pages, `concurrency` days at once."""
+        days = list(days)
+        if self.bulk_days and len(days) >= self.bulk_days:
+            yield from self._bulk_days(days)
+            return
         pending = iter(days)
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="shopify")
         try:
@@ -444,6 +498,50 @@ class ShopifyClient:
                 yield day, payloads
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _bulk_days(self, days: list[date]) -> Iterator[tuple[date, list[bytes]]]:
+        start, last = min(days), max(days)
+        while start <= last:
+            stop = min(start + timedelta(days=BULK_SPAN_DAYS), last + timedelta(days=1))
+            by_day = self.bulk_orders(start, stop)
+            for day in (day for day in days if start <= day < stop):
+                yield day, by_day.get(day, [])
+            start = stop
+
+    def bulk_orders(self, first: date, stop: date) -> dict[date, list[bytes]]:
+        """Orders created in [first 00:00Z, stop 00:00Z) by one bulk operation, by UTC day, each once:
+        each order re-encoded with all its line items, as a page would hand it over."""
+        self._check_history(first)
+        what = f"orders created {first}..{stop - timedelta(days=1)} (bulk operation)"
+        search = f"created_at:>='{first}T00:00:00Z' AND created_at:<'{stop}T00:00:00Z'"
+        reply = self.query(BULK_RUN_MUTATION, {"query": bulk_orders_query(search)}, what, ("bulk",))
+        started = self._data(reply, what)["bulkOperationRunQuery"]
+        if started["userErrors"]:
+            problems = "; ".join(_one_line(error["message"]) for error in started["userErrors"])
+            raise ShopifyError(f"Shopify {self.shop} refused {what}: {problems}")
+        url = self._bulk_result(started["bulkOperation"]["id"], what)
+        return _orders_by_day(self._download(url, what) if url else ())
+
+    def _bulk_result(self, operation: str, what: str) -> str | None:
+        """Poll the operation until it ends: its file's URL (None when no order matched)."""
+        while True:
+            reply = self.query(BULK_STATUS_QUERY, {"id": operation}, what, ("bulk status",))
+            status = self._data(reply, what)["bulkOperation"]
+            if status["status"] == "COMPLETED":
+                return status["url"]
+            if status["status"] not in ("CREATED", "RUNNING"):
+                code = status.get("errorCode") or "no error code"
+                raise ShopifyError(f"Shopify {self.shop} ended {what} {status['status']} ({code})")
+            time.sleep(self.poll_seconds)
+
+    def _download(self, url: str, what: str) -> Iterator[str]:
+        """The operation's JSONL, streamed line by line from Shopify's storage: a signed URL, so no token
+        is sent there."""
+        with httpx.Client(timeout=httpx.Timeout(self.timeout_seconds)) as storage:
+            with storage.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise ShopifyError(f"Shopify {self.shop}: the file of {what} answered HTTP {response.status_code}")
+                yield from response.iter_lines()
 
     def orders_on(self, day: date) -> list[bytes]:
         """Orders created in [day 00:00Z, next day 00:00Z), by id, each once."""
@@ -476,7 +574,7 @@ class ShopifyClient:
             try:
                 reply = self.query(ORDERS_QUERY, variables, what, ("orders", first, lines))
             except _TooCostly as error:
-                self._shrink(sizes, what, str(error))
+                self._shrink(sizes, what, error.problem)
                 continue
             return self._data(reply, what, _ORDERS).orders
 
@@ -519,13 +617,39 @@ class ShopifyClient:
     def _check_history(self, day: date) -> None:
         """Shopify answers a query for orders older than 60 days with none, not an error, unless the app
         has read_all_orders: check that scope (once) before asking for such a day."""
-        if day > self.today() - timedelta(days=RECENT_DAYS) or "read_all_orders" in self.access_scopes():
+        if not needs_all_orders(day, self.today()) or "read_all_orders" in self.access_scopes():
             return
         raise ShopifyError(
             f"orders created on {day} are older than {RECENT_DAYS} days and the app lacks the read_all_orders "
             f"scope: Shopify would return none of them (no error). Add read_all_orders to the app on {self.shop} "
             "(a public app must first request it in the Partner Dashboard), or start later"
         )
+
+
+def needs_all_orders(day: date, today: date) -> bool:
+    """Whether Shopify shows the day's orders only to an app with read_all_orders (older than 60 days)."""
+    return day <= today - timedelta(days=RECENT_DAYS)
+
+
+def _orders_by_day(lines: Iterable[str]) -> dict[date, list[bytes]]:
+    """A bulk operation's JSONL (orders, and line items naming their order in `__parentId`, in any order)
+    -> each UTC day's orders with their line items, each order once."""
+    orders: dict[str, dict] = {}
+    items: dict[str, list[dict]] = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        node = _ANY.decode(line)
+        parent = node.pop("__parentId", None)
+        if parent is None:
+            orders.setdefault(node["id"], node)
+        else:
+            items.setdefault(parent, []).append(node)
+    by_day: dict[date, list[bytes]] = {}
+    for order_id, order in orders.items():
+        order["lineItems"] = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": items.get(order_id, [])}
+        by_day.setdefault(date.fromisoformat(order["createdAt"][:10]), []).append(msgspec.json.encode(order))
+    return by_day
 
 
 def _transient(outcome: httpx.Response | _Reply) -> bool:
