@@ -5,14 +5,16 @@ On the sample's lake (written once to a temporary directory, or `--data DIR` kep
 - DuckDB summing the lake per day and segment (the reference: parsing and sums, no bookkeeping);
 - `dagster asset materialize --select classified_orders,daily_aov` over all 733 days, a fresh
   warehouse each time, with a stock Dagster home (an empty DAGSTER_HOME: what a user's own
-  `dagster` command gets) and with the home `aov` commands use (pooled event log, batched events);
+  `dagster` command gets), with the home `aov` commands use (pooled event log, batched events) and,
+  with `--postgres URL` (a server; `pip install -e '.[postgres]'`), with the instance on PostgreSQL
+  (dagster-postgres: run, event log and schedule storage; a fresh database each round);
 - one day's `aov backfill --from D --to D` (what the daily schedule runs) on the demo's data, after
   one `aov demo` has filled it.
 
 Each is a child process timed from the outside (start-up included), `--rounds` times, alternating;
 medians are reported with their ratios to DuckDB.
 
-    [AOV_SAMPLE_SCALE=N] .venv/bin/python bench/dagster_runs.py [--rounds 2] [--data DIR]
+    [AOV_SAMPLE_SCALE=N] .venv/bin/python bench/dagster_runs.py [--rounds 2] [--data DIR] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--data", type=Path, help="a data dir to keep between runs (the demo's is built once)")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server (postgresql://user@host:port)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = (args.data or Path(tmp) / "data").resolve()
@@ -67,8 +70,13 @@ def main() -> None:
             "duckdb over the lake (reference)": lambda: timed(
                 [sys.executable, "-c", DUCKDB.format(bench=str(REPO / "bench"), lake=str(lake))], base, REPO
             ),
-            "classified_orders+daily_aov, stock home": lambda: range_run(base, Path(tmp), stock=True),
-            "classified_orders+daily_aov, aov's home": lambda: range_run(base, Path(tmp), stock=False),
+            "classified_orders+daily_aov, stock home": lambda: range_run(base, Path(tmp), "stock"),
+            "classified_orders+daily_aov, aov's home": lambda: range_run(base, Path(tmp), "aov"),
+            **(
+                {"classified_orders+daily_aov, PostgreSQL instance": lambda: range_run(base, Path(tmp), args.postgres)}
+                if args.postgres
+                else {}
+            ),
             f"aov backfill --from {LAST} --to {LAST}": lambda: timed(
                 [str(BIN / "aov"), "backfill", "--from", LAST, "--to", LAST], base, REPO
             ),
@@ -84,19 +92,34 @@ def main() -> None:
             print(f"{name:<52}{statistics.median(values):>9.1f}{statistics.median(values) / reference:>10.1f}")
 
 
-def range_run(base: dict[str, str], tmp: Path, stock: bool) -> float:
-    """The two assets over every day into a fresh warehouse, from the demo's lake, on a fresh home."""
+def range_run(base: dict[str, str], tmp: Path, home_kind: str) -> float:
+    """The two assets over every day into a fresh warehouse, from the demo's lake, on a fresh home:
+    `stock` (no dagster.yaml), `aov` (the home `aov` commands write) or a PostgreSQL server's URL."""
     home, warehouse = tmp / "home", tmp / "range.db"
     shutil.rmtree(home, ignore_errors=True)
     warehouse.unlink(missing_ok=True)
     home.mkdir()
     env = base | {"DAGSTER_HOME": str(home), "AOV_WAREHOUSE_URL": f"sqlite:///{warehouse}"}
-    if not stock:  # the home `aov` commands write, and the environment they run in
+    if home_kind == "aov":  # the home `aov` commands write, and the environment they run in
         (home / "dagster.yaml").write_text(instance_yaml(home))
         env[EVENT_BATCH_SIZE[0]] = EVENT_BATCH_SIZE[1]
+    elif home_kind != "stock":
+        (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {fresh_database(home_kind)}\n")
     command = [str(BIN / "dagster"), "asset", "materialize", "-m", "aov_assets.definitions"]
     command += ["--select", "classified_orders,daily_aov", "--partition-range", f"{FIRST}...{LAST}"]
     return timed(command, env, REPO)
+
+
+def fresh_database(server: str) -> str:
+    """A new, empty database on the server (dagster-postgres creates its tables in it)."""
+    import uuid
+
+    import psycopg
+
+    name = f"dagster_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"
 
 
 if __name__ == "__main__":

@@ -159,3 +159,19 @@ def test_without_the_private_parts_the_demo_home_uses_dagsters_stock_storage(tmp
 @pytest.fixture(autouse=True)
 def _no_stray_home(monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
+def test_an_instance_on_postgresql_gets_batched_event_writes_and_a_stock_one_does_not(tmp_path, monkeypatch):
+    variable, size = operations_instance.EVENT_BATCH_SIZE
+    for yaml_text, batched in (
+        ("storage:\n  postgres:\n    postgres_url: postgresql://db.internal/dagster\n", True),
+        ("telemetry:\n  enabled: false\n", False),
+    ):
+        home = tmp_path / f"home_{batched}"
+        home.mkdir()
+        (home / "dagster.yaml").write_text(yaml_text)  # the user's own: never rewritten
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        monkeypatch.delenv(variable, raising=False)
+        operations_instance.use_dagster_home(tmp_path)
+        assert (home / "dagster.yaml").read_text() == yaml_text
+        assert os.environ.get(variable) == (size if batched else None)
