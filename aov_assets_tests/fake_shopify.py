@@ -252,6 +252,7 @@ class Faults:
     error: str | None = None  # the next query answers this GraphQL error (HTTP 200, code INTERNAL_SERVER_ERROR)
     latency_seconds: float = 0.0  # every orders page
     forbidden: bool = False  # every query: 403, the app lacks a scope the query needs
+    raw_answers: list[bytes] = field(default_factory=list)  # next queries: these exact bodies (HTTP 200)
     bulk_running_polls: int = 1  # a bulk operation answers RUNNING this many times before it ends
     bulk_ends: str = "COMPLETED"  # how it ends (FAILED: with errorCode INTERNAL_SERVER_ERROR)
 
@@ -323,7 +324,7 @@ class FakeShopify:
                 status, answer, headers, entry = shop.respond(
                     self.path, self.headers.get("X-Shopify-Access-Token"), body
                 )
-                payload = json.dumps(answer).encode()
+                payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
                 entry["response"] = payload  # what is sent, byte for byte (kept before the client can read it)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -379,6 +380,8 @@ class FakeShopify:
             return 401, {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, {}
         if faults.forbidden:
             return 403, {"errors": "[API] This action requires merchant approval for read_orders scope."}, {}
+        if faults.raw_answers:
+            return 200, faults.raw_answers.pop(0), {}
         if faults.too_many:
             retry_after = faults.too_many.pop(0)
             return 429, {"errors": "Exceeded 2 calls per second for api client."}, {"Retry-After": retry_after}

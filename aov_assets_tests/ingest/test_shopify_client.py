@@ -135,6 +135,22 @@ def test_throttled_the_client_waits_until_the_bucket_holds_the_query_then_succee
     assert retried["at"] - throttled["at"] >= cost / 100
 
 
+# A throttled answer as Shopify's community forum shows one (HTTP 200; `extensions` beside `errors`, not in them).
+DOCUMENTED_THROTTLE = b"""{"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED",
+  "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+  "extensions": {"cost": {"requestedQueryCost": 752, "actualQueryCost": null,
+  "throttleStatus": {"maximumAvailable": 1000.0, "currentlyAvailable": 666, "restoreRate": 50.0}}}}"""
+
+
+def test_a_throttled_answer_shaped_as_shopify_sends_it_makes_the_client_wait_for_the_points(shop):
+    shop.faults.raw_answers = [DOCUMENTED_THROTTLE]
+    with client(shop, page_size=10) as api:
+        [(_, payloads)] = api.iter_days([DAY])
+    assert ids(payloads) == DAY_IDS
+    throttled, retried = shop.log("OrdersPage")[:2]
+    assert retried["at"] - throttled["at"] >= (752 - 666) / 50.0  # waited until the bucket held the 752 points
+
+
 def test_the_client_paces_itself_to_the_bucket_and_is_never_throttled():
     with FakeShopify(ORDERS, maximum_available=12, restore_rate=100, now=lambda: NOW) as shop:
         with client(shop, concurrency=1) as api:
