@@ -255,6 +255,7 @@ class Faults:
     raw_answers: list[bytes] = field(default_factory=list)  # next queries: these exact bodies (HTTP 200)
     bulk_running_polls: int = 1  # a bulk operation answers RUNNING this many times before it ends
     bulk_ends: str = "COMPLETED"  # how it ends (FAILED: with errorCode INTERNAL_SERVER_ERROR)
+    bulk_short_file: bool = False  # a bulk operation's file lacks its last line (a cut-off download)
 
 
 class FakeShopify:
@@ -341,11 +342,14 @@ class FakeShopify:
                     return
                 operation = shop.bulk[int(match.group(1))]
                 operation["downloads"].append(dict(self.headers))
+                jsonl = operation["jsonl"]
+                if shop.faults.bulk_short_file:
+                    jsonl = b"".join(jsonl.splitlines(keepends=True)[:-1])
                 self.send_response(200)
                 self.send_header("Content-Type", "application/jsonl")
-                self.send_header("Content-Length", str(len(operation["jsonl"])))
+                self.send_header("Content-Length", str(len(jsonl)))
                 self.end_headers()
-                self.wfile.write(operation["jsonl"])
+                self.wfile.write(jsonl)
 
             def log_message(self, *_args: Any) -> None:
                 pass

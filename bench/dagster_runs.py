@@ -7,7 +7,8 @@ On the sample's lake (written once to a temporary directory, or `--data DIR` kep
   warehouse each time, with a stock Dagster home (an empty DAGSTER_HOME: what a user's own
   `dagster` command gets), with the home `aov` commands use (pooled event log, batched events) and,
   with `--postgres URL` (a server; `pip install -e '.[postgres]'`), with the instance on PostgreSQL
-  (dagster-postgres: run, event log and schedule storage; a fresh database each round);
+  (dagster-postgres: run, event log and schedule storage; a fresh database each round), without and
+  with Dagster's batched event writes (what `aov` commands set for such an instance);
 - one day's `aov backfill --from D --to D` (what the daily schedule runs) on the demo's data, after
   one `aov demo` has filled it.
 
@@ -73,7 +74,14 @@ def main() -> None:
             "classified_orders+daily_aov, stock home": lambda: range_run(base, Path(tmp), "stock"),
             "classified_orders+daily_aov, aov's home": lambda: range_run(base, Path(tmp), "aov"),
             **(
-                {"classified_orders+daily_aov, PostgreSQL instance": lambda: range_run(base, Path(tmp), args.postgres)}
+                {
+                    "classified_orders+daily_aov, PostgreSQL instance": lambda: range_run(
+                        base, Path(tmp), args.postgres
+                    ),
+                    "the same, DAGSTER_EVENT_BATCH_SIZE=1000": lambda: range_run(
+                        base | dict([EVENT_BATCH_SIZE]), Path(tmp), args.postgres
+                    ),
+                }
                 if args.postgres
                 else {}
             ),

@@ -380,8 +380,17 @@ def _timestamp(value: str, field: str) -> datetime:
 
 
 def reject_row(day: date, position: int, entity_id: int | None, reason: str, payload: bytes | str) -> dict:
-    """A rejected_orders row; the payload as storable text (invalid UTF-8 replaced, NUL escaped): the
-    lake keeps the exact bytes."""
+    """A rejected_orders row; the payload as storable text: the lake keeps the exact bytes."""
+    return {
+        "order_date": day,
+        "position": position,
+        "entity_id": entity_id,
+        "reason": reason,
+        "payload": storable_text(payload),
+    }
+
+
+def storable_text(payload: bytes | str) -> str:
+    """A payload as text every warehouse stores: invalid UTF-8 replaced, NUL escaped."""
     raw = payload if isinstance(payload, bytes) else payload.encode("utf-8", errors="surrogatepass")
-    text = raw.decode("utf-8", errors="replace").replace("\x00", "\\u0000")
-    return {"order_date": day, "position": position, "entity_id": entity_id, "reason": reason, "payload": text}
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\\u0000")

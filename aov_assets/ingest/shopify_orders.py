@@ -145,12 +145,18 @@ def _currency(node: dict[str, Any], field: str, which: str) -> str | None:
     return _money(node, field, which).get("currencyCode")
 
 
-def _sum(amounts: list[str | None]) -> str | None:
-    """Exact sum of decimal strings; one that is not a number is passed on for the parser to reject."""
-    try:
-        return str(sum((Decimal(amount) for amount in amounts if amount is not None), Decimal(0)))
-    except (InvalidOperation, TypeError):
-        return next(amount for amount in amounts if amount is not None)
+def _sum(amounts: list[Any]) -> str:
+    """Exact sum of decimal strings; a missing or non-numeric one makes the sum unreadable, so the
+    order's items are refused (no lines) rather than its discount silently dropped."""
+    total = Decimal(0)
+    for amount in amounts:
+        try:
+            total += Decimal(amount) if isinstance(amount, str) else Decimal("NaN")
+        except InvalidOperation:
+            return "not an amount"
+        if not total.is_finite():
+            return "not an amount"
+    return str(total)
 
 
 def rest_time(value: Any) -> Any:

@@ -27,7 +27,7 @@ from ..core.text import plain_records
 from ..core.windows import WINDOW_DAYS, add_months, month_end
 from ..ingest.assets import batches, lake_failures
 from ..ingest.lake import RawOrderLake
-from ..ingest.parse import reject_row
+from ..ingest.parse import reject_row, storable_text
 from ..ingest.shopify_orders import rest_orders
 from ..ingest.sources import segment_rule
 from ..investigation.assets import causes_picture, investigation_numbers
@@ -73,9 +73,8 @@ def classified_orders(
         payloads = store.payloads_of(batch)  # as the lake keeps them: what a rejected row shows
         basis, limit = manifest.metric.basis, manifest.validation.max_order_value
         orders, rejected = classify_orders(rest_orders(manifest, payloads).items(), basis, rule, limit)
-        as_sent = [
-            payloads[day][position].as_py() for day, position in zip(rejected["order_date"], rejected["position"])
-        ]
+        places = zip(rejected["order_date"], rejected["position"])
+        as_sent = [storable_text(payloads[day][position].as_py()) for day, position in places]
         return payloads, orders, rejected.assign(payload=pd.Series(as_sent, index=rejected.index, dtype=object))
 
     with (

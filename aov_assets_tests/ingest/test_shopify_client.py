@@ -392,12 +392,19 @@ def test_many_days_come_from_one_bulk_operation_equal_to_the_pages(shop):
     assert "X-Shopify-Access-Token" not in download  # the signed file URL gets no token
 
 
-def test_a_long_range_takes_one_bulk_operation_per_quarter_and_a_failed_one_says_so(shop):
+def test_a_long_range_takes_one_bulk_operation_per_month_and_a_failed_one_says_so(shop):
     days = [date(2026, 3, 12) + timedelta(days=i) for i in range(100)]
     with client(shop, bulk_days=14, poll_seconds=0.01, today=lambda: date(2026, 3, 20)) as api:
         fetched = dict(api.iter_days(days))
-    assert len(shop.bulk) == 2 and len(fetched) == 100  # 92 days, then 8
+    assert len(shop.bulk) == 4 and len(fetched) == 100  # 31 + 31 + 31 + 7 days
     assert ids(fetched[date(2026, 3, 12)]) == [21] and ids(fetched[DAY]) == DAY_IDS
+    shop.faults.bulk_short_file = True
+    with client(shop, bulk_days=14, poll_seconds=0.01) as api:
+        with pytest.raises(
+            ShopifyError, match=r"the file of orders created 2026-05-01..2026-05-20 .* holds \d+ of \d+"
+        ):
+            list(api.iter_days([date(2026, 5, 1) + timedelta(days=i) for i in range(20)]))
+    shop.faults.bulk_short_file = False
     shop.faults.bulk_ends = "FAILED"
     with client(shop, bulk_days=14, poll_seconds=0.01) as api:
         with pytest.raises(ShopifyError, match=r"ended orders created 2026-05-01..2026-05-20 .* FAILED \(INTERNAL_"):

@@ -130,3 +130,14 @@ def test_payloads_that_are_not_orders_are_passed_on_for_the_parser_to_reject():
     assert json.loads(out[0])["entity_id"] == 5001
     assert out[1:] == [b"{not json", b"[1, 2]"]
     assert gid_number("gid://shopify/Order/12") == 12 and gid_number("12x") is None and gid_number(None) is None
+
+
+def test_a_line_is_its_original_total_less_its_discounts_and_an_unreadable_discount_refuses_the_lines():
+    from aov_assets.actions.lines import line_rows
+
+    broken = node(6001)
+    broken["lineItems"]["nodes"][0]["discountAllocations"].append({"allocatedAmountSet": None})
+    payloads = rest_payloads([json.dumps(node(6000)).encode(), json.dumps(broken).encode()], ["wholesale"])
+    lines, unreadable = line_rows([(DAY, payloads)], {6000, 6001}, set())
+    assert lines["entity_id"].tolist() == [6000] and lines["line_cents"].tolist() == [10000]  # 104.00 - 4.00
+    assert unreadable == [6001]  # a discount that cannot be read is never silently dropped

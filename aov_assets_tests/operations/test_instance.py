@@ -163,11 +163,15 @@ def _no_stray_home(monkeypatch):
 
 def test_an_instance_on_postgresql_gets_batched_event_writes_and_a_stock_one_does_not(tmp_path, monkeypatch):
     variable, size = operations_instance.EVENT_BATCH_SIZE
-    for yaml_text, batched in (
-        ("storage:\n  postgres:\n    postgres_url: postgresql://db.internal/dagster\n", True),
-        ("telemetry:\n  enabled: false\n", False),
+    for number, (yaml_text, batched) in enumerate(
+        (
+            ("storage:\n  postgres:\n    postgres_url: postgresql://db.internal/dagster\n", True),
+            ("event_log_storage:\n  module: dagster_postgres.event_log\n  class: PostgresEventLogStorage\n", True),
+            ("telemetry:\n  enabled: false\n", False),
+            ("# moved off postgres last year\nlocal_artifact_storage:\n  config: {base_dir: /srv/postgres}\n", False),
+        )
     ):
-        home = tmp_path / f"home_{batched}"
+        home = tmp_path / f"home_{number}"
         home.mkdir()
         (home / "dagster.yaml").write_text(yaml_text)  # the user's own: never rewritten
         monkeypatch.setenv("DAGSTER_HOME", str(home))

@@ -128,7 +128,7 @@ def test_a_shopify_and_an_adobe_commerce_store_side_by_side_to_the_cent(tmp_path
         }
         aov(pipeline, env, "backfill", "--from", str(FIRST), "--to", str(LAST))
         assert not shop.log(code="THROTTLED")
-        assert len(shop.bulk) == 1  # the 60 days from one bulk operation (the daily runs page day by day)
+        assert len(shop.bulk) == 2  # the 60 days from two bulk operations of a month (daily runs page day by day)
 
     prior_last = LAST - timedelta(days=30)
     portfolio = {row["store"]: row for row in aov(pipeline, env, "portfolio", "--as-of", str(LAST), "--json")["stores"]}

@@ -6,20 +6,22 @@ query `created_at:>='D' AND created_at:<'D+1'` (UTC instants), sorted by ID and 
 (`pageInfo { hasNextPage endCursor }`). Only `orders` are read, never `draftOrders`: a completed draft
 order is already an order, and an open one is not a sale. Copies of an order id within a day are dropped
 (a paging glitch must not double an order). Up to `concurrency` days are fetched at once; days are handed
-over in order.
+over in order. A run of `bulk_days` days or more comes from bulk operations instead (a month per
+operation: one JSONL file each, orders put back together with their line items).
 
 Each order is handed over as the exact JSON bytes of its node (`msgspec.Raw`), so the lake holds what
-the shop said, money included. One exception: an order with more line items than the nested page
-(`line_items_page`) gets the rest from `order(id:) { lineItems(first:, after:) }`, and is re-encoded
-with all its line items in `lineItems.nodes` and `pageInfo.hasNextPage: false`.
+the shop said, money included. The exceptions are re-encoded with all their line items in
+`lineItems.nodes`: an order with more line items than the nested page (`line_items_page`; the rest come
+from `order(id:) { lineItems(first:, after:) }`), and every order of a bulk operation.
 
 Rate limits are cost-based: a bucket of `maximumAvailable` points refilled at `restoreRate` per second,
 both read from each response's `extensions.cost.throttleStatus` (they differ by plan), so a query waits
-until its expected cost fits. THROTTLED (an HTTP 200 with an error), 429 (honouring Retry-After), 5xx and
-transport errors are retried by tenacity within `retry_seconds`; 401/403 fail at once. MAX_COST_EXCEEDED
-(a single query above 1,000 points) halves the orders page, then the nested line-items page, for the rest
-of the client's life. Without the read_all_orders scope Shopify silently returns no order older than 60
-days, so such days fail loudly instead. No message carries the token: errors name variables, not values.
+until its expected cost fits beside the queries in flight. THROTTLED (an HTTP 200 with an error), 429
+(honouring Retry-After), 5xx and transport errors are retried by tenacity within `retry_seconds`;
+401/403 fail at once. MAX_COST_EXCEEDED (a single query above 1,000 points) halves the orders page, then
+the nested line-items page, for the rest of the client's life. Without the read_all_orders scope Shopify
+silently returns no order older than 60 days, so such days fail loudly instead. No message carries the
+token: errors name variables, not values.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ BULK_STATUS_QUERY = (
     "query BulkStatus($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount url partialDataUrl } }"
 )
 CATALOG_PAGE = 100  # product variants per catalog query (each with its product and a collection): well under 1,000
-BULK_SPAN_DAYS = 92  # days per bulk operation: a quarter's orders in one file, the rest in the next
+BULK_SPAN_DAYS = 31  # days per bulk operation: a month's orders in one file (all of them in memory at once)
 SHOP_QUERY = "query ShopSettings { shop { currencyCode ianaTimezone name } }"
 SCOPES_QUERY = "query AccessScopes { currentAppInstallation { accessScopes { handle } } }"
 CATALOG_QUERY = (
@@ -240,28 +242,27 @@ class _Bucket:
         self._reserved = 0.0
 
     def take(self, shape: tuple) -> float:
-        """Wait until the expected cost fits beside what is in flight; returns the points reserved."""
+        """Wait until the expected cost fits beside what is in flight; returns the points reserved. A shape
+        not seen yet is expected to cost as much as the costliest one seen, and learns alone."""
         with self._changed:
             while True:
-                if shape not in self._costs:
-                    if shape not in self._learning:
-                        self._learning.add(shape)
-                        return 0.0
+                known = self._costs.get(shape)
+                if known is None and shape in self._learning:
                     self._changed.wait(0.05)  # another query of this shape is learning its cost
                     continue
                 status, now = self._status, time.monotonic()
-                cost = self._costs[shape]
-                if status is None or status.restore_rate <= 0:
-                    self._reserved += cost
-                    return cost
-                cost = min(cost, status.maximum_available)
-                held = min(
-                    status.maximum_available, status.currently_available + (now - self._at) * status.restore_rate
-                )
-                if cost <= held - self._reserved:
-                    self._reserved += cost
-                    return cost
-                self._changed.wait((cost - held + self._reserved) / status.restore_rate)
+                cost = known if known is not None else max(self._costs.values(), default=0.0)
+                if status is not None and status.restore_rate > 0:
+                    cost = min(cost, status.maximum_available)
+                    restored = status.currently_available + (now - self._at) * status.restore_rate
+                    held = min(status.maximum_available, restored)
+                    if cost > held - self._reserved:
+                        self._changed.wait((cost - held + self._reserved) / status.restore_rate)
+                        continue
+                if known is None:
+                    self._learning.add(shape)
+                self._reserved += cost
+                return cost
 
     def settle(self, shape: tuple, reserved: float, reply: _Reply | None) -> None:
         """The query is answered (or failed): release its reservation and learn from its cost extension."""
@@ -500,13 +501,15 @@ class ShopifyClient:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _bulk_days(self, days: list[date]) -> Iterator[tuple[date, list[bytes]]]:
-        start, last = min(days), max(days)
-        while start <= last:
-            stop = min(start + timedelta(days=BULK_SPAN_DAYS), last + timedelta(days=1))
+        """The days in order, a stretch of up to BULK_SPAN_DAYS from each next requested day at a time."""
+        pending = sorted(set(days))
+        while pending:
+            start = pending[0]
+            stop = min(start + timedelta(days=BULK_SPAN_DAYS), pending[-1] + timedelta(days=1))
             by_day = self.bulk_orders(start, stop)
             for day in (day for day in days if start <= day < stop):
                 yield day, by_day.get(day, [])
-            start = stop
+            pending = [day for day in pending if day >= stop]
 
     def bulk_orders(self, first: date, stop: date) -> dict[date, list[bytes]]:
         """Orders created in [first 00:00Z, stop 00:00Z) by one bulk operation, by UTC day, each once:
@@ -516,19 +519,31 @@ class ShopifyClient:
         search = f"created_at:>='{first}T00:00:00Z' AND created_at:<'{stop}T00:00:00Z'"
         reply = self.query(BULK_RUN_MUTATION, {"query": bulk_orders_query(search)}, what, ("bulk",))
         started = self._data(reply, what)["bulkOperationRunQuery"]
-        if started["userErrors"]:
-            problems = "; ".join(_one_line(error["message"]) for error in started["userErrors"])
+        if started["userErrors"] or not started["bulkOperation"]:
+            problems = "; ".join(_one_line(error["message"]) for error in started["userErrors"]) or "no operation"
             raise ShopifyError(f"Shopify {self.shop} refused {what}: {problems}")
-        url = self._bulk_result(started["bulkOperation"]["id"], what)
-        return _orders_by_day(self._download(url, what) if url else ())
+        url, objects = self._bulk_result(started["bulkOperation"]["id"], what)
+        if url is None:
+            if objects:
+                raise ShopifyError(f"Shopify {self.shop} finished {what} with {objects} objects but no file")
+            return {}
+        lines = [line for line in self._download(url, what) if line.strip()]
+        if len(lines) != objects:
+            raise ShopifyError(f"Shopify {self.shop}: the file of {what} holds {len(lines)} of {objects} objects")
+        try:
+            return _orders_by_day(lines)
+        except (msgspec.DecodeError, msgspec.ValidationError, KeyError, ValueError) as error:
+            raise ShopifyError(f"Shopify {self.shop}: the file of {what} cannot be read: {error}") from None
 
-    def _bulk_result(self, operation: str, what: str) -> str | None:
-        """Poll the operation until it ends: its file's URL (None when no order matched)."""
+    def _bulk_result(self, operation: str, what: str) -> tuple[str | None, int]:
+        """Poll the operation until it ends: its file's URL (None when no order matched) and object count."""
         while True:
             reply = self.query(BULK_STATUS_QUERY, {"id": operation}, what, ("bulk status",))
             status = self._data(reply, what)["bulkOperation"]
+            if status is None:
+                raise ShopifyError(f"Shopify {self.shop} no longer knows the bulk operation of {what}")
             if status["status"] == "COMPLETED":
-                return status["url"]
+                return status["url"], int(status["objectCount"])
             if status["status"] not in ("CREATED", "RUNNING"):
                 code = status.get("errorCode") or "no error code"
                 raise ShopifyError(f"Shopify {self.shop} ended {what} {status['status']} ({code})")
@@ -536,12 +551,17 @@ class ShopifyClient:
 
     def _download(self, url: str, what: str) -> Iterator[str]:
         """The operation's JSONL, streamed line by line from Shopify's storage: a signed URL, so no token
-        is sent there."""
-        with httpx.Client(timeout=httpx.Timeout(self.timeout_seconds)) as storage:
-            with storage.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise ShopifyError(f"Shopify {self.shop}: the file of {what} answered HTTP {response.status_code}")
-                yield from response.iter_lines()
+        is sent there (and the URL, a credential for seven days, is never shown)."""
+        try:
+            with httpx.Client(timeout=httpx.Timeout(self.timeout_seconds)) as storage:
+                with storage.stream("GET", url) as response:
+                    if response.status_code != 200:
+                        raise ShopifyError(
+                            f"Shopify {self.shop}: the file of {what} answered HTTP {response.status_code}"
+                        )
+                    yield from response.iter_lines()
+        except httpx.HTTPError as error:
+            raise ShopifyError(f"Shopify {self.shop}: the file of {what} failed: {type(error).__name__}") from None
 
     def orders_on(self, day: date) -> list[bytes]:
         """Orders created in [day 00:00Z, next day 00:00Z), by id, each once."""
@@ -635,19 +655,18 @@ def _orders_by_day(lines: Iterable[str]) -> dict[date, list[bytes]]:
     """A bulk operation's JSONL (orders, and line items naming their order in `__parentId`, in any order)
     -> each UTC day's orders with their line items, each order once."""
     orders: dict[str, dict] = {}
-    items: dict[str, list[dict]] = {}
+    items: dict[str, dict[str, dict]] = {}  # per order, by line item id: a repeated line counts once
     for line in lines:
-        if not line.strip():
-            continue
         node = _ANY.decode(line)
         parent = node.pop("__parentId", None)
         if parent is None:
             orders.setdefault(node["id"], node)
         else:
-            items.setdefault(parent, []).append(node)
+            items.setdefault(parent, {}).setdefault(node["id"], node)
     by_day: dict[date, list[bytes]] = {}
     for order_id, order in orders.items():
-        order["lineItems"] = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": items.get(order_id, [])}
+        nodes = list(items.get(order_id, {}).values())
+        order["lineItems"] = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": nodes}
         by_day.setdefault(date.fromisoformat(order["createdAt"][:10]), []).append(msgspec.json.encode(order))
     return by_day
 
