@@ -22,40 +22,32 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
+from agency import manifest  # bench/agency.py: N stores, each the sample merchant
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the browser tests' Chromium settings and helpers, shared
+
+from aov_assets_tests.operations.test_browser import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    UI_SETTINGS,
+    VIEWPORT,
+    answers,
+    free_port,
+)
+
 BIN = Path(sys.executable).parent
-CHROMIUM = Path("/usr/bin/chromium")
-# As aov_assets_tests/operations/test_browser.py: no sandbox, nothing in the background, nothing leaves 127.0.0.1.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1600, "height": 1000}
 TIMEOUT_MS = 180_000  # 100 stores on two cores
-# The "Join the Dagster community" dialog counts as seen; the lineage is laid out top-down.
-UI_SETTINGS = """
-window.localStorage.setItem("communityNux", '"1"');
-window.localStorage.setItem("asset-graph-direction", '"vertical"');
-"""
 LOCATION = "aov_assets.definitions"
 DAYS = ("2026-05-01", "2026-05-03")  # s000's backfill; the last day is aov.yaml's end_date
 LOADS = 3
@@ -76,28 +68,6 @@ GROUP = (
     "aov_30d",
     "account_whitespace",
 )
-
-
-def manifest(path: Path, stores: int) -> Path:
-    data = yaml.safe_load((REPO / "aov.yaml").read_text())
-    data["stores"] = [{"key": f"s{number:03d}", "name": f"Store {number}"} for number in range(stores)]
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-    try:
-        with opener.open(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def backfill_s000(env: dict[str, str]) -> float:
