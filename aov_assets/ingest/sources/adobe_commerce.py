@@ -29,10 +29,10 @@ import httpx
 import msgspec
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256
 from oauthlib.oauth1 import Client as OAuth1Signer
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
 
 from ..parse import entity_id_of
-from .http import retry_after
+from .http import PooledClient
 
 MAX_PAGE_SIZE = 300
 
@@ -222,7 +222,7 @@ def _transient(response: httpx.Response) -> bool:
     return response.status_code == 429 or response.status_code >= 500
 
 
-class AdobeCommerceClient:
+class AdobeCommerceClient(PooledClient):
     """The store's REST API, as an order source for the lake."""
 
     name = "adobe_commerce"
@@ -246,31 +246,19 @@ class AdobeCommerceClient:
             )
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise AdobeCommerceConfigError(f"page_size must be 1..{MAX_PAGE_SIZE} (got {page_size})")
-        self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.prefix = f"/rest/{store_code}/V1" if store_code else "/rest/V1"
         self.page_size = page_size
-        self.concurrency = max(concurrency, 1)
-        self.retry_seconds = retry_seconds
-        self.backoff_seconds = backoff_seconds
-        self._jitter = wait_random_exponential(multiplier=backoff_seconds, max=30)  # uniform(0, min(30, b * 2**n))
-        self._http = httpx.Client(
-            base_url=self.base_url,
+        super().__init__(
+            base_url,
+            concurrency=concurrency,
+            timeout_seconds=timeout_seconds,
+            retry_seconds=retry_seconds,
+            backoff_seconds=backoff_seconds,
+            headers={},
             auth=credentials.auth(),
-            timeout=httpx.Timeout(timeout_seconds),
-            headers={"Accept": "application/json"},
-            limits=httpx.Limits(max_connections=self.concurrency + 2, max_keepalive_connections=self.concurrency + 2),
         )
         self._lookups: dict[str, list[dict]] = {}
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> AdobeCommerceClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # ----------------------------------------------------------------- requests
 
@@ -309,15 +297,6 @@ class AdobeCommerceClient:
             retry_error_callback=give_up,
         )
         return retrying(attempt)
-
-    def _wait(self, state: RetryCallState) -> float:
-        """The store's Retry-After when it sent one, else full jitter (spreads retries of concurrent workers)."""
-        seconds = None if state.outcome.failed else retry_after(state.outcome.result())
-        return self._jitter(state) if seconds is None else seconds
-
-    def _out_of_budget(self, state: RetryCallState) -> bool:
-        """Stop when the coming wait would end past `retry_seconds` (tenacity computes the wait first)."""
-        return state.seconds_since_start + state.upcoming_sleep > self.retry_seconds
 
     def _auth_message(self, endpoint: str, response: httpx.Response) -> str:
         resource = ACL_RESOURCES.get(endpoint.split("?")[0], "the resource of this endpoint")

@@ -1,11 +1,63 @@
-"""What both store clients read from an HTTP answer (pure: no I/O)."""
+"""What both store clients share: one pooled HTTP connection per store, and reading an answer's Retry-After."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Self
 
 import httpx
+from tenacity import RetryCallState, wait_random_exponential
+
+
+class PooledClient:
+    """A store API's client: one httpx connection pool for `concurrency` requests at once (and two more for
+    lookups beside them), closed when its `with` block ends, and the retry timing both APIs get: the
+    answer's Retry-After, else full jitter (spreads the retries of concurrent workers), within
+    `retry_seconds`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        concurrency: int,
+        timeout_seconds: float,
+        retry_seconds: float,
+        backoff_seconds: float,
+        headers: dict[str, str],
+        auth: httpx.Auth | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.retry_seconds = retry_seconds
+        self._jitter = wait_random_exponential(multiplier=backoff_seconds, max=30)  # uniform(0, min(30, b * 2**n))
+        self.concurrency = max(concurrency, 1)
+        connections = self.concurrency + 2
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=auth,
+            timeout=httpx.Timeout(timeout_seconds),
+            headers={"Accept": "application/json", **headers},
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _wait(self, state: RetryCallState) -> float:
+        """The answer's Retry-After when it sent one (a retried answer is an httpx.Response), else full jitter."""
+        outcome = None if state.outcome.failed else state.outcome.result()
+        seconds = retry_after(outcome) if isinstance(outcome, httpx.Response) else None
+        return self._jitter(state) if seconds is None else seconds
+
+    def _out_of_budget(self, state: RetryCallState) -> bool:
+        """Stop when the coming wait would end past `retry_seconds` (tenacity computes the wait first)."""
+        return state.seconds_since_start + state.upcoming_sleep > self.retry_seconds
 
 
 def retry_after(response: httpx.Response) -> float | None:

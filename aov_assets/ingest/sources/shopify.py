@@ -27,7 +27,6 @@ token: errors name variables, not values.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import threading
 import time
@@ -40,244 +39,59 @@ from urllib.parse import urlsplit
 
 import httpx
 import msgspec
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
 
 from ..shopify_orders import CUSTOMER_GROUPS, gid_number
-from .http import retry_after
+from .http import PooledClient
+from .shopify_api import (
+    ANY_JSON,
+    BULK_RUN_MUTATION,
+    BULK_STATUS_QUERY,
+    CATALOG_QUERY,
+    DEFAULT_API_VERSION,
+    LINE_ITEMS_QUERY,
+    LINES_PAGE,
+    MAX_PAGE_SIZE,
+    ORDER_HEAD,
+    ORDERS_PAGE,
+    ORDERS_QUERY,
+    RECENT_DAYS,
+    REPLY,
+    SCOPES,
+    SCOPES_QUERY,
+    SHOP_QUERY,
+    Connection,
+    CostBucket,
+    OrderHead,
+    Reply,
+    ShopifyAuthError,
+    ShopifyConfigError,
+    ShopifyError,
+    TooCostly,
+    api_message,
+    bulk_orders_query,
+    needs_all_orders,
+    one_line,
+    transient,
+)
 
-DEFAULT_API_VERSION = "2026-10"  # the stable version of the quarter (2027-01 is still a release candidate)
-MAX_PAGE_SIZE = 250
-RECENT_DAYS = 60  # without read_all_orders, Shopify shows only the orders of the last 60 days
 BASE_URL_VARIABLE = "SHOPIFY_BASE_URL"
+
 TOKEN_VARIABLE = "SHOPIFY_ACCESS_TOKEN"
-SCOPES = "read_orders, read_customers, read_products, and read_all_orders for orders older than 60 days"
 
-_MONEY = "{ shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }"
-LINE_ITEM_FIELDS = (
-    "id sku name quantity product { id productType } originalTotalSet { shopMoney { amount currencyCode } } "
-    "discountAllocations { allocatedAmountSet { shopMoney { amount currencyCode } } }"
-)
-# What the lake keeps of each order: everything the rules read, plus what explains an order later.
-ORDER_OWN_FIELDS = (
-    "id name createdAt updatedAt cancelledAt test presentmentCurrencyCode paymentGatewayNames "
-    f"totalPriceSet {_MONEY} subtotalPriceSet {_MONEY} totalTaxSet {_MONEY} totalDiscountsSet {_MONEY} "
-    f"totalShippingPriceSet {_MONEY} totalRefundedSet {_MONEY} "
-    "customer { id tags } "
-    "purchasingEntity { __typename ... on PurchasingCompany { company { id name } location { id name } "
-    "contact { id } } ... on Customer { id } }"
-)
-ORDER_FIELDS = (
-    f"{ORDER_OWN_FIELDS} "
-    f"lineItems(first: $lines) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {LINE_ITEM_FIELDS} }} }}"
-)
-ORDERS_QUERY = (
-    "query OrdersPage($first: Int!, $after: String, $query: String!, $lines: Int!) { "
-    "orders(first: $first, after: $after, query: $query, sortKey: ID) { "
-    f"pageInfo {{ hasNextPage endCursor }} nodes {{ {ORDER_FIELDS} }} }} }}"
-)
-LINE_ITEMS_QUERY = (
-    "query OrderLineItems($id: ID!, $first: Int!, $after: String) { order(id: $id) { "
-    "lineItems(first: $first, after: $after) { pageInfo { hasNextPage endCursor } "
-    f"nodes {{ {LINE_ITEM_FIELDS} }} }} }} }}"
-)
-
-
-def bulk_orders_query(search: str) -> str:
-    """A bulk operation's query (many days at once): Shopify runs it and writes JSONL, one line per order
-    and one per line item (with `__parentId`, its order's id); connections take no page sizes there."""
-    return (
-        f"{{ orders(query: {json.dumps(search)}, sortKey: ID) {{ edges {{ node {{ {ORDER_OWN_FIELDS} "
-        f"lineItems {{ edges {{ node {{ {LINE_ITEM_FIELDS} }} }} }} }} }} }} }}"
-    )
-
-
-BULK_RUN_MUTATION = (
-    "mutation BulkOrders($query: String!) { bulkOperationRunQuery(query: $query, groupObjects: false) { "
-    "bulkOperation { id status } userErrors { field message } } }"
-)
-BULK_STATUS_QUERY = (
-    "query BulkStatus($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount url partialDataUrl } }"
-)
 CATALOG_PAGE = 100  # product variants per catalog query (each with its product and a collection): well under 1,000
+
 BULK_SPAN_DAYS = 31  # days per bulk operation: a month's orders in one file (all of them in memory at once)
-SHOP_QUERY = "query ShopSettings { shop { currencyCode ianaTimezone name } }"
-SCOPES_QUERY = "query AccessScopes { currentAppInstallation { accessScopes { handle } } }"
-CATALOG_QUERY = (
-    "query CatalogPage($first: Int!, $after: String) { productVariants(first: $first, after: $after, sortKey: ID) { "
-    "pageInfo { hasNextPage endCursor } nodes { sku title product { id title productType "
-    "collections(first: 1) { nodes { title } } } } } }"
-)
 
 # https only; plain http just for a fake shop on the loopback interface.
 _SHOP_URL = re.compile(r"^(https://[^/\s:?#]+(:\d+)?|http://(127\.0\.0\.1|localhost)(:\d+)?)/?$")
-
-
-class ShopifyError(RuntimeError):
-    """A request that failed for good, in one line naming the shop (its host), never the token."""
-
-
-class ShopifyAuthError(ShopifyError):
-    """Shopify refused the token (401) or the app's access scopes (403)."""
-
-
-class ShopifyConfigError(ShopifyError):
-    """The environment does not describe a usable shop connection."""
-
-
-class _TooCostly(ShopifyError):
-    """MAX_COST_EXCEEDED: the query asks for more than one query may cost (the orders pages shrink)."""
-
-    def __init__(self, message: str, problem: str):
-        super().__init__(message)
-        self.problem = problem
-
-
-class _Throttle(msgspec.Struct, rename="camel"):
-    maximum_available: float
-    currently_available: float
-    restore_rate: float
-
-
-class _Cost(msgspec.Struct, rename="camel"):
-    requested_query_cost: float | None = None
-    throttle_status: _Throttle | None = None
-
-
-class _Extensions(msgspec.Struct):
-    cost: _Cost | None = None
-
-
-class _Error(msgspec.Struct):
-    message: str = ""
-    extensions: dict[str, Any] = {}
-
-
-class _Reply(msgspec.Struct):
-    data: msgspec.Raw = msgspec.Raw(b"null")
-    errors: list[_Error] | str | None = None
-    extensions: _Extensions | None = None
-
-    @property
-    def codes(self) -> set[str]:
-        return {str(e.extensions.get("code")) for e in self.errors} if isinstance(self.errors, list) else set()
-
-    def problem(self) -> str:
-        if isinstance(self.errors, str):
-            return _one_line(self.errors)
-        return "; ".join(_one_line(f"{e.extensions.get('code') or 'ERROR'}: {e.message}") for e in self.errors or [])
-
-
-class _PageInfo(msgspec.Struct, rename="camel"):
-    has_next_page: bool = False
-    end_cursor: str | None = None
-
-
-class _Connection(msgspec.Struct, rename="camel"):
-    page_info: _PageInfo
-    nodes: list[msgspec.Raw]
-
-
-class _Orders(msgspec.Struct):
-    orders: _Connection
-
-
-class _LinesHead(msgspec.Struct, rename="camel"):
-    page_info: _PageInfo
-
-
-class _OrderHead(msgspec.Struct, rename="camel"):
-    id: str
-    line_items: _LinesHead | None = None
-
-
-class _LinesOwner(msgspec.Struct, rename="camel"):
-    line_items: _Connection
-
-
-class _Order(msgspec.Struct):
-    order: _LinesOwner | None = None
-
-
-_REPLY = msgspec.json.Decoder(_Reply)
-_ORDERS = msgspec.json.Decoder(_Orders)
-_HEAD = msgspec.json.Decoder(_OrderHead)
-_ORDER = msgspec.json.Decoder(_Order)
-_ANY = msgspec.json.Decoder()
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _api_message(response: httpx.Response) -> str:
-    """Shopify's `{"errors": "..."}` (or a list of `{"message"}`), else the start of the body."""
-    try:
-        errors = response.json().get("errors")
-    except (ValueError, AttributeError):
-        return _one_line(re.sub(r"<[^>]+>", " ", response.text))[:200] or response.reason_phrase
-    if isinstance(errors, list):
-        errors = "; ".join(str(e.get("message", e) if isinstance(e, dict) else e) for e in errors)
-    return _one_line(errors or response.reason_phrase)[:200]
 
 
 def _utc_today() -> date:
     return datetime.now(timezone.utc).date()
 
 
-class _Bucket:
-    """The app's cost bucket on this shop, as the last response described it, refilling at its restore rate.
-
-    Size and rate depend on the shop's plan, so both come from `throttleStatus`, never from a constant. A
-    query's expected cost is the `requestedQueryCost` last seen for its shape (operation and page sizes);
-    the first query of a shape goes alone and teaches it. Queries in flight keep their cost reserved until
-    their answer says what the bucket holds, so concurrent days never spend the same points twice.
-    """
-
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._status: _Throttle | None = None
-        self._at = 0.0
-        self._costs: dict[tuple, float] = {}
-        self._learning: set[tuple] = set()
-        self._reserved = 0.0
-
-    def take(self, shape: tuple) -> float:
-        """Wait until the expected cost fits beside what is in flight; returns the points reserved. A shape
-        not seen yet is expected to cost as much as the costliest one seen, and learns alone."""
-        with self._changed:
-            while True:
-                known = self._costs.get(shape)
-                if known is None and shape in self._learning:
-                    self._changed.wait(0.05)  # another query of this shape is learning its cost
-                    continue
-                status, now = self._status, time.monotonic()
-                cost = known if known is not None else max(self._costs.values(), default=0.0)
-                if status is not None and status.restore_rate > 0:
-                    cost = min(cost, status.maximum_available)
-                    restored = status.currently_available + (now - self._at) * status.restore_rate
-                    held = min(status.maximum_available, restored)
-                    if cost > held - self._reserved:
-                        self._changed.wait((cost - held + self._reserved) / status.restore_rate)
-                        continue
-                if known is None:
-                    self._learning.add(shape)
-                self._reserved += cost
-                return cost
-
-    def settle(self, shape: tuple, reserved: float, reply: _Reply | None) -> None:
-        """The query is answered (or failed): release its reservation and learn from its cost extension."""
-        cost = reply.extensions.cost if reply is not None and reply.extensions else None
-        with self._changed:
-            self._reserved -= reserved
-            self._learning.discard(shape)
-            if cost is not None and cost.requested_query_cost is not None:
-                self._costs[shape] = cost.requested_query_cost
-            if cost is not None and cost.throttle_status is not None:
-                self._status, self._at = cost.throttle_status, time.monotonic()
-            self._changed.notify_all()
-
-
-class ShopifyClient:
+class ShopifyClient(PooledClient):
     """The shop's GraphQL Admin API, as an order source for the lake."""
 
     name = "shopify"
@@ -309,64 +123,53 @@ class ShopifyClient:
         for name, size in (("page_size", page_size), ("line_items_page", line_items_page)):
             if not 1 <= size <= MAX_PAGE_SIZE:
                 raise ShopifyConfigError(f"{name} must be 1..{MAX_PAGE_SIZE} (got {size})")
-        self.base_url = base_url.rstrip("/")
-        self.shop = urlsplit(self.base_url).netloc
+        self.shop = urlsplit(base_url).netloc
         self.path = f"/admin/api/{api_version}/graphql.json"
-        self.concurrency = max(concurrency, 1)
-        self.retry_seconds = retry_seconds
         self.bulk_days, self.poll_seconds, self.timeout_seconds = bulk_days, poll_seconds, timeout_seconds
         self.token_variable = token_variable
         self.today = today
         self._sizes = (page_size, line_items_page)  # (orders, nested line items); shrunk on MAX_COST_EXCEEDED
-        self._jitter = wait_random_exponential(multiplier=backoff_seconds, max=30)  # uniform(0, min(30, b * 2**n))
-        self._bucket = _Bucket()
+        self._bucket = CostBucket()
         self._lock = threading.Lock()
         self._scopes: frozenset[str] | None = None
         self._scopes_lock = threading.Lock()
         self._shop_settings: dict | None = None
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout_seconds),
-            headers={"X-Shopify-Access-Token": token, "Accept": "application/json"},
-            limits=httpx.Limits(max_connections=self.concurrency + 2, max_keepalive_connections=self.concurrency + 2),
+        super().__init__(
+            base_url,
+            concurrency=concurrency,
+            timeout_seconds=timeout_seconds,
+            retry_seconds=retry_seconds,
+            backoff_seconds=backoff_seconds,
+            headers={"X-Shopify-Access-Token": token},
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> ShopifyClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # ----------------------------------------------------------------- requests
 
-    def query(self, query: str, variables: dict[str, Any], what: str, shape: tuple) -> _Reply:
+    def query(self, query: str, variables: dict[str, Any], what: str, shape: tuple) -> Reply:
         """One GraphQL operation: THROTTLED, 429, 5xx and transport errors retried within the budget."""
 
-        def attempt() -> httpx.Response | _Reply:  # a TransportError (timeout, refused, reset) propagates: retried
+        def attempt() -> httpx.Response | Reply:  # a TransportError (timeout, refused, reset) propagates: retried
             reserved, reply = self._bucket.take(shape), None
             try:
                 reply = send()
                 return reply
             finally:
-                self._bucket.settle(shape, reserved, reply if isinstance(reply, _Reply) else None)
+                self._bucket.settle(shape, reserved, reply if isinstance(reply, Reply) else None)
 
-        def send() -> httpx.Response | _Reply:
+        def send() -> httpx.Response | Reply:
             response = self._http.post(self.path, json={"query": query, "variables": variables})
             status = response.status_code
             if status in (401, 403):
                 raise ShopifyAuthError(
-                    f"Shopify refused {self.shop} (HTTP {status}: {_api_message(response)}). Check "
+                    f"Shopify refused {self.shop} (HTTP {status}: {api_message(response)}). Check "
                     f"{self.token_variable} and the app's access scopes ({SCOPES})"
                 )
             if status == 429 or status >= 500:
                 return response
             if status != 200:
-                raise ShopifyError(f"Shopify {self.shop} failed {what}: HTTP {status}: {_api_message(response)}")
+                raise ShopifyError(f"Shopify {self.shop} failed {what}: HTTP {status}: {api_message(response)}")
             try:
-                reply = _REPLY.decode(response.content)
+                reply = REPLY.decode(response.content)
             except (msgspec.ValidationError, msgspec.DecodeError) as error:
                 raise ShopifyError(f"Shopify {self.shop} answered {what} with no GraphQL response: {error}") from None
             return reply
@@ -376,7 +179,7 @@ class ShopifyClient:
             if error is not None:
                 problem = type(error).__name__
             elif isinstance(outcome := state.outcome.result(), httpx.Response):
-                problem = f"HTTP {outcome.status_code}: {_api_message(outcome)}"
+                problem = f"HTTP {outcome.status_code}: {api_message(outcome)}"
             else:
                 problem = outcome.problem()
             raise ShopifyError(
@@ -385,29 +188,19 @@ class ShopifyClient:
             ) from None
 
         retrying = Retrying(
-            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_transient),
+            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(transient),
             wait=self._wait,
             stop=self._out_of_budget,
             retry_error_callback=give_up,
         )
         reply = retrying(attempt)
         if "MAX_COST_EXCEEDED" in reply.codes:
-            raise _TooCostly(f"Shopify {self.shop} refused {what}: {reply.problem()}", reply.problem())
+            raise TooCostly(f"Shopify {self.shop} refused {what}: {reply.problem()}", reply.problem())
         if reply.errors:
             raise ShopifyError(f"Shopify {self.shop} refused {what}: {reply.problem()}")
         return reply
 
-    def _wait(self, state: RetryCallState) -> float:
-        """The shop's Retry-After when it sent one, else full jitter; THROTTLED also waits in the bucket."""
-        outcome = None if state.outcome.failed else state.outcome.result()
-        seconds = retry_after(outcome) if isinstance(outcome, httpx.Response) else None
-        return self._jitter(state) if seconds is None else seconds
-
-    def _out_of_budget(self, state: RetryCallState) -> bool:
-        """Stop when the coming wait would end past `retry_seconds` (tenacity computes the wait first)."""
-        return state.seconds_since_start + state.upcoming_sleep > self.retry_seconds
-
-    def _data(self, reply: _Reply, what: str, decoder: msgspec.json.Decoder = _ANY) -> Any:
+    def _data(self, reply: Reply, what: str, decoder: msgspec.json.Decoder = ANY_JSON) -> Any:
         try:
             return decoder.decode(reply.data)
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
@@ -520,7 +313,7 @@ class ShopifyClient:
         reply = self.query(BULK_RUN_MUTATION, {"query": bulk_orders_query(search)}, what, ("bulk",))
         started = self._data(reply, what)["bulkOperationRunQuery"]
         if started["userErrors"] or not started["bulkOperation"]:
-            problems = "; ".join(_one_line(error["message"]) for error in started["userErrors"]) or "no operation"
+            problems = "; ".join(one_line(error["message"]) for error in started["userErrors"]) or "no operation"
             raise ShopifyError(f"Shopify {self.shop} refused {what}: {problems}")
         url, objects = self._bulk_result(started["bulkOperation"]["id"], what)
         if url is None:
@@ -575,7 +368,7 @@ class ShopifyClient:
             page = self._orders_page(search, after, what)
             for raw in page.nodes:
                 try:
-                    head = _HEAD.decode(raw)
+                    head = ORDER_HEAD.decode(raw)
                 except (msgspec.ValidationError, msgspec.DecodeError) as error:
                     raise ShopifyError(f"Shopify {self.shop} sent an order without an id for {what}: {error}") from None
                 if head.id not in seen:
@@ -587,16 +380,16 @@ class ShopifyClient:
                 raise ShopifyError(f"Shopify {self.shop} did not advance its cursor for {what}")
             after = page.page_info.end_cursor
 
-    def _orders_page(self, search: str, after: str | None, what: str) -> _Connection:
+    def _orders_page(self, search: str, after: str | None, what: str) -> Connection:
         while True:
             first, lines = sizes = self._sizes
             variables = {"first": first, "after": after, "query": search, "lines": lines}
             try:
                 reply = self.query(ORDERS_QUERY, variables, what, ("orders", first, lines))
-            except _TooCostly as error:
+            except TooCostly as error:
                 self._shrink(sizes, what, error.problem)
                 continue
-            return self._data(reply, what, _ORDERS).orders
+            return self._data(reply, what, ORDERS_PAGE).orders
 
     def _shrink(self, sizes: tuple[int, int], what: str, problem: str) -> None:
         """Halve the orders page, then the nested line-items page, for this and every later query."""
@@ -610,7 +403,7 @@ class ShopifyClient:
                 )
             self._sizes = (first // 2, lines) if first > 1 else (first, lines // 2)
 
-    def _with_all_lines(self, raw: msgspec.Raw, head: _OrderHead, what: str) -> bytes:
+    def _with_all_lines(self, raw: msgspec.Raw, head: OrderHead, what: str) -> bytes:
         """The node as sent, or, when its line items did not fit the nested page, re-encoded with all of them."""
         if head.line_items is None or not head.line_items.page_info.has_next_page:
             return bytes(raw)
@@ -623,11 +416,11 @@ class ShopifyClient:
             reply = self.query(
                 LINE_ITEMS_QUERY, {"id": head.id, "first": first, "after": cursor}, more, ("lines", first)
             )
-            owner = self._data(reply, more, _ORDER).order
+            owner = self._data(reply, more, LINES_PAGE).order
             if owner is None:
                 raise ShopifyError(f"Shopify {self.shop} no longer has order {head.id} while reading {more}")
             page = owner.line_items
-            nodes.extend(_ANY.decode(node) for node in page.nodes)
+            nodes.extend(ANY_JSON.decode(node) for node in page.nodes)
             cursor = page.page_info.end_cursor or cursor
             if not page.page_info.has_next_page:
                 break
@@ -646,18 +439,13 @@ class ShopifyClient:
         )
 
 
-def needs_all_orders(day: date, today: date) -> bool:
-    """Whether Shopify shows the day's orders only to an app with read_all_orders (older than 60 days)."""
-    return day <= today - timedelta(days=RECENT_DAYS)
-
-
 def _orders_by_day(lines: Iterable[str]) -> dict[date, list[bytes]]:
     """A bulk operation's JSONL (orders, and line items naming their order in `__parentId`, in any order)
     -> each UTC day's orders with their line items, each order once."""
     orders: dict[str, dict] = {}
     items: dict[str, dict[str, dict]] = {}  # per order, by line item id: a repeated line counts once
     for line in lines:
-        node = _ANY.decode(line)
+        node = ANY_JSON.decode(line)
         parent = node.pop("__parentId", None)
         if parent is None:
             orders.setdefault(node["id"], node)
@@ -669,7 +457,3 @@ def _orders_by_day(lines: Iterable[str]) -> dict[date, list[bytes]]:
         order["lineItems"] = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": nodes}
         by_day.setdefault(date.fromisoformat(order["createdAt"][:10]), []).append(msgspec.json.encode(order))
     return by_day
-
-
-def _transient(outcome: httpx.Response | _Reply) -> bool:
-    return isinstance(outcome, httpx.Response) or "THROTTLED" in outcome.codes
