@@ -5,8 +5,10 @@ Implements what the connector relies on, the way Magento 2.4 does it: `searchCri
 to, null and notnull; sort orders; paging (pageSize above 300 is a 400); the `fields` projection;
 401 for a missing or wrong bearer token or OAuth 1.0a HMAC-SHA256 signature (verified with oauthlib
 over the request as received); `/V1/customerGroups/search`, `/V1/store/storeViews` and
-`/V1/store/storeConfigs`, and the catalog (`/V1/products` with category links, `/V1/categories/list`,
-both paged like Magento's searchCriteria). Faults are switchable while it runs: 429 with Retry-After, 5xx, slow
+`/V1/store/storeConfigs`, the catalog (`/V1/products` with category links, `/V1/categories/list`) and the
+B2B Companies and Company Credit lists (`/V1/company/`, `/V1/companyCredits/`, `/V1/companyCredits/history`),
+all paged and filtered like Magento's searchCriteria; `b2b_module=False` is a store without B2B (404 on those
+routes, as Magento Open Source answers). Faults are switchable while it runs: 429 with Retry-After, 5xx, slow
 pages, days that are down, 2.3 paging (the last page repeated past the end), malformed orders, and orders
 served as exact bytes (lone surrogate escapes, broken escapes, invalid UTF-8).
 
@@ -62,6 +64,12 @@ def catalog_endpoints() -> tuple[list[dict], list[dict]]:
     return products, categories
 
 
+B2B_ROUTES = {  # route -> (data key, the sample merchant's method that makes it)
+    "company": ("companies", "companies"),
+    "companyCredits": ("credits", "company_credits"),
+    "companyCredits/history": ("history", "credit_history"),
+}
+NO_ROUTE = {"message": "Request does not match any route."}
 TOKEN = "test-token"
 REMOVE = object()  # in Faults.malformed: drop the field from the order
 DEEP = "<an array nested 5,000 deep>"  # in Faults.malformed: served as that array (json.dumps cannot)
@@ -239,10 +247,17 @@ class FakeAdobeCommerce:
         oauth: OAuthKeys = OAuthKeys(),
         port: int = 0,
         cache_responses: bool = False,
+        b2b: Mapping[str, list[dict]] | None = None,
+        b2b_module: bool = True,
     ):
         """`cache_responses` serves a repeated query from memory (benchmarks: the store's own CPU
-        stays out of the measurement); leave it off when faults or overrides change answers."""
+        stays out of the measurement); leave it off when faults or overrides change answers.
+        `b2b` holds the "companies", "credits" and "history" items; without it the sample merchant's
+        are made on the first B2B request (so nothing else waits for them)."""
         self.orders = orders or OrderStore.sample()
+        self.b2b = dict(b2b) if b2b is not None else {}
+        self._b2b_sample = b2b is None
+        self.b2b_module = b2b_module
         self._cache: dict[str, bytes] | None = {} if cache_responses else None
         self.token, self.oauth = token, oauth
         self.faults = Faults()
@@ -339,8 +354,11 @@ class FakeAdobeCommerce:
         if route == "store/storeConfigs":
             return 200, list(STORE_CONFIGS), {}
         if route in ("products", "categories/list"):
-            return self._catalog(route, params)
-        return 404, {"message": "Request does not match any route."}, {}
+            products, categories = catalog_endpoints()
+            return _listed(products if route == "products" else categories, params)
+        if route.rstrip("/") in B2B_ROUTES and self.b2b_module:
+            return self._b2b_list(route.rstrip("/"), params)
+        return 404, NO_ROUTE, {}
 
     def _authenticate(self, target: str, headers: Mapping[str, str]) -> str | None:
         header = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
@@ -367,20 +385,17 @@ class FakeAdobeCommerce:
         )
         return "oauth1" if valid else None
 
-    def _catalog(self, route: str, params: list[tuple[str, str]]) -> tuple[int, Any, dict[str, str]]:
-        products, categories = catalog_endpoints()
-        items = products if route == "products" else categories
+    def _b2b_list(self, route: str, params: list[tuple[str, str]]) -> tuple[int, Any, dict[str, str]]:
+        key, method = B2B_ROUTES[route]
+        if key not in self.b2b and self._b2b_sample:
+            self.b2b[key] = getattr(sample_merchant(), method)()
         criteria = _nested(params, "searchCriteria")
-        size, page = int(criteria.get("pageSize", 0) or 0), int(criteria.get("currentPage", 1) or 1)
-        if size > 300:
-            return 400, {"message": "Maximum SearchCriteria pageSize is %1", "parameters": ["300"]}, {}
-        body: dict[str, Any] = {
-            "items": items[(page - 1) * size : page * size] if size else items,
-            "search_criteria": criteria,
-            "total_count": len(items),
-        }
-        fields = dict(params).get("fields")
-        return 200, _project(body, _fields_tree(fields)) if fields else body, {}
+        groups = [_indexed(group.get("filters", {})) for group in _indexed(criteria.get("filter_groups", {}))]
+        items = [item for item in self.b2b.get(key, []) if all(any(_matches(item, f) for f in fs) for fs in groups)]
+        for sort in reversed(_indexed(criteria.get("sortOrders", {}))):
+            field = "id" if sort["field"] == "entity_id" else sort["field"]  # the table's entity_id is the item's id
+            items.sort(key=lambda item: _comparable(item.get(field)), reverse=sort.get("direction", "ASC") == "DESC")
+        return _listed(items, params)
 
     def _orders(self, params: list[tuple[str, str]]) -> tuple[int, Any, dict[str, str]]:
         faults = self.faults
@@ -429,6 +444,21 @@ class FakeAdobeCommerce:
         if faults.drop_total_count:
             body.pop("total_count", None)
         return 200, body, {}
+
+
+def _listed(items: list[dict], params: list[tuple[str, str]]) -> tuple[int, Any, dict[str, str]]:
+    """A searchCriteria list answer: one page of `items` (pageSize over 300 is a 400), the total, `fields`."""
+    criteria = _nested(params, "searchCriteria")
+    size, page = int(criteria.get("pageSize", 0) or 0), int(criteria.get("currentPage", 1) or 1)
+    if size > 300:
+        return 400, {"message": "Maximum SearchCriteria pageSize is %1", "parameters": ["300"]}, {}
+    body: dict[str, Any] = {
+        "items": items[(page - 1) * size : page * size] if size else items,
+        "search_criteria": criteria,
+        "total_count": len(items),
+    }
+    fields = dict(params).get("fields")
+    return 200, _project(body, _fields_tree(fields)) if fields else body, {}
 
 
 def _raw_mark(entity_id: int) -> str:

@@ -192,5 +192,5 @@ def test_the_other_stories_tell_their_own(story, b2b_aov, verdict, quiet):
     card = card_rows(window_sums(sums_by_day(orders), EXAMPLE_DAY, EXAMPLE_DAY), AlertRule(Decimal(15)))
     b2b = card.set_index("segment").loc["b2b"]
     assert (b2b["prior_aov"], b2b["aov"], b2b["verdict"]) == (Decimal("770.00"), Decimal(b2b_aov), verdict)
-    quiet_top = merchant.companies[merchant.companies["quiet"]]
+    quiet_top = merchant.company_table[merchant.company_table["quiet"]]
     assert len(quiet_top) == quiet and set(quiet_top["cohort"]) <= {"top"}

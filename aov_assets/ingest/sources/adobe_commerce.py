@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, NoReturn
 
 import httpx
@@ -56,6 +56,9 @@ ACL_RESOURCES = {
     "store/storeConfigs": "Magento_Backend::stores (Stores > Settings > All Stores)",
     "products": "Magento_Catalog::products (Catalog > Inventory > Products)",
     "categories/list": "Magento_Catalog::categories (Catalog > Inventory > Categories)",
+    "company/": "Magento_Company::company (B2B Companies)",
+    "companyCredits/": "Magento_Company::credit_history (B2B Company Credit)",
+    "companyCredits/history": "Magento_Company::credit_history (B2B Company Credit)",
 }
 BASE_URL_VARIABLE = "ADOBE_COMMERCE_BASE_URL"
 CREDENTIAL_VARIABLES = {  # Credentials field -> environment variable
@@ -85,6 +88,10 @@ class AdobeCommerceAuthError(AdobeCommerceError):
 
 class AdobeCommerceConfigError(AdobeCommerceError):
     """The environment does not describe a usable store connection."""
+
+
+class B2BModuleMissing(AdobeCommerceError):
+    """The store answers the B2B routes with 404 (Magento Open Source): no Companies, no credit to read."""
 
 
 @dataclass(frozen=True)
@@ -379,6 +386,41 @@ class AdobeCommerceClient(PooledClient):
             )
         return rows
 
+    # ----------------------------------------------------------------- B2B companies and credit
+
+    def companies(self) -> list[dict]:
+        """Every Company (`/V1/company/`): name, status, sales representative, customer group."""
+        return self._b2b("company/", "companies")
+
+    def company_credits(self) -> list[dict]:
+        """Each Company's credit limit (null = none) and balance (negative = owed), `/V1/companyCredits/`."""
+        return self._b2b("companyCredits/", "company credits", **_by_entity_id())
+
+    def credit_history(self, since: datetime | None = None) -> list[dict]:
+        """Credit operations (`/V1/companyCredits/history`), only those at or after `since` (UTC; naive = UTC)."""
+        criteria = _by_entity_id()
+        if since is not None:
+            moment = since.astimezone(timezone.utc) if since.tzinfo else since
+            criteria |= {
+                "searchCriteria[filter_groups][0][filters][0][field]": "datetime",
+                "searchCriteria[filter_groups][0][filters][0][value]": f"{moment:%Y-%m-%d %H:%M:%S}",
+                "searchCriteria[filter_groups][0][filters][0][condition_type]": "gteq",
+            }
+        return self._b2b("companyCredits/history", "company credit history", **criteria)
+
+    def _b2b(self, endpoint: str, what: str, **criteria: Any) -> list[dict]:
+        """A B2B list route; its 404 means the store has no B2B module, which callers report, not crash on."""
+        try:
+            return self._search(endpoint, what, **criteria)
+        except AdobeCommerceError as error:
+            if error.status != 404:
+                raise
+            raise B2BModuleMissing(
+                f"Adobe Commerce GET {self.prefix}/{endpoint} answered HTTP 404: the store has no B2B "
+                "Companies/Company Credit module, so credit causes are not available",
+                404,
+            ) from None
+
     # ----------------------------------------------------------------- orders
 
     def order_page(self, day: date, number: int) -> _Page:
@@ -449,6 +491,11 @@ def _created_between(start: date, stop: date) -> dict[str, str]:
         "searchCriteria[filter_groups][1][filters][0][value]": f"{stop:%Y-%m-%d} 00:00:00",
         "searchCriteria[filter_groups][1][filters][0][condition_type]": "lt",
     }
+
+
+def _by_entity_id() -> dict[str, str]:
+    """Page in entity_id order, so operations added while we read land on later pages, never shift earlier ones."""
+    return {"searchCriteria[sortOrders][0][field]": "entity_id", "searchCriteria[sortOrders][0][direction]": "ASC"}
 
 
 class _DayFetch:

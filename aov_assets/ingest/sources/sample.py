@@ -7,6 +7,10 @@ holidays for B2C), weekday rhythm, guests, canceled and net-30 `pending_payment`
 small accounts' baskets shrink, small accounts place far more, smaller orders, and 8 mid-tier
 accounts go quiet, while B2C barely moves.
 
+What the B2B module holds about the Companies (sales representatives, credit limits, purchases on account and
+payments, and the credit pressure on the middle cohort behind the worked example) comes from `sample_credit`,
+replayed over these orders on first use.
+
 Everything is generated once per process as compact numpy arrays (deterministic seed) and each day
 is rendered on demand in the exact REST order shape, so the sample goes through the same lake,
 parsing and classification code as a live store.
@@ -29,6 +33,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
+from . import sample_credit
 from .sample_store import (
     CATALOG,
     CATEGORIES,
@@ -172,9 +177,9 @@ class SampleMerchant:
     last_day = LAST_DAY
 
     def __init__(self, seed: int = SEED, scale: int = 1, story: str = DEFAULT_STORY):
-        self.scale, self.story = scale, STORIES[story]
+        self.scale, self.story, self._seed = scale, STORIES[story], seed
         self._rng = np.random.default_rng(seed)
-        self.companies = self._companies()
+        self.company_table = self._company_table()
         self.consumer_weights = self._rng.lognormal(0, 1.0, CONSUMERS)
         orders = self._orders()
         self.orders = orders
@@ -209,6 +214,37 @@ class SampleMerchant:
             ]
         return rows
 
+    # ----------------------------------------------------------------- B2B Companies and their credit
+
+    def companies(self) -> list[dict]:
+        """The REST list of Companies (`/V1/company/`), with their sales representatives."""
+        return [dict(row) for row in self._company_list]
+
+    def company_credits(self) -> list[dict]:
+        """Each Company's credit limit (null = none) and balance (negative = owed) at the end of the last day."""
+        return [dict(row) for row in self._credit_book.credits]
+
+    def credit_history(self, since: datetime | None = None) -> list[dict]:
+        """Credit operations by datetime then id, only those at or after `since` (UTC; naive = UTC)."""
+        return self._credit_book.history(since)
+
+    @cached_property
+    def _company_list(self) -> list[dict]:
+        return sample_credit.company_rows(self.company_table, self.scale)
+
+    @cached_property
+    def _credit_book(self) -> sample_credit.CreditBook:
+        """Built on first use only (the sample is built at every start). The story whose baskets shrink is the
+        one under credit pressure, from the first day of its prior window."""
+        return sample_credit.build_credit(
+            self.company_table,
+            self.orders,
+            seed=self._seed,
+            scale=self.scale,
+            first_day=FIRST_DAY,
+            pressure_from=PRIOR_WINDOW[0] if self.story.shrinking else None,
+        )
+
     # ----------------------------------------------------------------- orders
 
     def orders_created_on(self, day: date) -> list[dict]:
@@ -234,7 +270,7 @@ class SampleMerchant:
     def _day_count(self) -> int:
         return (LAST_DAY - FIRST_DAY).days + 1
 
-    def _companies(self) -> pd.DataFrame:
+    def _company_table(self) -> pd.DataFrame:
         rng = self._rng
         cohorts = np.repeat(list(COHORT_SIZES), list(COHORT_SIZES.values()))
         company_ids = rng.permutation(np.arange(1, len(cohorts) + 1))
@@ -258,7 +294,7 @@ class SampleMerchant:
                 "quiet": quiet,
                 "group_id": np.where(rng.random(len(cohorts)) < 0.15, 4, 2),
                 "tax_exempt": rng.random(len(cohorts)) < 0.7,
-                "on_account": rng.random(len(cohorts)) < 0.45,
+                "on_account": rng.random(len(cohorts)) < 0.45,  # every order `companycredit`, net 30; else by card
                 "first_buyer": first_buyer,
                 "buyers": buyers,
             }
@@ -338,7 +374,7 @@ class SampleMerchant:
 
     def _assign_customers(self, orders: pd.DataFrame) -> None:
         rng = self._rng
-        companies = self.companies
+        companies = self.company_table
         company = np.zeros(len(orders), dtype=np.int64)
         for cohort in COHORT_SIZES:
             members = companies.index[companies["cohort"] == cohort].to_numpy()
@@ -365,7 +401,7 @@ class SampleMerchant:
             is_b2b, picked["group_id"].to_numpy(), np.where(guest, 0, np.where(consumer % 14 == 0, 3, 1))
         )
         orders["store_id"] = np.where(is_b2b, 2, 1)
-        orders["on_account"] = is_b2b & picked["on_account"].to_numpy()
+        orders["on_account"] = is_b2b & picked["on_account"].to_numpy()  # the payload's method and the credit's POs
         orders["tax_exempt"] = is_b2b & picked["tax_exempt"].to_numpy()
 
     def _assign_states(self, orders: pd.DataFrame) -> None:
@@ -448,7 +484,7 @@ class SampleMerchant:
 
     @cached_property
     def _company_names(self) -> dict[int, str]:
-        return dict(zip(self.companies["company_id"].tolist(), self.companies["name"].tolist(), strict=True))
+        return dict(zip(self.company_table["company_id"].tolist(), self.company_table["name"].tolist(), strict=True))
 
     @cached_property
     def _arrays(self) -> dict[str, np.ndarray]:
