@@ -48,11 +48,13 @@ def card(
     as_of: date, as_json: bool, html: Path | None = None, png_dir: Path | None = None, store: str | None = None
 ) -> None:
     """Print the card (text or JSON), or write it as a page (`--html`) and its charts (`--png`)."""
+    from .actions.calls import CallSettings
     from .metrics.assets import alert_rule
     from .metrics.card import Card, TtmCard
 
     warehouse = _warehouse(store)
-    result = Card.stored(warehouse, as_of, alert_rule(load_manifest(store=warehouse.store)))
+    manifest = load_manifest(store=warehouse.store)
+    result = Card.stored(warehouse, as_of, alert_rule(manifest), CallSettings.of(manifest))
     if result is None:
         latest = warehouse.latest_as_of()
         hint = f"the latest as-of day there is {latest}" if latest else "aov_30d is empty (try: make demo)"
@@ -272,6 +274,34 @@ def whitespace(account: str | None, month: str | None, store: str | None = None)
         )
 
 
+def accounts(as_of: date, rep: int | None, as_csv: bool, store: str | None = None) -> None:
+    """The call list: every account the investigation names as of a day, with reason, numbers and rep."""
+    import csv
+
+    from .actions.calls import CALL_COLUMNS, CallList, CallSettings
+
+    warehouse = _warehouse(store)
+    if not warehouse.cohorts_as_of(as_of).shape[0]:
+        raise UsageError(
+            f"no b2b_accounts_30d rows for {as_of}: materialize the investigation for that day (make demo, or "
+            f"dagster asset materialize -m aov_assets.definitions --select b2b_accounts_30d --partition {as_of})"
+        )
+    calls = CallList.stored(warehouse, as_of, CallSettings.of(load_manifest(store=warehouse.store)))
+    if rep is not None:
+        calls = calls.of_rep(rep)
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(CALL_COLUMNS)
+        writer.writerows(calls.rows[CALL_COLUMNS].itertuples(index=False))
+        return
+    whose = f" of rep {rep}" if rep is not None else ""
+    if calls.rows.empty:
+        print(f"No account to call{whose} as of {as_of}.")
+        return
+    print(f"Call list{whose} as of {as_of}: {calls.accounts} accounts, {len(calls.rows)} reasons")
+    print("\n".join(calls.lines()))
+
+
 def doctor() -> bool:
     from .health.doctor import run
 
@@ -327,6 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     white.add_argument("--account", help="one account, e.g. company:42 (default: the top 20 of all)")
     white.add_argument("--month", help="YYYY-MM (default: the latest in account_whitespace)")
     white.add_argument("--store", metavar="KEY", help="the store (may be left out when the manifest has one)")
+    calls = commands.add_parser("accounts", help="the call list: accounts the investigation names, with their rep")
+    calls.add_argument("--as-of", required=True, type=_day, help="as-of day, YYYY-MM-DD (UTC)")
+    calls.add_argument("--rep", type=int, metavar="ID", help="one sales rep's accounts (an admin user id)")
+    calls.add_argument("--csv", action="store_true", help="CSV: rep_id,rep,account,name,cohort,reason,numbers")
+    calls.add_argument("--store", metavar="KEY", help="the store (may be left out when the manifest has one)")
     args = parser.parse_args(argv)
     try:
         if args.command == "card":
@@ -345,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
             cross_sell(args.bought, args.avoided, args.segment, args.since, args.csv, args.store)
         elif args.command == "whitespace":
             whitespace(args.account, args.month, args.store)
+        elif args.command == "accounts":
+            accounts(args.as_of, args.rep, args.csv, args.store)
     except (UsageError, ManifestError) as error:
         print(f"aov: {error}", file=sys.stderr)
         return 2

@@ -132,6 +132,19 @@ class Health(_Section):
         return self
 
 
+class SalesRep(_Section):
+    """A Company's sales representative (an Adobe Commerce admin user) as people know them."""
+
+    id: int  # the admin user id Adobe Commerce gives as a Company's sales_representative_id
+    name: str = Field(min_length=1)
+    slack: str | None = Field(None, pattern=r"^[@#]?[\w.\-]+$")  # "@jane": named in call lists and Slack
+
+
+class Investigation(_Section):
+    # a continuing account whose owed / credit limit reached this in the current window is under credit pressure
+    credit_utilization: float = Field(0.8, gt=0, le=2)
+
+
 class Validation(_Section):
     max_order_value: Decimal = Field(Decimal(10_000_000), gt=0)  # in global currency; above it: rejected
 
@@ -152,6 +165,17 @@ class Manifest(_Section):
     shopify: Shopify = Shopify()
     health: Health = Health()
     validation: Validation = Validation()
+    investigation: Investigation = Investigation()
+    sales_reps: tuple[SalesRep, ...] = ()  # written {id: {name, slack}}: who a Company's sales rep is
+
+    @field_validator("sales_reps", mode="before")
+    @classmethod
+    def _reps_by_id(cls, value: Any) -> Any:
+        """`{12: {name: "Jane Doe", slack: "@jane"}}` in YAML; a tuple here, so the manifest stays hashable."""
+        if isinstance(value, dict):
+            return tuple({"id": key} | (rep if isinstance(rep, dict) else {"name": rep}) for key, rep in value.items())
+        return value
+
     sync: Sync = Sync()
     sample: Sample = Sample()
 

@@ -55,6 +55,7 @@ ASSET_NAMES = (
     basket_pairs,
     account_whitespace,
 ) = (DEFS.get_assets_def(name) for name in ASSET_NAMES)
+company_credit = DEFS.get_assets_def("company_credit")  # refreshed with the catalog, before the daily chain
 NEIGHBOURS = [segment_metrics, currency_aov, order_lines, category_mix]
 DAILY_CHAIN = [raw_orders, classified_orders, daily_aov, account_daily, investigation, *NEIGHBOURS, aov_30d]
 
@@ -125,10 +126,12 @@ def pipeline(tmp_path: Path) -> Pipeline:
 
 @pytest.fixture(scope="session")
 def example_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    """The daily chain materialized over the worked example's 60 days (2026-03-05..2026-05-03), once."""
+    """The catalog, the Companies' credit and the daily chain over the worked example's 60 days
+    (2026-03-05..2026-05-03), once."""
     pipeline = Pipeline(tmp_path_factory.mktemp("example"), REPO / "aov.yaml")
     with dg.instance_for_test() as instance:
-        assert dg.materialize([product_catalog], resources=pipeline.resources, instance=instance).success
+        reference = [product_catalog, company_credit]
+        assert dg.materialize(reference, resources=pipeline.resources, instance=instance).success
         result = pipeline.materialize(DAILY_CHAIN, str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY), instance)
         assert result.success
         pipeline.result, pipeline.instance = result, instance
@@ -163,6 +166,8 @@ TABLE_KEYS = {
     "product_catalog": ["sku"],
     "basket_pairs": ["month", "segment", "kind", "antecedent", "consequent"],
     "account_whitespace": ["month", "account", "category"],
+    "b2b_companies": ["company_id"],
+    "company_credit_history": ["history_id"],
 }
 
 

@@ -1,4 +1,5 @@
-"""A Slack incoming webhook on 127.0.0.1 that can fail on demand (500s, slowness)."""
+"""A Slack incoming webhook on 127.0.0.1 that can fail on demand (500s, slowness) and, like Slack, answers 400
+`invalid_blocks` to a message beyond Block Kit's limits."""
 
 from __future__ import annotations
 
@@ -41,8 +42,10 @@ class SlackReceiver:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 time.sleep(receiver.delay_seconds)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if status == 200 and not valid_blocks(body.get("blocks", [])):
+                    status = 400
                 receiver.posts.append({"path": self.path, "status": status, "body": body})
-                answer = b"ok" if status == 200 else b"internal_error"
+                answer = {200: b"ok", 400: b"invalid_blocks"}.get(status, b"internal_error")
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
@@ -52,3 +55,18 @@ class SlackReceiver:
                 pass
 
         return Handler
+
+
+def valid_blocks(blocks: list[dict[str, Any]]) -> bool:
+    """Block Kit's limits that a message of ours could reach: at most 50 blocks; a section's text at most
+    3,000 characters, its fields at most 10 of at most 2,000 characters; a header at most 150."""
+    for block in blocks:
+        text = (block.get("text") or {}).get("text", "")
+        fields = block.get("fields") or []
+        if block["type"] == "header" and len(text) > 150:
+            return False
+        if block["type"] == "section" and (
+            len(text) > 3000 or len(fields) > 10 or any(len(field["text"]) > 2000 for field in fields)
+        ):
+            return False
+    return len(blocks) <= 50

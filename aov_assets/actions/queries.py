@@ -8,7 +8,8 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
-from ..core.db import ID_CHUNK, bigint, cents
+from ..core.db import ID_CHUNK, bigint, cents, data_columns
+from ..investigation.tables import aov_why, b2b_accounts_30d, b2b_companies
 from ..metrics.tables import classified_orders
 from .lines import UNCATEGORIZED
 from .tables import account_whitespace, b2b_category_mix_30d, order_lines, product_catalog
@@ -143,3 +144,27 @@ class ActionsQueries:
         m = b2b_category_mix_30d
         query = self.select_mine(m).where(m.c.as_of.between(first, last))
         return self._frame(query.order_by(m.c.as_of, m.c.category))
+
+    def call_inputs(self, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, frozenset[str]]:
+        """What a call list reads: the day's b2b_accounts_30d rows, each Company's sales rep, the whitespace
+        of the latest month up to the day's (largest opportunity first), and the day's causes (role why)."""
+        a, c, w, y = b2b_accounts_30d, b2b_companies, account_whitespace, aov_why
+        accounts = self._frame(
+            sa.select(
+                *(a.c[name] for name in ("account", "name", "status", "cohort", "orders", "prior_orders")),
+                *(a.c[name] for name in ("order_days", "prior_order_days", "revenue", "prior_revenue")),
+                a.c.aov,
+                a.c.prior_aov,
+                a.c.credit_utilization_pct,
+            ).where(self.mine(a), a.c.as_of == as_of)
+        )
+        companies = self._frame(sa.select(c.c.company_id, c.c.sales_rep_id).where(self.mine(c)))
+        with self.connect() as connection:
+            month = connection.scalar(
+                sa.select(sa.func.max(w.c.month)).where(self.mine(w), w.c.month <= f"{as_of:%Y-%m}")
+            )
+            why = frozenset(
+                connection.scalars(sa.select(y.c.cause).where(self.mine(y), y.c.as_of == as_of, y.c.role == "why"))
+            )
+        whitespace = self.read_whitespace(month, None) if month else pd.DataFrame(columns=data_columns(w))
+        return accounts, companies, whitespace, why

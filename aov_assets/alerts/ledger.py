@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from ..actions.calls import CallSettings
 from ..core.keys import CONTRACTION_KEY
 from ..metrics.card import Card
 from ..metrics.windows import AlertRule
@@ -193,7 +194,12 @@ def _as_of(evaluation: dg.AssetCheckEvaluation) -> date | None:
 
 
 def _alert_for(
-    evaluation: dg.AssetCheckEvaluation, run_id: str, warehouse: Warehouse, dagster_url: str, store: str | None
+    evaluation: dg.AssetCheckEvaluation,
+    run_id: str,
+    warehouse: Warehouse,
+    dagster_url: str,
+    store: str | None,
+    calls: CallSettings | None,
 ) -> Alert:
     asset = evaluation.asset_key.to_user_string()
     check_key = f"{asset}:{evaluation.check_name}"
@@ -206,7 +212,7 @@ def _alert_for(
             direction=metadata["direction"],
             min_orders=int(metadata["min_orders"]),
         )
-        card = Card.stored(warehouse, as_of, rule)
+        card = Card.stored(warehouse, as_of, rule, calls)
     if card is not None:
         return Alert(check_key, as_of, card.headline, alert_message(card, dagster_url, asset, store), run_id)
     description = evaluation.description or f"{check_key} failed"
@@ -228,9 +234,11 @@ def deliver_alerts(
     dagster_url: str,
     log: Callable[[str], None] = lambda _: None,
     store: str | None = None,
+    calls: CallSettings | None = None,
 ) -> Outcome:
     """Record new failed ERROR evaluations in the ledger, then send every pending alert once (`store`:
-    the name that starts each message, when the deployment has several)."""
+    the name that starts each message, when the deployment has several; `calls`: the store's sales reps
+    and credit threshold, for the call list that ends an alert)."""
     outcome = Outcome(cursor)
     ledger = AlertLedger(warehouse)
     latest = warehouse.latest_as_of()
@@ -238,7 +246,7 @@ def deliver_alerts(
     for _, run_id, evaluation in failed:
         if evaluation.severity != dg.AssetCheckSeverity.ERROR:
             continue
-        alert = _alert_for(evaluation, run_id, warehouse, dagster_url, store)
+        alert = _alert_for(evaluation, run_id, warehouse, dagster_url, store, calls)
         status = "history" if latest is not None and alert.as_of < latest else "pending"
         if ledger.record(alert, status):
             (outcome.history if status == "history" else outcome.recorded).append(f"{alert.check_key} {alert.as_of}")

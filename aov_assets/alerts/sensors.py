@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 
+from ..actions.calls import CallSettings
 from ..core.db import DEFAULT_STORE
 from ..core.keys import ALERTING_CHECKS
 from ..core.scope import Scope
@@ -44,6 +45,7 @@ def aov_alert_slack_sensor(
             dagster_url=slack.dagster_url,
             log=context.log.info,
             store=store.name if len(stores) > 1 else None,  # one store: the message needs no name
+            calls=CallSettings.of(store.manifest),
         )
         cursors[key] = outcome.cursor
         observations += delivery_observations(outcome, AlertLedger(db))

@@ -50,6 +50,8 @@ def alert_message(card: Card, dagster_url: str, asset: str = "aov_30d", store: s
         facts.append("*Left the baskets:* " + "; ".join(card.basket_lines()))
     if card.neighbours:
         facts.append("*Around it:* " + "; ".join(card.neighbours.lines()[:3]))
+    if card.calls is not None:
+        facts += [f"*Call ({rep}):* {accounts}" for rep, accounts in card.calls.by_rep()]  # last, by sales rep
     rule = f"Rule: alert when B2B AOV moves more than {card.rule.drop_pct}% ({card.rule.direction})."
     return _message(title, facts, rule, link, f"Open {asset} in Dagster")
 
@@ -71,6 +73,13 @@ def check_message(
     )
 
 
+SECTION_FIELDS, FIELD_CHARS = 10, 2000  # Block Kit: a section holds at most 10 fields of 2,000 characters
+
+
+def _fits(text: str) -> str:
+    return text if len(text) <= FIELD_CHARS else text[: FIELD_CHARS - 1] + "…"
+
+
 def _named(store: str | None) -> str:
     return f"{store}: " if store else ""
 
@@ -81,7 +90,13 @@ def _message(title: str, facts: Sequence[str], note: str, link: str, button: str
         "text": text,
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-            {"type": "section", "fields": [{"type": "mrkdwn", "text": fact} for fact in facts]},
+            *(
+                {
+                    "type": "section",
+                    "fields": [{"type": "mrkdwn", "text": _fits(fact)} for fact in facts[i : i + SECTION_FIELDS]],
+                }
+                for i in range(0, len(facts), SECTION_FIELDS)
+            ),
             {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]},
             {
                 "type": "actions",

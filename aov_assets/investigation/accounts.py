@@ -26,10 +26,12 @@ SIGNIFICANT = Fraction(1, 10)  # "by more than 10%" in the naming rules
 ONE_CENT = Fraction(1, 100)
 
 DAILY_COLUMNS = ("orders", "revenue_cents", "line_items", "refunded_cents")
+WINDOW_SUMS = (*DAILY_COLUMNS, "order_days")  # order_days: 1 on a day the account ordered (same-day splits)
 COHORT_SUMS = ("orders", "revenue_cents", "prior_orders", "prior_revenue_cents")
 
 
-COHORT_SUMS += ("active_accounts", "prior_active_accounts", "gone_quiet")
+COHORT_SUMS += ("active_accounts", "prior_active_accounts", "gone_quiet", "order_days", "prior_order_days")
+COHORT_SUMS += ("credit_pressed",)  # continuing accounts at the credit utilization threshold (none without credit)
 
 
 def account_keys(company_id: pd.Series, customer_id: pd.Series) -> np.ndarray:
@@ -134,7 +136,7 @@ class Windows:
         self.days = pd.date_range(first, last, freq="D")
         row = self.accounts.searchsorted(daily["account"].to_numpy(dtype=object))
         column = self.days.get_indexer(pd.to_datetime(daily["order_date"]))
-        for name in DAILY_COLUMNS:
+        for name in WINDOW_SUMS:
             carried = self.cumulative.pop(name)
             if name in self.before:
                 lifetime = np.zeros(len(self.accounts), dtype=np.int64)
@@ -144,7 +146,8 @@ class Windows:
             dense[old, : kept + 1] = carried[:, drop:]
             del carried
             dense[:, : kept + 1] -= dense[:, :1].copy()  # cumulative from the new span's first day
-            np.add.at(dense, (row, column + 1), daily[name].to_numpy(dtype=np.int64))
+            values = daily["orders"] > 0 if name == "order_days" else daily[name]
+            np.add.at(dense, (row, column + 1), values.to_numpy(dtype=np.int64))
             np.cumsum(dense[:, kept:], axis=1, out=dense[:, kept:])
             self.cumulative[name] = dense
         first_day = np.full(len(self.accounts), np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -170,7 +173,7 @@ def lifetime_windows(before: pd.DataFrame) -> Windows:
     indexed = before.set_index("account").reindex(accounts)
     lifetime = {name: indexed[name].fillna(0).to_numpy(dtype=np.int64) for name in ("orders", "revenue_cents")}
     first_day = pd.to_datetime(indexed["first_order_date"]).to_numpy(dtype="datetime64[ns]")
-    empty = {name: np.zeros((len(accounts), 1), dtype=np.int64) for name in DAILY_COLUMNS}
+    empty = {name: np.zeros((len(accounts), 1), dtype=np.int64) for name in WINDOW_SUMS}
     return Windows(accounts, pd.DatetimeIndex([]), empty, lifetime, first_day)
 
 
@@ -231,6 +234,8 @@ def account_rows(windows: Windows, days: Sequence[date]) -> pd.DataFrame:
             "prior_orders": n0,
             "prior_revenue_cents": window("revenue_cents", WINDOW_DAYS)[at],
             "prior_line_items": window("line_items", WINDOW_DAYS)[at],
+            "order_days": window("order_days")[at],
+            "prior_order_days": window("order_days", WINDOW_DAYS)[at],
             "lifetime_cents": lifetime[at],
             "cohort": cohort[at],
         }
@@ -304,6 +309,7 @@ def cohort_rows(accounts: pd.DataFrame, windows: Windows, typical: Mapping[date,
         active_accounts=named["orders"] > 0,
         prior_active_accounts=named["prior_orders"] > 0,
         gone_quiet=named["status"] == "gone_quiet",
+        credit_pressed=named["credit_pressed"] if "credit_pressed" in named else False,
     )[["as_of", "cohort", *COHORT_SUMS]]
     days = sorted(set(accounts["as_of"]))
     sums = pd.concat([named, named.assign(cohort=ALL)]).groupby(["as_of", "cohort"]).sum()
@@ -327,6 +333,9 @@ def cohort_rows(accounts: pd.DataFrame, windows: Windows, typical: Mapping[date,
                 "prior_aov": ratio_to_money(r0, n0),
                 "aov_change_pct": as_percent(relative_change(_aov(n1, r1), _aov(n0, r0))),
                 "gone_quiet": gone_quiet_count(windows, as_of) if label == ALL else int(row.gone_quiet),
+                "order_days": int(row.order_days),
+                "prior_order_days": int(row.prior_order_days),
+                "credit_pressed": int(row.credit_pressed),
                 "typical_gone_quiet_median": typical[as_of].median,
                 "typical_gone_quiet_min": typical[as_of].low,
                 "typical_gone_quiet_max": typical[as_of].high,

@@ -1,7 +1,7 @@
-"""account_daily and b2b_investigation (b2b_accounts_30d, b2b_cohorts_30d, aov_why)."""
+"""account_daily, company_credit and b2b_investigation (b2b_accounts_30d, b2b_cohorts_30d, aov_why)."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,8 +16,9 @@ from ..core.money import average_cents
 from ..core.partitions import day_key, days_of
 from ..core.scope import Scope
 from ..core.windows import WINDOW_DAYS
+from ..ingest.sources.adobe_commerce import B2BModuleMissing
 from ..manifest import Stores
-from ..resources import WarehouseResource
+from ..resources import AdobeCommerceResource, WarehouseResource
 from ..warehouse import Warehouse
 from . import tables
 from .accounts import (
@@ -37,6 +38,7 @@ from .accounts import (
     with_names,
 )
 from .causes import EXPLAIN_COLUMNS, WindowContext, cause_rows, explain
+from .credit import CreditUtilization, company_rows, credit_rows, history_rows
 from .findings import Findings
 from .tables import aov_why, b2b_accounts_30d, b2b_cohorts_30d, b2b_currency_daily
 
@@ -78,12 +80,67 @@ def account_daily(
     return dg.MaterializeResult()
 
 
+def company_credit(
+    context: dg.AssetExecutionContext,
+    stores: dg.ResourceParam[Stores],
+    warehouse: WarehouseResource,
+    adobe_commerce: AdobeCommerceResource,
+) -> dg.MaterializeResult:
+    """The store's Companies (name, sales representative, credit limit and balance) and every Company Credit
+    operation, replaced whole, so the investigation knows each account's credit utilization on any day. A
+    store without Adobe Commerce's B2B module (or a Shopify shop) gets a one-line notice and empty tables;
+    the credit causes then say "not available"."""
+    store = Scope.of(context).store
+    companies, credits, history, missing = [], [], [], None
+    with adobe_commerce.open_source(stores[store]) as source:
+        if not hasattr(source, "companies"):
+            missing = f"a {source.name} store has no Adobe Commerce Company Credit"
+        else:
+            try:
+                history = source.credit_history()  # before the credits, so each operation's credit is listed
+                companies, credits = source.companies(), source.company_credits()
+            except B2BModuleMissing as error:
+                missing = str(error)
+    if missing:
+        context.log.warning(f"company_credit: not available ({missing}); the credit causes will say so")
+    companies, credits = company_rows(companies), credit_rows(credits)
+    history = history_rows(history, credits)
+    credit = credits.drop_duplicates("company_id").set_index("company_id")
+    companies = companies.join(credit[["credit_limit_cents", "balance_cents", "currency_code"]], on="company_id")
+    outputs = (tables.b2b_companies, tables.company_credit_history)
+    with warehouse.replacing(store, outputs, None, None) as write:
+        write(tables.b2b_companies, as_money(companies, "credit_limit", "balance").astype(object))
+        operations = history.assign(at=history["at"].dt.tz_convert(None))
+        write(tables.company_credit_history, as_money(operations, "amount", "balance", "credit_limit").astype(object))
+    context.log.info(f"company_credit: {len(companies):,} Companies, {len(history):,} credit operations")
+    return dg.MaterializeResult(
+        metadata={
+            "companies": len(companies),
+            "with_credit_limit": int(companies["credit_limit_cents"].notna().sum()),
+            "credit_operations": len(history),
+            "sales_reps": int(companies["sales_rep_id"].nunique()),
+        }
+    )
+
+
+def percent(utilization: float) -> Decimal:
+    """A utilization as a percent number to the hundredth (91.25), as the tables keep percentages."""
+    return Decimal(utilization * 100).quantize(Decimal("0.01"))
+
+
+def credit_of(db: Warehouse, days: list[date]) -> CreditUtilization | None:
+    """Each Company's credit utilization over the windows of `days`; None when the store gave no Company."""
+    if not db.has_companies():
+        return None
+    return CreditUtilization(db.read_credit_history(days[-1]), days[0] - timedelta(days=WINDOW_DAYS - 1), days[-1])
+
+
 INVESTIGATION_CELLS = 4_000_000  # accounts x days per dense array (32 MB): as-of days computed together
 INVESTIGATION_ROWS = 100_000  # account x as-of rows built and written together: memory stays flat
 
 
 def b2b_investigation(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, stores: dg.ResourceParam[Stores], warehouse: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:
     """Why B2B AOV moved, per as-of day: b2b_accounts_30d (status, windows, lifetime value, cohort),
     b2b_cohorts_30d (LTV cohorts, gone quiet, the typical gone-quiet count) and aov_why (the change
@@ -91,6 +148,7 @@ def b2b_investigation(
     days, scope = days_of(context.partition_time_window), Scope.of(context)
     db = warehouse.open(scope.store)
     covered_from = db.first_order_day() or days[0]
+    credit = Credit(credit_of(db, days), stores[scope.store].manifest.investigation.credit_utilization)
     progress = Progress(context.log, "b2b_investigation", len(days))
     outputs = (b2b_accounts_30d, b2b_cohorts_30d, aov_why)
     with warehouse.replacing(scope.store, outputs, days[0], days[-1]) as write:
@@ -102,7 +160,7 @@ def b2b_investigation(
             chunk = days[start : start + chunk_days]
             inputs = investigation_inputs(db, chunk, covered_from, rows_days, inputs)
             for part in range(0, len(chunk), rows_days):
-                accounts, cohorts, causes = investigate(inputs, chunk[part : part + rows_days])
+                accounts, cohorts, causes = investigate(inputs, chunk[part : part + rows_days], credit)
                 write(b2b_accounts_30d, accounts)
                 write(b2b_cohorts_30d, cohorts)
                 write(aov_why, causes)
@@ -165,17 +223,37 @@ def investigation_inputs(
     return InvestigationInputs(names, largest, windows, context_of, typical)
 
 
-def investigate(inputs: InvestigationInputs, days: list[date]) -> tuple[pd.DataFrame, ...]:
+@dataclass(frozen=True)
+class Credit:
+    """The store's credit utilization (None: not available) and the manifest's credit_utilization threshold."""
+
+    utilization: CreditUtilization | None
+    threshold: float
+
+    def peaks(self, as_of: date) -> dict[str, float] | None:
+        """Per account: the peak utilization of the window ending `as_of` (NaN: unknown or no limit)."""
+        return None if self.utilization is None else self.utilization.peaks(as_of).to_dict()
+
+
+def investigate(inputs: InvestigationInputs, days: list[date], credit: Credit) -> tuple[pd.DataFrame, ...]:
     """The three investigation tables for consecutive as-of days (within the inputs' chunk)."""
     windows, context_of, typical = inputs.windows, inputs.context_of, inputs.typical
     accounts = with_names(account_rows(windows, days), inputs.names)
     columns = {c: accounts[c].to_numpy() for c in EXPLAIN_COLUMNS}
     starts = np.searchsorted(accounts["as_of"].to_numpy(), days + [date.max], side="left")  # rows are by as-of day
-    causes = []
+    causes, utilization = [], np.full(len(accounts), np.nan)
     for as_of, start, end in zip(days, starts, starts[1:]):
         if end > start:
             day = {c: values[start:end] for c, values in columns.items()}
-            causes += cause_rows(as_of, explain(day, context_of(as_of, typical[as_of])))
+            peaks = credit.peaks(as_of)
+            if peaks is not None:
+                utilization[start:end] = [peaks.get(account, np.nan) for account in day["account"]]
+            context = replace(context_of(as_of, typical[as_of]), credit=peaks, credit_threshold=credit.threshold)
+            causes += cause_rows(as_of, explain(day, context))
+    accounts = accounts.assign(
+        credit_utilization_pct=[None if np.isnan(u) else percent(u) for u in utilization],
+        credit_pressed=(accounts["status"] == "continuing").to_numpy() & (utilization >= credit.threshold),
+    )
     table = accounts[accounts["account"] != GUESTS]
     table = table.assign(
         aov_cents=average_cents(table["revenue_cents"], table["orders"]),
@@ -205,6 +283,9 @@ def investigation_numbers(findings: Findings | None) -> dict[str, Any]:
             "typical_gone_quiet": total["typical_gone_quiet_median"],
             "orders_per_account": findings.orders_per_account,
             "top_cause_contribution": top["contribution"] if top else None,
+            "same_day_split_pct": findings.split_pct(),
+            "prior_same_day_split_pct": findings.split_pct(prior=True),
+            "credit_pressed_accounts": total.get("credit_pressed"),
         }
     ) | ({"top_cause": top["cause"]} if top else {})
 
@@ -212,6 +293,7 @@ def investigation_numbers(findings: Findings | None) -> dict[str, Any]:
 def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
     # the windows, and the gone-quiet counts as of D-30 .. D-330; lifetime value reads all history
     deps = [partitioned.behind("account_daily", -LOOKBACK_DAYS), partitioned.trailing("daily_aov", 2 * WINDOW_DAYS)]
+    deps.append(partitioned.key("company_credit"))  # credit utilization: refreshed whole with the catalog
     tables_written = (
         ("b2b_accounts_30d", "Per as-of day and B2B account: status, both windows, lifetime value, cohort."),
         ("b2b_cohorts_30d", "Per as-of day and LTV cohort: AOV now and prior, gone quiet, the typical count."),
@@ -219,6 +301,7 @@ def asset_definitions(partitioned: Partitioned) -> list[dg.AssetsDefinition]:
     )
     return [
         dg.asset(deps=[partitioned.key("classified_orders")], kinds={"sql"}, **partitioned.daily)(account_daily),
+        dg.asset(kinds={"sql"}, **partitioned.api, **partitioned.unpartitioned)(company_credit),
         dg.multi_asset(
             specs=[
                 dg.AssetSpec(partitioned.key(name), deps=deps, kinds={"sql"}, description=text, **partitioned.spec)

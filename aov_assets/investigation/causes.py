@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -11,9 +10,12 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from ..core.money import as_percent, fraction_to_decimal, relative_change
-from ..core.windows import WINDOW_DAYS
-from .accounts import GUESTS, SIGNIFICANT, Typical, Windows, account_name, largest_per_day
+from ..core.money import fraction_to_decimal, relative_change
+from .accounts import GUESTS, SIGNIFICANT, account_name
+from .evidence import credit_pressure, split_orders
+from .terms import Cause, Context, Largest, WindowContext, change_text, signed_text
+
+__all__ = ["Cause", "Context", "Largest", "WindowContext", "cause_rows", "explain", "within_cause"]
 
 WITHIN_CAUSES = ("po_splitting", "basket_shrink", "price_mix_down", "po_consolidation", "basket_growth", "price_mix_up")
 LEADING_CAUSES = ("outlier_order", "currency", "misclassification")
@@ -27,6 +29,10 @@ ACTIONS = {
     "terms or consolidated delivery.",
     "basket_shrink": "Find the categories that left the baskets; send reorder lists and cross-sell the missing lines.",
     "price_mix_down": "Check which accounts moved to cheaper lines or smaller pack sizes; review contract prices.",
+    "credit_pressure": "Sales team: contact the affected Companies near their credit limit; offer longer payment "
+    "terms or a limit review.",
+    "split_orders": "Call the accounts placing several POs a day: look at their credit limits and approval "
+    "thresholds; offer longer payment terms or consolidated delivery.",
     "account_mix": "The accounts buying more often are the small-basket ones: grow basket size with them, and "
     "check whether the large accounts are buying less.",
     "accounts_gone_quiet": "Call the accounts that went quiet, largest prior revenue first.",
@@ -37,115 +43,8 @@ ACTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Largest:
-    """The largest counted B2B order of a window."""
-
-    cents: int
-    order_id: str
-    account: str
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the leading causes need besides the per-account sums, for one as-of day."""
-
-    largest: Largest | None = None
-    prior_largest: Largest | None = None
-    base_units: dict[str, int] = field(default_factory=dict)  # current window, per base currency
-    revenue_cents: dict[str, int] = field(default_factory=dict)
-    prior_base_units: dict[str, int] = field(default_factory=dict)
-    prior_revenue_cents: dict[str, int] = field(default_factory=dict)
-    b2c_aov: Fraction | None = None
-    prior_b2c_aov: Fraction | None = None
-    refunded_cents: int = 0
-    prior_refunded_cents: int = 0
-    typical: Typical | None = None
-
-
-class WindowContext:
-    """Dense per-day arrays over the span, so each as-of day's `Context` (largest orders, base
-    currencies, B2C AOV, refunds of both windows) costs O(window), not a filter of every row."""
-
-    def __init__(self, daily: pd.DataFrame, currency: pd.DataFrame, segments: pd.DataFrame, windows: Windows):
-        """`daily`: account_daily rows of the windows' span; each day's largest order (`largest_per_day`) is enough."""
-        self.windows, self.days = windows, windows.days
-        largest = largest_per_day(daily)
-        at = self.days.get_indexer(pd.to_datetime(largest["order_date"]))
-        self.largest_cents = np.full(len(self.days), -1, dtype=np.int64)
-        self.largest_cents[at] = largest["largest_cents"].to_numpy(dtype=np.int64)
-        self.largest = dict(zip(at, zip(largest["largest_order_id"].astype(str), largest["account"])))
-        self.currencies = sorted(set(currency["base_currency_code"]))
-        self.by_currency = {
-            column: self._cumulative(currency, "base_currency_code", self.currencies, column)
-            for column in ("base_units", "revenue_cents")
-        }
-        b2c = segments[segments["segment"] == "b2c"]
-        self.b2c = {column: self._cumulative(b2c, "segment", ["b2c"], column) for column in ("orders", "revenue_cents")}
-
-    def _cumulative(self, frame: pd.DataFrame, key: str, keys: list[str], column: str) -> np.ndarray:
-        dense = np.zeros((len(self.days) + 1, len(keys)), dtype=np.int64)
-        rows = self.days.get_indexer(pd.to_datetime(frame["order_date"])) + 1
-        np.add.at(dense, (rows, pd.Index(keys).get_indexer(frame[key])), frame[column].to_numpy(dtype=np.int64))
-        return np.cumsum(dense, axis=0)
-
-    def _bounds(self, as_of: date, offset: int) -> tuple[int, int]:
-        end = self.days.get_loc(pd.Timestamp(as_of)) + 1 - offset
-        return end - WINDOW_DAYS, end
-
-    def _sum(self, cumulative: np.ndarray, as_of: date, offset: int) -> np.ndarray:
-        start, end = self._bounds(as_of, offset)
-        return cumulative[end] - cumulative[start]
-
-    def _top(self, as_of: date, offset: int) -> Largest | None:
-        start, end = self._bounds(as_of, offset)
-        day = start + int(np.argmax(self.largest_cents[start:end]))
-        if self.largest_cents[day] < 0:
-            return None
-        order_id, account = self.largest[day]
-        return Largest(int(self.largest_cents[day]), order_id, account)
-
-    def _per_currency(self, column: str, as_of: date, offset: int) -> dict[str, int]:
-        """Per base currency with orders of some base value in the window."""
-        units = self._sum(self.by_currency["base_units"], as_of, offset)
-        sums = self._sum(self.by_currency[column], as_of, offset)
-        return {currency: int(v) for currency, v, u in zip(self.currencies, sums, units) if u}
-
-    def _b2c_aov(self, as_of: date, offset: int) -> Fraction | None:
-        orders = int(self._sum(self.b2c["orders"], as_of, offset)[0])
-        return Fraction(int(self._sum(self.b2c["revenue_cents"], as_of, offset)[0]), 100 * orders) if orders else None
-
-    def __call__(self, as_of: date, typical: Typical) -> Context:
-        windows = self.windows
-        return Context(
-            largest=self._top(as_of, 0),
-            prior_largest=self._top(as_of, WINDOW_DAYS),
-            base_units=self._per_currency("base_units", as_of, 0),
-            revenue_cents=self._per_currency("revenue_cents", as_of, 0),
-            prior_base_units=self._per_currency("base_units", as_of, WINDOW_DAYS),
-            prior_revenue_cents=self._per_currency("revenue_cents", as_of, WINDOW_DAYS),
-            b2c_aov=self._b2c_aov(as_of, 0),
-            prior_b2c_aov=self._b2c_aov(as_of, WINDOW_DAYS),
-            refunded_cents=int(windows.window("refunded_cents", as_of).sum()),
-            prior_refunded_cents=int(windows.window("refunded_cents", as_of, WINDOW_DAYS).sum()),
-            typical=typical,
-        )
-
-
-@dataclass(frozen=True)
-class Cause:
-    cause: str
-    role: str  # why | ruled_out
-    contribution: Fraction | None  # to A1 - A0, in money
-    share: Fraction | None  # of the change
-    part: bool
-    summary: str
-
-
-EXPLAIN_COLUMNS = ("account", "name", "status", "orders", "revenue_cents", "line_items")
-
-
-EXPLAIN_COLUMNS += ("prior_orders", "prior_revenue_cents", "prior_line_items")
+EXPLAIN_COLUMNS = ("account", "name", "status", "orders", "revenue_cents", "line_items", "order_days")
+EXPLAIN_COLUMNS += ("prior_orders", "prior_revenue_cents", "prior_line_items", "prior_order_days")
 
 
 def explain(accounts: pd.DataFrame | Mapping[str, np.ndarray], context: Context) -> list[Cause]:
@@ -176,6 +75,9 @@ def explain(accounts: pd.DataFrame | Mapping[str, np.ndarray], context: Context)
         (why if helps else ruled_out).append(Cause(code, "why" if helps else "ruled_out", amount, share, True, summary))
     ranked_parts = sorted((c for c in why if c.part), key=lambda c: -abs(c.contribution))
     why = [c for c in why if not c.part] + ranked_parts
+    evidence = (credit_pressure(accounts, context, continuing, change), split_orders(accounts, change))
+    for evidence in evidence:  # what names the within-account part, after it
+        (why if evidence.role == "why" else ruled_out).append(evidence)
     ruled_out += _context_lines(accounts, context, orders0, orders1, r0, r1)
     return why + ruled_out
 
@@ -259,7 +161,8 @@ def _leading(accounts, context, a0, a1, change, orders0, orders1) -> list[Cause]
                     effect / change,
                     False,
                     f"Order {who} of {_money(named.cents)} in the {window} window: without the largest order "
-                    f"of each window B2B AOV changes {_pct(relative_change(b1, b0))} instead of {_pct(pct)}.",
+                    f"of each window B2B AOV changes {change_text(relative_change(b1, b0))} instead of "
+                    f"{change_text(pct)}.",
                 )
             )
         else:
@@ -289,8 +192,8 @@ def _leading(accounts, context, a0, a1, change, orders0, orders1) -> list[Cause]
                     effect,
                     effect / change,
                     False,
-                    f"At the prior window's exchange rates B2B AOV changes {_pct(constant_pct)} instead of "
-                    f"{_pct(pct)} (base currencies {listing}): exchange rates moved it.",
+                    f"At the prior window's exchange rates B2B AOV changes {change_text(constant_pct)} instead of "
+                    f"{change_text(pct)} (base currencies {listing}): exchange rates moved it.",
                 )
             )
         else:
@@ -301,7 +204,8 @@ def _leading(accounts, context, a0, a1, change, orders0, orders1) -> list[Cause]
                     effect,
                     effect / change if change else None,
                     False,
-                    f"Constant-currency change {_pct(constant_pct)} (base currencies {listing}): not exchange rates.",
+                    f"Constant-currency change {change_text(constant_pct)} (base currencies {listing}): "
+                    "not exchange rates.",
                 )
             )
     # company-less, consumer-like orders counted as B2B
@@ -377,7 +281,7 @@ def _misclassified(accounts, context, a0, a1, change) -> tuple[Fraction | None, 
 
 
 def _part_summary(code: str, amount: Fraction, facts: dict, statuses, accounts: Mapping, context: Context) -> str:
-    money = _signed(amount)
+    money = signed_text(amount)
     if code == "accounts_gone_quiet":
         quiet = (statuses == "gone_quiet") & (accounts["account"] != GUESTS)
         typical = f" vs {context.typical.text()}" if context.typical else ""
@@ -407,8 +311,8 @@ def _part_summary(code: str, amount: Fraction, facts: dict, statuses, accounts: 
         return f"Among {continuing} continuing accounts, order share moved between accounts of different AOV: {money}."
     orders, revenue, lines = facts.get("orders"), facts.get("revenue"), facts.get("lines")
     moved = (
-        f"continuing accounts' orders {_pct(orders)}, revenue {_pct(revenue)}, lines per order "
-        f"{_plain(facts.get('prior_lines_per_order'))} -> {_plain(facts.get('lines_per_order'))} ({_pct(lines)})"
+        f"continuing accounts' orders {change_text(orders)}, revenue {change_text(revenue)}, lines per order "
+        f"{_plain(facts.get('prior_lines_per_order'))} -> {_plain(facts.get('lines_per_order'))} ({change_text(lines)})"
     )
     lead = {
         "po_splitting": "The same spend in smaller POs (credit pressure, approval limits)",
@@ -434,7 +338,7 @@ def _context_lines(accounts, context: Context, orders0, orders1, r0, r1) -> list
             None,
             None,
             False,
-            f"B2B orders {_pct(orders_change)}, revenue {_pct(revenue_change)}: "
+            f"B2B orders {change_text(orders_change)}, revenue {change_text(revenue_change)}: "
             + ("orders held, each order got smaller (not fewer orders)." if held else "fewer and smaller orders."),
         )
     ]
@@ -481,14 +385,6 @@ def _money(cents: int) -> str:
 
 def _money_f(value: Fraction | None) -> str:
     return "-" if value is None else f"{fraction_to_decimal(value, Decimal('0.01')):,.2f}"
-
-
-def _signed(value: Fraction) -> str:
-    return f"{fraction_to_decimal(value, Decimal('0.01')):+,.2f}"
-
-
-def _pct(change: Fraction | None) -> str:
-    return "-" if change is None else f"{as_percent(change):+.1f}%"
 
 
 def _plain(value: Fraction | None) -> str:

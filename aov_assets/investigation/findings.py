@@ -92,9 +92,21 @@ class Findings:
         active = self.total["active_accounts"]
         return (Decimal(self.total["orders"]) / active).quantize(Decimal("0.01")) if active else None
 
+    def split_pct(self, prior: bool = False) -> Decimal | None:
+        """Same-day second POs as a percent of B2B orders (guests aside) in the current or prior window;
+        None for an investigation stored before order_days were counted."""
+        t, before = self.total, "prior_" if prior else ""
+        orders, days = t[f"{before}orders"], t.get(f"{before}order_days")
+        if days is None or pd.isna(days) or not orders:
+            return None
+        return (Decimal(int(orders) - int(days)) * 100 / int(orders)).quantize(Decimal("0.01"))
+
     def cause_lines(self, limit: int | None = None) -> list[str]:
+        """Numbered causes; evidence without a money part of its own (split_orders) shows its summary."""
         return [
-            f"{i}. {row['cause']} {signed_money_text(row['contribution'])} "
+            f"{i}. {row['cause']}: {row['summary']}"
+            if row["contribution"] is None
+            else f"{i}. {row['cause']} {signed_money_text(row['contribution'])} "
             f"({plain_pct(row['share_pct'])} of the move): {row['summary']}"
             for i, row in enumerate(self.why[:limit], 1)
         ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
@@ -10,7 +10,15 @@ import sqlalchemy as sa
 from ..core.db import bigint, cents
 from ..metrics.queries import base_amount
 from ..metrics.tables import classified_orders
-from .tables import account_daily, aov_why, b2b_accounts_30d, b2b_cohorts_30d, b2b_currency_daily
+from .tables import (
+    account_daily,
+    aov_why,
+    b2b_accounts_30d,
+    b2b_cohorts_30d,
+    b2b_companies,
+    b2b_currency_daily,
+    company_credit_history,
+)
 
 
 class InvestigationQueries:
@@ -113,3 +121,29 @@ class InvestigationQueries:
         query = sa.select(t.c.cause).where(self.mine(t), t.c.as_of == as_of, t.c.role == "why", t.c.rank == 1)
         with self.connect() as connection:
             return connection.scalar(query)
+
+    def has_companies(self) -> bool:
+        """Whether the store's B2B module gave any Company (else credit causes are "not available")."""
+        with self.connect() as connection:
+            return connection.scalar(sa.select(sa.literal(1)).where(self.mine(b2b_companies)).limit(1)) is not None
+
+    def read_credit_history(self, last: date) -> pd.DataFrame:
+        """Each Company's credit operations up to the end of `last` (UTC): balance and limit after each, in
+        cents, by company and time (`investigation.credit.CreditUtilization` reads this)."""
+        t = company_credit_history
+        query = (
+            sa.select(
+                t.c.history_id,
+                t.c.company_id,
+                t.c.at,
+                t.c.type,
+                cents(t.c.balance).label("balance_cents"),
+                cents(t.c.credit_limit).label("credit_limit_cents"),
+            )
+            .where(self.mine(t), t.c.at < last + timedelta(days=1))
+            .order_by(t.c.company_id, t.c.at, t.c.history_id)
+        )
+        frame = self._frame(query)
+        return frame.assign(
+            at=pd.to_datetime(frame["at"], utc=True), credit_limit_cents=frame["credit_limit_cents"].astype("Int64")
+        )

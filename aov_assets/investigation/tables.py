@@ -45,6 +45,9 @@ b2b_accounts_30d = sa.Table(
     *window_columns(),
     sa.Column("line_items", sa.Integer, nullable=False),
     sa.Column("prior_line_items", sa.Integer, nullable=False),
+    sa.Column("order_days", sa.Integer),  # days with orders: orders - order_days were same-day second POs
+    sa.Column("prior_order_days", sa.Integer),
+    sa.Column("credit_utilization_pct", Percent()),  # peak owed / credit limit in the current window
     sa.Column("lifetime_revenue", Money(), nullable=False),
     sa.Column("cohort", sa.String(12), nullable=False),
     info={"partition": "as_of"},
@@ -66,6 +69,9 @@ b2b_cohorts_30d = sa.Table(
     sa.Column("typical_gone_quiet_min", sa.Integer),
     sa.Column("typical_gone_quiet_max", sa.Integer),
     sa.Column("typical_windows", sa.Integer, nullable=False),
+    sa.Column("order_days", sa.Integer),  # account-days with orders: orders - order_days were same-day second POs
+    sa.Column("prior_order_days", sa.Integer),
+    sa.Column("credit_pressed", sa.Integer),  # continuing accounts at investigation.credit_utilization or above
     info={"partition": "as_of"},
 )
 
@@ -82,4 +88,33 @@ aov_why = sa.Table(
     sa.Column("share_pct", Percent()),  # of the change
     sa.Column("summary", sa.Text, nullable=False),
     info={"partition": "as_of"},
+)
+
+# Adobe Commerce's B2B module (Companies, Company Credit), refreshed whole with the catalog (not partitioned)
+b2b_companies = sa.Table(
+    "b2b_companies",
+    metadata,
+    store_column(),
+    sa.Column("company_id", sa.BigInteger, primary_key=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("status", sa.Integer),
+    sa.Column("sales_rep_id", sa.BigInteger),  # the Company's sales representative (an admin user id)
+    sa.Column("customer_group_id", sa.BigInteger),
+    sa.Column("credit_limit", Money()),  # null: no credit limit
+    sa.Column("balance", Money()),  # negative: the Company owes
+    sa.Column("currency_code", sa.String(3)),
+)
+
+company_credit_history = sa.Table(
+    "company_credit_history",
+    metadata,
+    store_column(),
+    sa.Column("history_id", sa.BigInteger, primary_key=True),
+    sa.Column("company_id", sa.BigInteger, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),  # UTC
+    sa.Column("type", sa.Integer, nullable=False),  # 1 allocated, 2 updated, 3 purchased, 4 reimbursed, ...
+    sa.Column("amount", Money()),
+    sa.Column("balance", Money(), nullable=False),  # after the operation
+    sa.Column("credit_limit", Money()),  # after the operation; null: no limit
+    sa.Index("ix_company_credit_history_company", "store", "company_id", "at"),
 )

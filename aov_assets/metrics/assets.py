@@ -1,6 +1,7 @@
 """classified_orders, daily_aov, aov_30d (with its contraction check) and aov_ttm."""
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -8,6 +9,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from ..actions.calls import CallList, CallSettings
 from ..around.neighbours import Neighbours
 from ..core.db import Writer
 from ..core.glue import (
@@ -255,6 +257,9 @@ def check_metadata(card: Card, explained: bool) -> dict[str, Any]:
     )
     if explained and card.basket_lines():
         around["left_the_baskets"] = dg.MetadataValue.md("\n".join(f"- {line}" for line in card.basket_lines()))
+    if explained and card.calls is not None and not card.calls.rows.empty:
+        around["call_list"] = dg.MetadataValue.md("\n".join(card.calls.markdown()))
+        around["accounts_to_call"] = card.calls.accounts
     return (
         investigation
         | plottable_numbers(
@@ -299,6 +304,13 @@ def aov_30d(
     cards = {
         as_of: Card.from_rows(day_rows, rule, findings.get(as_of), neighbours.get(as_of))
         for as_of, day_rows in rows.groupby("as_of")
+    }
+    settings = CallSettings.of(manifest)
+    cards = {  # who should call: on the days an alert explains, and the run's newest day
+        as_of: replace(card, calls=CallList.stored(db, as_of, settings))
+        if card.findings is not None and (card.alert or as_of == days[-1])
+        else card
+        for as_of, card in cards.items()
     }
     for as_of, card in cards.items():
         b2b = card.segments["b2b"]

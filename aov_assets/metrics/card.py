@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..actions.calls import CallList, CallSettings
 from ..around.neighbours import Neighbours
 from ..core.money import as_percent, fraction_to_decimal, relative_change
 from ..core.text import (
@@ -79,16 +80,21 @@ class Card:
     rule: AlertRule
     findings: Findings | None = None
     neighbours: Neighbours | None = None
+    calls: CallList | None = None
 
     @classmethod
-    def stored(cls, warehouse: Warehouse, as_of: date, rule: AlertRule) -> Card | None:
-        """The card of one as-of day as the warehouse has it, with its investigation and neighbours; None
-        without aov_30d rows."""
+    def stored(
+        cls, warehouse: Warehouse, as_of: date, rule: AlertRule, calls: CallSettings | None = None
+    ) -> Card | None:
+        """The card of one as-of day as the warehouse has it, with its investigation, neighbours and (with
+        `calls`) its call list; None without aov_30d rows."""
         rows = warehouse.read_card(as_of)
         if rows.empty:
             return None
         neighbours = Neighbours.by_day(*warehouse.read_neighbours(as_of, as_of)).get(as_of)
-        return cls.from_rows(rows, rule, Findings.from_frames(*warehouse.read_investigation(as_of, as_of)), neighbours)
+        findings = Findings.from_frames(*warehouse.read_investigation(as_of, as_of))
+        call_list = CallList.stored(warehouse, as_of, calls) if calls is not None and findings else None
+        return cls.from_rows(rows, rule, findings, neighbours, call_list)
 
     @classmethod
     def from_rows(
@@ -97,6 +103,7 @@ class Card:
         rule: AlertRule,
         findings: Findings | None = None,
         neighbours: Neighbours | None = None,
+        calls: CallList | None = None,
     ) -> Card:
         """Build from the three `aov_30d` rows of one as-of day (and that day's investigation and neighbours)."""
         by_segment = {row["segment"]: row for row in rows.to_dict("records")}
@@ -118,6 +125,7 @@ class Card:
             rule=rule,
             findings=findings,
             neighbours=neighbours,
+            calls=calls,
         )
 
     @property
@@ -231,6 +239,9 @@ class Card:
             lines += ["Left the baskets (B2B line value per order by category):", *self.basket_lines()]
         if findings.top:
             lines.append(f"Action: {ACTIONS[findings.top['cause']]}")
+        if self.calls is not None and not self.calls.rows.empty:
+            lines += ["", f"Who should call ({self.calls.accounts} accounts; all of them: {self.calls.command}):"]
+            lines += [f"  {rep}: {accounts}" for rep, accounts in self.calls.by_rep()]
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -272,6 +283,9 @@ class Card:
             lines += ["", "**Left the baskets**", "", *(f"- {line}" for line in self.basket_lines())]
         if findings.top:
             lines += ["", f"**Action:** {ACTIONS[findings.top['cause']]}"]
+        if self.calls is not None and not self.calls.rows.empty:
+            lines += ["", f"**Who should call ({self.calls.accounts} accounts; all: `{self.calls.command}`)**", ""]
+            lines += [f"- **{rep}**: {accounts}" for rep, accounts in self.calls.by_rep()]
         return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:
@@ -294,6 +308,7 @@ class Card:
             | (self.findings.as_json() if self.findings else {})
             | (self.neighbours.as_json() if self.neighbours else {})
             | {"left_the_baskets": [jsonable(row) for row in self.left_the_baskets()]}
+            | ({"call_list": self.calls.as_json()} if self.calls is not None else {})
         )
 
     def _around(self, title: str, bullet: str, gap: bool = False) -> list[str]:

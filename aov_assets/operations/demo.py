@@ -10,6 +10,7 @@ from datetime import date
 
 import dagster as dg
 
+from ..actions.calls import CallSettings
 from ..alerts.ledger import AlertLedger
 from ..core.keys import CATALOG_JOB, CONTRACTION_KEY, DAILY_JOB, HEALTH_JOB, TTM_JOB, range_tags
 from ..core.scope import Scope
@@ -50,7 +51,7 @@ def run_demo(stores: Manifest | Iterable[Store], warehouse: Warehouse, say: Call
     say(f"materialized in {time.monotonic() - started:.1f}s\n")
 
     view = warehouse.for_store(first.key)
-    card = Card.stored(view, last, alert_rule(first.manifest))
+    card = Card.stored(view, last, alert_rule(first.manifest), CallSettings.of(first.manifest))
     say(card.text() if card else f"no aov_30d rows for {last}")
     ttm = TtmCard.before(view, last)
     if ttm:
@@ -91,7 +92,7 @@ def _materialize(
         f"aov demo: {who}sample merchant ({manifest.sample.story}), {first}..{last}; Dagster instance "
         f"{os.environ['DAGSTER_HOME']}"
     )
-    say("1/3 product_catalog ...")
+    say("1/3 product_catalog and company_credit ...")
     _execute(defs.resolve_job_def(scope.name(CATALOG_JOB)), instance, {})
     say("2/3 raw_orders -> classified_orders -> sums, lines, investigation, neighbours -> aov_30d, in one run ...")
     _execute(defs.resolve_job_def(scope.name(DAILY_JOB)), instance, range_tags(first, last))

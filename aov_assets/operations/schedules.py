@@ -1,8 +1,8 @@
 """Each store's jobs and schedules.
 
-Every day at 00:30 UTC the product catalog is refreshed; at 01:00 UTC the daily chain runs for
-yesterday and, in the same run, re-syncs the `sync.lookback_days` days before it, so late changes
-(cancellations, pending_payment -> complete) reach the tables and their 30-day windows. The
+Every day at 00:30 UTC the product catalog and the Companies' credit are refreshed; at 01:00 UTC the
+daily chain runs for yesterday and, in the same run, re-syncs the `sync.lookback_days` days before it,
+so late changes (cancellations, pending_payment -> complete) reach the tables and their 30-day windows. The
 monthly TTM rollup runs once those re-syncs have settled the previous month (on day
 `lookback_days + 1`). Store `acme`'s are named `acme__aov_daily` and so on, and tag their runs
 `aov/store: acme`, so the run queue can limit each store on its own.
@@ -26,7 +26,8 @@ WINDOWS = (*INVESTIGATION, "segment_metrics_30d", "currency_aov_30d", "b2b_categ
 DAILY_ASSETS = ("raw_orders", "classified_orders", "daily_aov", "account_daily", "order_lines", *WINDOWS)
 MONTHLY_ASSETS = ("aov_ttm", "basket_pairs", "account_whitespace")
 Job = Any  # what dg.define_asset_job returns (its class is not exported)
-EVERY_ASSET = (*DAILY_ASSETS, *MONTHLY_ASSETS, "product_catalog")  # a store's whole graph
+REFERENCE_ASSETS = ("product_catalog", "company_credit")  # what the store holds now, refreshed whole daily
+EVERY_ASSET = (*DAILY_ASSETS, *MONTHLY_ASSETS, *REFERENCE_ASSETS)  # a store's whole graph
 
 
 def partitioned(scope: Scope, *assets: str) -> dg.AssetSelection:
@@ -73,8 +74,8 @@ class StoreJobs:
             ),
             catalog=job(
                 CATALOG_JOB,
-                dg.AssetSelection.assets(scope.key("product_catalog")),
-                "Refresh SKU -> name and category from the store's catalog.",
+                dg.AssetSelection.assets(*map(scope.key, REFERENCE_ASSETS)),
+                "Refresh SKU -> name and category from the store's catalog, and its Companies' credit.",
             ),
             health=job(
                 HEALTH_JOB,

@@ -206,13 +206,19 @@ def test_misclassification_leads():
 def test_part_leads(code, spec, contribution):
     rows = why(spec)
     assert_top(rows, code, contribution, part=True)
-    assert {r["cause"] for r in rows if r["role"] == "why"} <= {code, "account_mix"}  # nothing else pushes down
+    # more orders on the same 3 days: same-day second POs rose too
+    evidence = {"split_orders"} if code in ("po_splitting", "account_mix") else set()
+    assert {r["cause"] for r in rows if r["role"] == "why"} <= {code, "account_mix", *evidence}  # nothing else
 
 
 def test_po_splitting_ranks_parts_by_size():
     rows = why({"company:1": ((10, 1_000_000, 50), (20, 1_000_000, 50)), "company:2": ((10, 1_000_000, 50),) * 2})
     ranked = [(r["cause"], r["rank"], r["contribution"]) for r in rows if r["role"] == "why"]
-    assert ranked == [("po_splitting", 1, Decimal("-250.00")), ("account_mix", 2, Decimal("-83.33"))]
+    assert ranked == [
+        ("po_splitting", 1, Decimal("-250.00")),
+        ("account_mix", 2, Decimal("-83.33")),
+        ("split_orders", 3, None),  # the evidence after the parts it names
+    ]
     assert {r["cause"] for r in rows if r["role"] == "ruled_out"} >= {"accounts_gone_quiet", "new_accounts"}
 
 
@@ -507,3 +513,139 @@ def test_a_range_run_in_chunks_gives_the_same_rows(example_pipeline, tmp_path, m
     assert chunked.materialize([investigation], str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY)).success
     for table in ("b2b_accounts_30d", "b2b_cohorts_30d", "aov_why"):
         pd.testing.assert_frame_equal(read_table(chunked, table), read_table(example_pipeline, table), obj=table)
+
+
+# --------------------------------------------------------------------------- same-day split POs
+
+
+def on_days(account: str, k: int, per_day: list[int], order_cents: int) -> list[dict]:
+    """account_daily rows of window k: per_day[i] orders of `order_cents` each on day i of the window."""
+    return [
+        {
+            "order_date": window_start(k) + timedelta(days=i),
+            "account": account,
+            "name": account.replace("company:", "Company "),
+            "orders": n,
+            "revenue_cents": n * order_cents,
+            "line_items": n,
+            "refunded_cents": 0,
+            "largest_cents": order_cents,
+            "largest_order_id": f"{account}@{k}.{i}",
+        }
+        for i, n in enumerate(per_day)
+        if n
+    ]
+
+
+def split_finding(daily: list[dict]) -> dict:
+    rows = account_rows(build_windows(frame(daily), NO_HISTORY, window_start(1), AS_OF), [AS_OF])
+    rows = rows.assign(name=rows["account"].str.replace("company:", "Company "))
+    return next(r for r in cause_rows(AS_OF, explain(rows, Context())) if r["cause"] == "split_orders")
+
+
+def test_split_orders_counts_second_orders_of_a_day():
+    # company:1 places its 10 POs on 10 days before, then the same spend as 14 POs on 7 days (2 a day);
+    # company:2 orders alike in both windows. Orders 20 -> 24, account-days 20 -> 17:
+    # same-day second POs 0 of 20 (0.0%) -> 7 of 24 (29.2%), +29.2 points while AOV falls
+    daily = on_days("company:1", 1, [1] * 10, 14_000) + on_days("company:1", 0, [2] * 7, 10_000)
+    daily += on_days("company:2", 1, [1] * 10, 5_000) + on_days("company:2", 0, [1] * 10, 5_000)
+    finding = split_finding(daily)
+    assert finding["role"] == "why" and finding["contribution"] is None and not finding["part"]
+    assert finding["summary"] == (
+        "Same-day second POs: 29.2% of B2B orders (prior 0.0%, +29.2 points): accounts split their POs; "
+        "most: Company 1 7 of 14 (prior 0 of 10)."
+    )
+
+
+def test_split_orders_ruled_out_when_the_share_holds_or_moves_with_aov():
+    # both windows: 2 POs a day on 5 days (5 of 10 second POs), AOV down through prices only
+    steady = on_days("company:1", 1, [2] * 5, 10_000) + on_days("company:1", 0, [2] * 5, 8_000)
+    finding = split_finding(steady)
+    assert finding["role"] == "ruled_out"
+    assert finding["summary"] == (
+        "Same-day second POs: 50.0% of B2B orders (prior 50.0%, +0.0 points): not PO splitting."
+    )
+    # fewer same-day POs while AOV rises: consolidation, named the other way
+    consolidating = on_days("company:1", 1, [2] * 5, 8_000) + on_days("company:1", 0, [1] * 8, 10_000)
+    finding = split_finding(consolidating)
+    assert finding["role"] == "why"
+    assert finding["summary"].startswith(
+        "Same-day second POs: 0.0% of B2B orders (prior 50.0%, -50.0 points): accounts consolidate their POs"
+    )
+
+
+def test_split_orders_below_the_threshold_is_ruled_out():
+    # 1 second PO in 25 orders (4.0 points) is under SPLIT_POINTS (5) even though AOV falls
+    daily = on_days("company:1", 1, [1] * 25, 10_000) + on_days("company:1", 0, [2] + [1] * 23, 9_000)
+    assert split_finding(daily)["role"] == "ruled_out"
+
+
+# --------------------------------------------------------------------------- credit pressure
+
+
+def credit_finding(credit: dict[str, float] | None, threshold: float = 0.8) -> dict:
+    # three continuing accounts at 100.00 per PO before: company:1 now 70.00 (-30%), company:2 95.00 (-5%),
+    # company:3 100.00. A0 = 100, A1 = (700 + 950 + 1,000) / 30 = 88.33, change -11.67
+    daily = []
+    for account, cents in (("company:1", 7_000), ("company:2", 9_500), ("company:3", 10_000)):
+        daily += on_days(account, 1, [1] * 10, 10_000) + on_days(account, 0, [1] * 10, cents)
+    rows = account_rows(build_windows(frame(daily), NO_HISTORY, window_start(1), AS_OF), [AS_OF])
+    rows = rows.assign(name=rows["account"].str.replace("company:", "Company "))
+    context = Context(credit=credit, credit_threshold=threshold)
+    return next(r for r in cause_rows(AS_OF, explain(rows, context)) if r["cause"] == "credit_pressure")
+
+
+def test_credit_pressure_is_the_pressed_accounts_part_of_the_within_change():
+    # company:1 reached 90% of its limit; company:3 has none. Its part: (10 / 30) x (70 - 100) = -10.00,
+    # 85.7143% of the -11.67 move; the others' AOV (950 + 1,000) / 20 = 97.50 vs 100: -2.5%
+    finding = credit_finding({"company:1": 0.9, "company:2": 0.5})
+    assert (finding["role"], finding["contribution"], finding["share_pct"], finding["part"]) == (
+        "why",
+        Decimal("-10.00"),
+        Decimal("85.7143"),
+        False,
+    )
+    assert finding["summary"] == (
+        "1 of 3 continuing accounts reached 80%+ of their credit limit; their AOV -30.0% vs -2.5% for the "
+        "others (each account at its prior order count), their part of the within-account change -10.00; "
+        "most: Company 1 90%."
+    )
+
+
+def test_credit_pressure_at_the_threshold_counts_and_below_it_is_ruled_out():
+    assert credit_finding({"company:1": 0.8})["role"] == "why"  # at 80% exactly
+    below = credit_finding({"company:1": 0.79, "company:2": 0.5})
+    assert below["role"] == "ruled_out" and below["contribution"] == Decimal("0.00")
+    assert below["summary"] == (
+        "No continuing account reached 80% of its credit limit (2 with a known limit): not credit pressure."
+    )
+    # pressed accounts that held their AOV while the others fell do not explain the fall
+    held = credit_finding({"company:3": 0.95})
+    assert held["role"] == "ruled_out" and held["contribution"] == Decimal("0.00")
+    assert held["summary"].endswith(
+        "their AOV +0.0% vs -17.5% for the others (each account at its prior order count), their part of the "
+        "within-account change +0.00: not credit pressure."
+    )
+
+
+def test_credit_pressure_without_credit_data_is_not_available():
+    finding = credit_finding(None)
+    assert (finding["role"], finding["contribution"]) == ("ruled_out", None)
+    assert finding["summary"] == "Credit pressure: not available (no Company Credit data from this store)."
+
+
+def test_credit_pressure_compares_the_groups_at_constant_order_counts():
+    # the others keep their AOVs (1,000 and 100) but the small one orders 40 times instead of 10: their pooled
+    # AOV halves (550 -> 280, -49.1%) through mix alone; at each account's prior order count they hold (0.0%),
+    # while the pressed account's own AOV falls 500 -> 400 (-20.0%)
+    daily = on_days("company:1", 1, [1] * 10, 50_000) + on_days("company:1", 0, [1] * 10, 40_000)
+    daily += on_days("company:2", 1, [1] * 10, 100_000) + on_days("company:2", 0, [1] * 10, 100_000)
+    daily += on_days("company:3", 1, [1] * 10, 10_000) + on_days("company:3", 0, [2] * 20, 10_000)
+    rows = account_rows(build_windows(frame(daily), NO_HISTORY, window_start(1), AS_OF), [AS_OF])
+    rows = rows.assign(name=rows["account"].str.replace("company:", "Company "))
+    causes = cause_rows(AS_OF, explain(rows, Context(credit={"company:1": 0.92}, credit_threshold=0.8)))
+    finding = next(r for r in causes if r["cause"] == "credit_pressure")
+    assert finding["role"] == "why"
+    assert "their AOV -20.0% vs +0.0% for the others (each account at its prior order count)" in finding["summary"]
+    # its part: (10 / 30) x (400 - 500) = -33.33
+    assert finding["contribution"] == Decimal("-33.33")

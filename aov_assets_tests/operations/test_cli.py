@@ -82,6 +82,36 @@ def test_card_for_a_day_not_in_the_warehouse_says_what_to_do(example_env, capsys
     assert "dagster asset materialize -m aov_assets.definitions --select aov_30d --partition 2026-05-04" in err
 
 
+def test_accounts_prints_the_call_list_by_rep_and_as_csv(example_env, capsys):
+    assert main(["accounts", "--as-of", "2026-05-03"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"Call list as of 2026-05-03: \d+ accounts, \d+ reasons", out[0])
+    assert "Dana Whitfield (@dana):" in out  # the manifest's sales_reps name the Companies' reps
+    assert any(
+        re.fullmatch(r"  .+ \(company:\d+, middle 60%\) credit_pressure: peak \d+% of its credit limit; .+", line)
+        for line in out
+    )
+    assert main(["accounts", "--as-of", "2026-05-03", "--rep", "12", "--csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == "rep_id,rep,account,name,cohort,reason,numbers"
+    assert len(rows) > 1 and all(row.startswith("12,Dana Whitfield (@dana),company:") for row in rows[1:])
+    assert main(["accounts", "--as-of", "2026-05-03", "--rep", "999"]) == 0
+    assert capsys.readouterr().out == "No account to call of rep 999 as of 2026-05-03.\n"
+    assert main(["accounts", "--as-of", "2026-05-04"]) == 2
+    assert "no b2b_accounts_30d rows for 2026-05-04" in capsys.readouterr().err
+
+
+def test_card_ends_with_who_should_call(example_env, capsys):
+    assert main(["card", "--as-of", "2026-05-03"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"Who should call \(\d+ accounts; all of them: aov accounts --as-of 2026-05-03\):", out)
+    assert re.search(r"  Dana Whitfield \(@dana\): .+ \(credit_pressure\).*; and \d+ more", out)
+    assert main(["card", "--as-of", "2026-05-03", "--json"]) == 0
+    calls = json.loads(capsys.readouterr().out)["call_list"]
+    assert {"credit_pressure", "gone_quiet"} <= {row["reason"] for row in calls}
+    assert {row["rep_id"] for row in calls} <= {12, 14, 17, 21, None}
+
+
 def test_a_bad_date_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["card", "--as-of", "May 3"])
