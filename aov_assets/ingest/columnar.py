@@ -63,6 +63,7 @@ SCHEMA = pa.schema(
             "extension_attributes",
             pa.struct([("company_order_attributes", _COMPANY), ("company_attributes", _COMPANY)]),
         ),
+        ("payment", pa.struct([("method", pa.string())])),
     ]
 )
 _OPTIONS = pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
@@ -163,6 +164,7 @@ def parse_orders(
     column["base_to_global_rate"] = _global_rate(column)
     created, updated = _timestamp(column["created_at"]), _timestamp(column["updated_at"])
     company_id, company_name, company_ok = _company(column["extension_attributes"])
+    column["payment_method"] = pc.struct_field(column["payment"], "method")
     units = {name: _units(column[name]) for name in AMOUNTS}  # (1/10,000 units, non-negative and exact)
     rate = units["base_to_global_rate"][0]
     grand_total, tax = units["base_grand_total"][0], units["base_tax_amount"][0]
@@ -214,6 +216,7 @@ _IDS = ("customer_id", "customer_group_id", "store_id")
 _TIMES = ("created_at", "updated_at")  # parsed and checked by _timestamp
 # Columns of classified_orders taken as Arrow read them; the others are computed in parse_orders.
 _AS_READ = tuple(name for name in ORDER_COLUMNS if name in SCHEMA.names and name not in _TIMES)
+_AS_READ += ("payment_method",)  # payment.method, lifted out of its section
 _ZERO = pa.scalar(Decimal(0), _AMOUNT)
 _UNIT_LIMIT = pa.scalar(Decimal(9 * 10**14) / _UNITS, _AMOUNT)  # amounts below it are exact int64 units
 _SCALE = pa.scalar(Decimal(_UNITS), pa.decimal128(5, 0))
@@ -245,7 +248,7 @@ def _empty_sections_as_null(payloads: pa.BinaryArray) -> pa.BinaryArray:
     return pc.replace_substring_regex(payloads, _EMPTY_SECTION, r'"\1":null')
 
 
-_EMPTY_SECTION = r'"(extension_attributes|company_order_attributes|company_attributes)"\s*:\s*\[\s*\]'
+_EMPTY_SECTION = r'"(extension_attributes|company_order_attributes|company_attributes|payment)"\s*:\s*\[\s*\]'
 
 
 def _global_rate(column: dict[str, pa.Array]) -> pa.Array:

@@ -50,6 +50,7 @@ ORDER_COLUMNS = (
     "subtotal",
     "customer_email",
     "base_tax_amount",
+    "payment_method",
 )
 # Columns held as Arrow arrays (exact decimals, timestamps): no Python object per value between the
 # columnar parse and the warehouse's bulk write; values read back one at a time are Decimals and
@@ -94,6 +95,7 @@ TEXT_LIMITS = {  # the warehouse's VARCHAR lengths
     "order_currency_code": 3,
     "company_name": 255,
     "customer_email": 255,
+    "payment_method": 64,
     "created_at": 64,
     "updated_at": 64,
 }
@@ -122,6 +124,10 @@ class _Company(msgspec.Struct):
 
 # Magento's JSON writes an empty object as PHP's empty array, `[]`: such a section is absent.
 _EmptyObject = list[Any]
+
+
+class _Payment(msgspec.Struct):
+    method: str | None = None  # `companycredit`: Payment on Account (the B2B Company Credit module)
 
 
 class _Extension(msgspec.Struct):
@@ -158,7 +164,12 @@ class OrderFields(msgspec.Struct):
     subtotal: Decimal | None = None
     customer_email: str | None = None
     extension_attributes: _Extension | _EmptyObject | None = None
+    payment: _Payment | _EmptyObject | None = None
     aov_rejected: str | None = None
+
+    @property
+    def payment_method(self) -> str | None:
+        return self.payment.method if isinstance(self.payment, _Payment) else None
 
 
 _ORDER_DECODER = msgspec.json.Decoder(OrderFields, strict=False)
@@ -263,6 +274,7 @@ def parse_order(
         "subtotal": order.subtotal,
         "customer_email": order.customer_email,
         "base_tax_amount": order.base_tax_amount,
+        "payment_method": order.payment_method,
     }
 
 

@@ -18,6 +18,7 @@ from ..core.money import as_percent, cents_to_money, ratio_to_money, relative_ch
 from ..core.windows import WINDOW_DAYS
 
 GUESTS = "guests"  # B2B guest orders: part of the totals, never an account of their own
+ON_ACCOUNT = "companycredit"  # payment.method of Payment on Account (Adobe Commerce's Company Credit)
 COHORTS = ("top 20%", "middle 60%", "bottom 20%")
 ALL = "all"
 TYPICAL_WINDOWS = 11  # gone-quiet counts as of D-30, D-60 .. D-330
@@ -25,7 +26,7 @@ LOOKBACK_DAYS = TYPICAL_WINDOWS * WINDOW_DAYS + 2 * WINDOW_DAYS - 1  # first day
 SIGNIFICANT = Fraction(1, 10)  # "by more than 10%" in the naming rules
 ONE_CENT = Fraction(1, 100)
 
-DAILY_COLUMNS = ("orders", "revenue_cents", "line_items", "refunded_cents")
+DAILY_COLUMNS = ("orders", "revenue_cents", "line_items", "refunded_cents", "on_account_orders")
 WINDOW_SUMS = (*DAILY_COLUMNS, "order_days")  # order_days: 1 on a day the account ordered (same-day splits)
 COHORT_SUMS = ("orders", "revenue_cents", "prior_orders", "prior_revenue_cents")
 
@@ -49,8 +50,8 @@ def account_daily_rows(orders: pd.DataFrame) -> pd.DataFrame:
     """B2B orders -> one row per day and account: counted orders, revenue, lines, refunds, largest order, name.
 
     `orders` holds order_date, created_at, entity_id, increment_id, company_id, customer_id,
-    company_name, value_cents, line_items, refunded_cents and counted. The name is the latest
-    company_name seen that day (any state); the sums count counted orders only.
+    company_name, value_cents, line_items, refunded_cents, payment_method and counted. The name is
+    the latest company_name seen that day (any state); the sums count counted orders only.
     """
     columns = ["order_date", "account", "name", *DAILY_COLUMNS, "largest_cents", "largest_order_id"]
     if orders.empty:
@@ -60,11 +61,13 @@ def account_daily_rows(orders: pd.DataFrame) -> pd.DataFrame:
         frame.sort_values(["created_at", "entity_id"]).groupby(["order_date", "account"])["company_name"].last()
     )  # `last` skips missing names
     counted = frame[frame["counted"].astype(bool)]
+    counted = counted.assign(on_account=counted["payment_method"] == ON_ACCOUNT)
     sums = counted.groupby(["order_date", "account"]).agg(
         orders=("entity_id", "size"),
         revenue_cents=("value_cents", "sum"),
         line_items=("line_items", "sum"),
         refunded_cents=("refunded_cents", "sum"),
+        on_account_orders=("on_account", "sum"),
     )
     largest = (
         counted.sort_values(["value_cents", "entity_id"], ascending=[False, True])
@@ -236,6 +239,8 @@ def account_rows(windows: Windows, days: Sequence[date]) -> pd.DataFrame:
             "prior_line_items": window("line_items", WINDOW_DAYS)[at],
             "order_days": window("order_days")[at],
             "prior_order_days": window("order_days", WINDOW_DAYS)[at],
+            "on_account_orders": window("on_account_orders")[at],
+            "prior_on_account_orders": window("on_account_orders", WINDOW_DAYS)[at],
             "lifetime_cents": lifetime[at],
             "cohort": cohort[at],
         }

@@ -45,6 +45,7 @@ ACTIONS = {
 
 EXPLAIN_COLUMNS = ("account", "name", "status", "orders", "revenue_cents", "line_items", "order_days")
 EXPLAIN_COLUMNS += ("prior_orders", "prior_revenue_cents", "prior_line_items", "prior_order_days")
+EXPLAIN_COLUMNS += ("on_account_orders", "prior_on_account_orders")
 
 
 def explain(accounts: pd.DataFrame | Mapping[str, np.ndarray], context: Context) -> list[Cause]:

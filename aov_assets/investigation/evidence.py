@@ -87,7 +87,8 @@ def credit_pressure(
 def split_orders(accounts: Mapping[str, np.ndarray], change: Fraction) -> Cause:
     """The share of B2B orders that are an account's second or later order on the same UTC day (orders
     minus account-days, over orders; guests aside), current vs prior, and the accounts where the count of
-    such orders rose most. It names PO splitting when it moves against AOV by SPLIT_POINTS or more."""
+    such orders rose most, with the share paid on account (Company Credit) beside it. It names PO splitting
+    when the split share moves against AOV by SPLIT_POINTS or more."""
     named = accounts["account"] != GUESTS
     n0, n1 = (accounts[c][named].astype(np.int64) for c in ("prior_orders", "orders"))
     d0, d1 = (accounts[c][named].astype(np.int64) for c in ("prior_order_days", "order_days"))
@@ -100,6 +101,9 @@ def split_orders(accounts: Mapping[str, np.ndarray], change: Fraction) -> Cause:
         f"Same-day second POs: {_share(share1)} of B2B orders (prior {_share(share0)}, "
         f"{float(moved) * 100:+.1f} points)"
     )
+    a0, a1 = (int(accounts[c][named].sum()) for c in ("prior_on_account_orders", "on_account_orders"))
+    if a0 or a1:  # a store whose orders say how they were paid (Adobe Commerce's payment.method)
+        text += f"; paid on account {_share(Fraction(a1, int(n1.sum())))} (prior {_share(Fraction(a0, int(n0.sum())))})"
     rose = np.flatnonzero((extra1 > extra0) & (n0 > 0))
     rose = rose[np.lexsort((accounts["account"][named][rose], -(extra1 - extra0)[rose]))][:NAMED_ACCOUNTS]
     most = "; ".join(

@@ -38,6 +38,7 @@ class InvestigationQueries:
             t.c.base_currency_code,
             t.c.counted,
             t.c.line_items,
+            t.c.payment_method,
             cents(t.c.order_value).label("value_cents"),
             sa.func.coalesce(cents(t.c.refunded), 0).label("refunded_cents"),
             sa.cast(sa.func.round(base_amount(basis) * 10_000), sa.BigInteger).label("base_units"),
@@ -56,6 +57,7 @@ class InvestigationQueries:
             cents(t.c.refunded).label("refunded_cents"),
             cents(t.c.largest_order).label("largest_cents"),
             t.c.largest_order_id,
+            sa.func.coalesce(t.c.on_account_orders, 0).label("on_account_orders"),  # none before it was kept
         ).where(self.mine(t), t.c.order_date.between(first, last))
         return self._frame(query)
 

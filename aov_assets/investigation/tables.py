@@ -19,6 +19,7 @@ account_daily = sa.Table(
     sa.Column("refunded", Money(), nullable=False),
     sa.Column("largest_order", Money()),
     sa.Column("largest_order_id", sa.String(50)),  # its increment_id
+    sa.Column("on_account_orders", sa.Integer),  # paid by Payment on Account (payment.method companycredit)
     info={"partition": "order_date"},
 )
 

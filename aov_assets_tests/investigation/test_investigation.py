@@ -37,7 +37,7 @@ AS_OF = date(2026, 5, 3)
 PARTS = {"accounts_gone_quiet", "new_accounts", "account_mix"}
 NO_HISTORY = pd.DataFrame(columns=["account", "orders", "revenue_cents", "first_order_date"])
 DAILY = ["order_date", "account", "name", "orders", "revenue_cents", "line_items", "refunded_cents"]
-DAILY += ["largest_cents", "largest_order_id"]
+DAILY += ["largest_cents", "largest_order_id", "on_account_orders"]
 
 
 def window_start(k: int, as_of: date = AS_OF) -> date:
@@ -74,7 +74,7 @@ def spread(account: str, start: date, orders: int, revenue: int, lines: int | No
 
 
 def frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=DAILY)
+    return pd.DataFrame(rows, columns=DAILY).fillna({"on_account_orders": 0})  # none paid on account
 
 
 def merchant(spec: dict) -> pd.DataFrame:
@@ -518,8 +518,9 @@ def test_a_range_run_in_chunks_gives_the_same_rows(example_pipeline, tmp_path, m
 # --------------------------------------------------------------------------- same-day split POs
 
 
-def on_days(account: str, k: int, per_day: list[int], order_cents: int) -> list[dict]:
-    """account_daily rows of window k: per_day[i] orders of `order_cents` each on day i of the window."""
+def on_days(account: str, k: int, per_day: list[int], order_cents: int, on_account: bool = False) -> list[dict]:
+    """account_daily rows of window k: per_day[i] orders of `order_cents` each on day i of the window
+    (all paid on account, or none)."""
     return [
         {
             "order_date": window_start(k) + timedelta(days=i),
@@ -531,6 +532,7 @@ def on_days(account: str, k: int, per_day: list[int], order_cents: int) -> list[
             "refunded_cents": 0,
             "largest_cents": order_cents,
             "largest_order_id": f"{account}@{k}.{i}",
+            "on_account_orders": n if on_account else 0,
         }
         for i, n in enumerate(per_day)
         if n
@@ -649,3 +651,14 @@ def test_credit_pressure_compares_the_groups_at_constant_order_counts():
     assert "their AOV -20.0% vs +0.0% for the others (each account at its prior order count)" in finding["summary"]
     # its part: (10 / 30) x (400 - 500) = -33.33
     assert finding["contribution"] == Decimal("-33.33")
+
+
+def test_split_orders_shows_the_share_paid_on_account_where_the_store_records_it():
+    # company:1 paid its 10 POs by card before and its 14 smaller ones on account now; company:2 on account
+    # throughout: on account 10 of 20 (50.0%) -> 24 of 24 (100.0%)
+    daily = on_days("company:1", 1, [1] * 10, 14_000) + on_days("company:1", 0, [2] * 7, 10_000, on_account=True)
+    daily += on_days("company:2", 1, [1] * 10, 5_000, True) + on_days("company:2", 0, [1] * 10, 5_000, True)
+    assert split_finding(daily)["summary"].startswith(
+        "Same-day second POs: 29.2% of B2B orders (prior 0.0%, +29.2 points); paid on account 100.0% (prior 50.0%): "
+        "accounts split their POs"
+    )

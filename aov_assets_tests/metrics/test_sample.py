@@ -77,6 +77,7 @@ def test_the_investigation_of_the_full_history_tells_the_story(sample):
             "value_cents": b2b["value_cents"],
             "line_items": lines,
             "refunded_cents": 0,
+            "payment_method": None,
             "counted": b2b["counted"],
         }
     )

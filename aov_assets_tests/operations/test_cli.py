@@ -107,7 +107,13 @@ def test_card_ends_with_who_should_call(example_env, capsys):
     assert re.search(r"Who should call \(\d+ accounts; all of them: aov accounts --as-of 2026-05-03\):", out)
     assert re.search(r"  Dana Whitfield \(@dana\): .+ \(credit_pressure\).*; and \d+ more", out)
     assert main(["card", "--as-of", "2026-05-03", "--json"]) == 0
-    calls = json.loads(capsys.readouterr().out)["call_list"]
+    card = json.loads(capsys.readouterr().out)
+    why = {row["cause"]: row for row in card["why"]}
+    assert why["credit_pressure"]["contribution"] < 0 and "of their credit limit" in why["credit_pressure"]["summary"]
+    ruled_out = {row["cause"]: row["summary"] for row in card["ruled_out"]}
+    assert ruled_out["split_orders"].startswith("Same-day second POs: ")  # with its numbers, not the story here
+    assert "paid on account" in ruled_out["split_orders"]
+    calls = card["call_list"]
     assert {"credit_pressure", "gone_quiet"} <= {row["reason"] for row in calls}
     assert {row["rep_id"] for row in calls} <= {12, 14, 17, 21, None}
 
