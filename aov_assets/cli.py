@@ -292,7 +292,7 @@ def accounts(as_of: date, rep: int | None, as_csv: bool, store: str | None = Non
     if as_csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(CALL_COLUMNS)
-        writer.writerows(calls.rows[CALL_COLUMNS].itertuples(index=False))
+        writer.writerows(calls.rows[CALL_COLUMNS].astype(object).fillna("").itertuples(index=False))  # unassigned: ""
         return
     whose = f" of rep {rep}" if rep is not None else ""
     if calls.rows.empty:

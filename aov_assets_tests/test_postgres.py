@@ -13,6 +13,7 @@ from .conftest import (
     EXAMPLE_FIRST_DAY,
     REPO,
     Pipeline,
+    company_credit,
     postgres_database,
     read_table,
 )
@@ -22,6 +23,7 @@ def test_the_worked_example_on_postgresql(example_pipeline, postgres_server, tmp
     pipeline = Pipeline(tmp_path, REPO / "aov.yaml", url=postgres_database(postgres_server))
     chain = DAILY_CHAIN
     with dg.instance_for_test() as instance:
+        assert dg.materialize([company_credit], resources=pipeline.resources, instance=instance).success
         assert pipeline.materialize(chain, str(EXAMPLE_FIRST_DAY), str(EXAMPLE_DAY), instance).success
         assert pipeline.materialize(chain, "2026-04-20", "2026-04-22", instance).success  # a repeat in the middle
         context = dg.build_sensor_context(
@@ -33,7 +35,8 @@ def test_the_worked_example_on_postgresql(example_pipeline, postgres_server, tmp
             },
         )
         assert aov_alert_slack_sensor(context).skip_reason.skip_message.startswith("written to the outbox")
-    for name in ("classified_orders", "daily_aov", "account_daily", "b2b_accounts_30d", "aov_why", "aov_30d"):
+    tables = ("classified_orders", "daily_aov", "account_daily", "b2b_accounts_30d", "aov_why", "aov_30d")
+    for name in (*tables, "b2b_cohorts_30d", "b2b_companies", "company_credit_history"):
         pd.testing.assert_frame_equal(read_table(pipeline, name), read_table(example_pipeline, name), check_exact=True)
     card = read_table(pipeline, "aov_30d").set_index(["as_of", "segment"]).loc[(EXAMPLE_DAY, "b2b")]
     assert str(card["aov"]) == "642.82" and card["alert"]

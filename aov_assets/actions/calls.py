@@ -34,11 +34,10 @@ class CallSettings:
     """What a call list needs from the store's manifest."""
 
     reps: Mapping[int, SalesRep]
-    credit_threshold: float  # investigation.credit_utilization
 
     @classmethod
     def of(cls, manifest: Manifest) -> CallSettings:
-        return cls({rep.id: rep for rep in manifest.sales_reps}, manifest.investigation.credit_utilization)
+        return cls({rep.id: rep for rep in manifest.sales_reps})
 
     def rep(self, rep_id: int | None) -> str:
         if rep_id is None:
@@ -69,7 +68,7 @@ class CallList:
         the day's causes (aov_why, role why): split POs are a reason to call only when they explain the move."""
         named = pd.concat(
             [
-                _credit_pressure(accounts, settings.credit_threshold),
+                _credit_pressure(accounts),
                 _split_orders(accounts if "split_orders" in why else accounts.iloc[:0]),
                 _gone_quiet(accounts),
                 _whitespace(whitespace),
@@ -110,10 +109,14 @@ class CallList:
     def by_rep(self, limit: int = PER_REP_SHOWN) -> list[tuple[str, str]]:
         """Per rep: up to `limit` accounts with their reasons, then how many more (the card, the check and the
         Slack alert show this; `aov accounts` lists them all)."""
-        shown = []
+        shown, accounts = [], self.rows.drop_duplicates("account")
+        twins = set(accounts.loc[accounts["name"].duplicated(), "name"])  # Companies of the same name: add the key
         for rep, calls in self.rows.groupby("rep", sort=False):
             reasons = calls.groupby("account", sort=False).agg(name=("name", "first"), reason=("reason", ", ".join))
-            listing = "; ".join(f"{r.name} ({r.reason})" for r in reasons.head(limit).itertuples())
+            listing = "; ".join(
+                f"{r.name} ({r.Index}, {r.reason})" if r.name in twins else f"{r.name} ({r.reason})"
+                for r in reasons.head(limit).itertuples()
+            )
             more = f"; and {len(reasons) - limit} more" if len(reasons) > limit else ""
             shown.append((rep, f"{listing}{more}"))
         return shown
@@ -150,9 +153,8 @@ def _named(accounts: pd.DataFrame, reason: str, numbers: list[str], stake: pd.Se
     )
 
 
-def _credit_pressure(accounts: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    utilization = pd.to_numeric(accounts["credit_utilization_pct"], errors="coerce")
-    pressed = accounts[(accounts["status"] == "continuing") & (utilization >= threshold * 100)]  # stored to 0.01 points
+def _credit_pressure(accounts: pd.DataFrame) -> pd.DataFrame:
+    pressed = accounts[accounts["credit_pressed"].fillna(False).astype(bool)]  # as the finding judged them
     numbers = [
         f"peak {r.credit_utilization_pct:.0f}% of its credit limit; AOV {money_text(r.aov)} "
         f"(prior {money_text(r.prior_aov)}, {pct_text(_change(r.aov, r.prior_aov))})"

@@ -156,6 +156,7 @@ class ActionsQueries:
                 a.c.aov,
                 a.c.prior_aov,
                 a.c.credit_utilization_pct,
+                a.c.credit_pressed,
             ).where(self.mine(a), a.c.as_of == as_of)
         )
         companies = self._frame(sa.select(c.c.company_id, c.c.sales_rep_id).where(self.mine(c)))

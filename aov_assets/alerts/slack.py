@@ -84,8 +84,14 @@ def _named(store: str | None) -> str:
     return f"{store}: " if store else ""
 
 
+def _escaped(text: str) -> str:
+    """Slack's mrkdwn reads `&`, `<` and `>` as control characters: a Company called "A&B <Group>" stays text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _message(title: str, facts: Sequence[str], note: str, link: str, button: str) -> dict[str, Any]:
-    text = f"{title}. " + "; ".join(fact.replace("*", "") for fact in facts) + f". {note} {link}"
+    facts = [_escaped(fact) for fact in facts]
+    text = f"{_escaped(title)}. " + "; ".join(fact.replace("*", "") for fact in facts) + f". {_escaped(note)} {link}"
     return {
         "text": text,
         "blocks": [

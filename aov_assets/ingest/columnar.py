@@ -26,6 +26,7 @@ from .parse import (
     COUNTED_STATES_EXCLUDE,
     MAX_ID,
     ORDER_COLUMNS,
+    PAYMENT_METHOD_CHARS,
     REJECTED,
     SMALL_IDS,
     TEXT_LIMITS,
@@ -164,7 +165,10 @@ def parse_orders(
     column["base_to_global_rate"] = _global_rate(column)
     created, updated = _timestamp(column["created_at"]), _timestamp(column["updated_at"])
     company_id, company_name, company_ok = _company(column["extension_attributes"])
-    column["payment_method"] = pc.struct_field(column["payment"], "method")
+    method = pc.struct_field(column["payment"], "method")  # kept where storable (parse.storable_code)
+    column["payment_method"] = pc.if_else(
+        _text_fits(method, PAYMENT_METHOD_CHARS), method, pa.nulls(len(method), pa.string())
+    )
     units = {name: _units(column[name]) for name in AMOUNTS}  # (1/10,000 units, non-negative and exact)
     rate = units["base_to_global_rate"][0]
     grand_total, tax = units["base_grand_total"][0], units["base_tax_amount"][0]

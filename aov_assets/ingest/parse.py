@@ -95,7 +95,6 @@ TEXT_LIMITS = {  # the warehouse's VARCHAR lengths
     "order_currency_code": 3,
     "company_name": 255,
     "customer_email": 255,
-    "payment_method": 64,
     "created_at": 64,
     "updated_at": 64,
 }
@@ -128,6 +127,17 @@ _EmptyObject = list[Any]
 
 class _Payment(msgspec.Struct):
     method: str | None = None  # `companycredit`: Payment on Account (the B2B Company Credit module)
+
+
+PAYMENT_METHOD_CHARS = 128  # Magento's sales_order_payment.method is varchar(128)
+
+
+def storable_code(value: str | None) -> str | None:
+    """A payment method code as the warehouse can keep it, else None: the code is evidence about the
+    order, never a reason to reject it (an extension's odd code must not move AOV)."""
+    if value is None or len(value) > PAYMENT_METHOD_CHARS or "\x00" in value:
+        return None
+    return value
 
 
 class _Extension(msgspec.Struct):
@@ -169,7 +179,7 @@ class OrderFields(msgspec.Struct):
 
     @property
     def payment_method(self) -> str | None:
-        return self.payment.method if isinstance(self.payment, _Payment) else None
+        return storable_code(self.payment.method) if isinstance(self.payment, _Payment) else None
 
 
 _ORDER_DECODER = msgspec.json.Decoder(OrderFields, strict=False)

@@ -314,7 +314,7 @@ def cohort_rows(accounts: pd.DataFrame, windows: Windows, typical: Mapping[date,
         active_accounts=named["orders"] > 0,
         prior_active_accounts=named["prior_orders"] > 0,
         gone_quiet=named["status"] == "gone_quiet",
-        credit_pressed=named["credit_pressed"] if "credit_pressed" in named else False,
+        credit_pressed=named["credit_pressed"] if "credit_pressed" in named else 0,
     )[["as_of", "cohort", *COHORT_SUMS]]
     days = sorted(set(accounts["as_of"]))
     sums = pd.concat([named, named.assign(cohort=ALL)]).groupby(["as_of", "cohort"]).sum()
@@ -340,7 +340,7 @@ def cohort_rows(accounts: pd.DataFrame, windows: Windows, typical: Mapping[date,
                 "gone_quiet": gone_quiet_count(windows, as_of) if label == ALL else int(row.gone_quiet),
                 "order_days": int(row.order_days),
                 "prior_order_days": int(row.prior_order_days),
-                "credit_pressed": int(row.credit_pressed),
+                "credit_pressed": int(row.credit_pressed) if "credit_pressed" in named else None,  # no credit data
                 "typical_gone_quiet_median": typical[as_of].median,
                 "typical_gone_quiet_min": typical[as_of].low,
                 "typical_gone_quiet_max": typical[as_of].high,

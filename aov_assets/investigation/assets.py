@@ -94,17 +94,23 @@ def company_credit(
     companies, credits, history, missing = [], [], [], None
     with adobe_commerce.open_source(stores[store]) as source:
         if not hasattr(source, "companies"):
-            missing = f"a {source.name} store has no Adobe Commerce Company Credit"
+            missing = f"a {source.name} store has no Adobe Commerce Companies or Company Credit"
         else:
             try:
+                companies = source.companies()  # Companies and their reps, even where credit is off
                 history = source.credit_history()  # before the credits, so each operation's credit is listed
-                companies, credits = source.companies(), source.company_credits()
+                credits = source.company_credits()
             except B2BModuleMissing as error:
-                missing = str(error)
+                missing, history = str(error), []
     if missing:
         context.log.warning(f"company_credit: not available ({missing}); the credit causes will say so")
     companies, credits = company_rows(companies), credit_rows(credits)
-    history = history_rows(history, credits)
+    history, unlisted = history_rows(history, credits)
+    if unlisted:
+        context.log.warning(
+            f"company_credit: {len(unlisted)} credit operation(s) of a credit the store no longer lists were left "
+            f"out (ids {', '.join(map(str, unlisted[:10]))}{' ...' if len(unlisted) > 10 else ''})"
+        )
     credit = credits.drop_duplicates("company_id").set_index("company_id")
     companies = companies.join(credit[["credit_limit_cents", "balance_cents", "currency_code"]], on="company_id")
     outputs = (tables.b2b_companies, tables.company_credit_history)
@@ -123,14 +129,17 @@ def company_credit(
     )
 
 
-def percent(utilization: float) -> Decimal:
+MAX_UTILIZATION_PCT = Decimal("99999.99")  # a tiny limit far exceeded: kept at this, inside NUMERIC(12,4)
+
+
+def utilization_pct(utilization: float) -> Decimal:
     """A utilization as a percent number to the hundredth (91.25), as the tables keep percentages."""
-    return Decimal(utilization * 100).quantize(Decimal("0.01"))
+    return min(Decimal(utilization * 100).quantize(Decimal("0.01")), MAX_UTILIZATION_PCT)
 
 
 def credit_of(db: Warehouse, days: list[date]) -> CreditUtilization | None:
-    """Each Company's credit utilization over the windows of `days`; None when the store gave no Company."""
-    if not db.has_companies():
+    """Each Company's credit utilization over the windows of `days`; None when the store gave no credit."""
+    if not db.has_credit():
         return None
     return CreditUtilization(db.read_credit_history(days[-1]), days[0] - timedelta(days=WINDOW_DAYS - 1), days[-1])
 
@@ -230,9 +239,9 @@ class Credit:
     utilization: CreditUtilization | None
     threshold: float
 
-    def peaks(self, as_of: date) -> dict[str, float] | None:
-        """Per account: the peak utilization of the window ending `as_of` (NaN: unknown or no limit)."""
-        return None if self.utilization is None else self.utilization.peaks(as_of).to_dict()
+    def peaks(self, as_of: date) -> pd.Series | None:
+        """By account: the peak utilization of the window ending `as_of` (NaN: unknown or no limit)."""
+        return None if self.utilization is None else self.utilization.peaks(as_of)
 
 
 def investigate(inputs: InvestigationInputs, days: list[date], credit: Credit) -> tuple[pd.DataFrame, ...]:
@@ -247,13 +256,15 @@ def investigate(inputs: InvestigationInputs, days: list[date], credit: Credit) -
             day = {c: values[start:end] for c, values in columns.items()}
             peaks = credit.peaks(as_of)
             if peaks is not None:
-                utilization[start:end] = [peaks.get(account, np.nan) for account in day["account"]]
+                utilization[start:end] = peaks.reindex(day["account"]).to_numpy(dtype=float)
             context = replace(context_of(as_of, typical[as_of]), credit=peaks, credit_threshold=credit.threshold)
             causes += cause_rows(as_of, explain(day, context))
-    accounts = accounts.assign(
-        credit_utilization_pct=[None if np.isnan(u) else percent(u) for u in utilization],
-        credit_pressed=(accounts["status"] == "continuing").to_numpy() & (utilization >= credit.threshold),
-    )
+    if credit.utilization is not None:  # the same test as the credit_pressure finding, kept for the call list
+        pressed = (accounts["status"] == "continuing").to_numpy() & (utilization >= credit.threshold)
+        accounts = accounts.assign(
+            credit_utilization_pct=[None if np.isnan(u) else utilization_pct(u) for u in utilization],
+            credit_pressed=pressed,
+        )
     table = accounts[accounts["account"] != GUESTS]
     table = table.assign(
         aov_cents=average_cents(table["revenue_cents"], table["orders"]),

@@ -32,12 +32,13 @@ def credit_pressure(
             "Credit pressure: not available (no Company Credit data from this store).",
         )
     keys = accounts["account"]
-    peak = np.array([context.credit.get(key, np.nan) for key in keys], dtype=float)
-    pressed = continuing & (peak >= context.credit_threshold)  # NaN (no limit, unknown) is never pressed
-    others = continuing & ~pressed
+    peak = context.credit.reindex(keys).to_numpy(dtype=float)  # NaN: no limit, unknown, or guests
+    named = continuing & (keys != GUESTS)
+    pressed = named & (peak >= context.credit_threshold)  # NaN is never pressed
+    others = named & ~pressed
     threshold = f"{context.credit_threshold * 100:.0f}%"
     if not pressed.any():
-        known = int((continuing & ~np.isnan(peak)).sum())
+        known = int((named & ~np.isnan(peak)).sum())
         return Cause(
             "credit_pressure",
             "ruled_out",
@@ -51,20 +52,20 @@ def credit_pressure(
     r0, r1 = (accounts[c].astype(np.int64) for c in ("prior_revenue_cents", "revenue_cents"))
 
     def moved(group: np.ndarray) -> Fraction:
-        """Sum over the group of (prior orders) x (current AOV - prior AOV), in cents: continuing accounts
-        ordered in both windows, so no count is zero."""
-        return sum(
-            (
-                int(n0[i]) * (Fraction(int(r1[i]), int(n1[i])) - Fraction(int(r0[i]), int(n0[i])))
-                for i in np.flatnonzero(group)
-            ),
-            Fraction(0),
-        )
+        """Sum over the group of (prior orders) x (current AOV - prior AOV), in cents, exactly: the sum of
+        n0 x r1 / n1 less the prior revenue, as one Fraction per distinct current order count (continuing
+        accounts ordered in both windows, so no count is zero)."""
+        counts, at = np.unique(n1[group], return_inverse=True)
+        weights = np.zeros(len(counts), dtype=np.int64)
+        np.add.at(weights, at, n0[group] * r1[group])
+        current = sum((Fraction(int(w), int(n)) for n, w in zip(counts, weights)), Fraction(0))
+        return current - int(r0[group].sum())
 
     def held_mix_change(group: np.ndarray) -> Fraction | None:
         """The group's AOV change with each account at its prior order count: untouched by order share
         moving between accounts (account_mix), so two groups compare on their own AOVs."""
-        return moved(group) / int(r0[group].sum()) if group.any() else None
+        prior = int(r0[group].sum())
+        return moved(group) / prior if prior else None
 
     part = moved(pressed) / (100 * int(n0[continuing].sum()))  # their share of the within-account part
     change_of = {"pressed": held_mix_change(pressed), "others": held_mix_change(others)}
@@ -72,11 +73,12 @@ def credit_pressure(
     order = order[np.lexsort((keys[order], -peak[order]))][:NAMED_ACCOUNTS]
     most = "; ".join(f"{accounts['name'][i]} {peak[i] * 100:.0f}%" for i in order)
     text = (
-        f"{int(pressed.sum())} of {int(continuing.sum())} continuing accounts reached {threshold}+ of their credit "
+        f"{int(pressed.sum())} of {int(named.sum())} continuing accounts reached {threshold}+ of their credit "
         f"limit; their AOV {change_text(change_of['pressed'])} vs {change_text(change_of['others'])} for the "
         f"others (each account at its prior order count), their part of the within-account change {signed_text(part)}"
     )
-    worse = change_of["others"] is None or (change_of["pressed"] - change_of["others"]) * change > 0
+    pressed_change, others_change = change_of["pressed"], change_of["others"]
+    worse = pressed_change is not None and (others_change is None or (pressed_change - others_change) * change > 0)
     if change != 0 and part != 0 and (part > 0) == (change > 0) and worse:
         return Cause("credit_pressure", "why", part, part / change, False, f"{text}; most: {most}.")
     return Cause(

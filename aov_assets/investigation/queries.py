@@ -124,10 +124,14 @@ class InvestigationQueries:
         with self.connect() as connection:
             return connection.scalar(query)
 
-    def has_companies(self) -> bool:
-        """Whether the store's B2B module gave any Company (else credit causes are "not available")."""
+    def has_credit(self) -> bool:
+        """Whether the store's Company Credit gave any limit or operation (else credit causes are "not
+        available": no B2B module, credit switched off, or a Shopify shop)."""
+        c, h = b2b_companies, company_credit_history
         with self.connect() as connection:
-            return connection.scalar(sa.select(sa.literal(1)).where(self.mine(b2b_companies)).limit(1)) is not None
+            limits = sa.select(sa.literal(1)).where(self.mine(c), c.c.credit_limit.is_not(None)).limit(1)
+            operations = sa.select(sa.literal(1)).where(self.mine(h)).limit(1)
+            return connection.scalar(limits) is not None or connection.scalar(operations) is not None
 
     def read_credit_history(self, last: date) -> pd.DataFrame:
         """Each Company's credit operations up to the end of `last` (UTC): balance and limit after each, in

@@ -49,6 +49,7 @@ b2b_accounts_30d = sa.Table(
     sa.Column("order_days", sa.Integer),  # days with orders: orders - order_days were same-day second POs
     sa.Column("prior_order_days", sa.Integer),
     sa.Column("credit_utilization_pct", Percent()),  # peak owed / credit limit in the current window
+    sa.Column("credit_pressed", sa.Boolean),  # continuing, at investigation.credit_utilization (null: no credit data)
     sa.Column("lifetime_revenue", Money(), nullable=False),
     sa.Column("cohort", sa.String(12), nullable=False),
     info={"partition": "as_of"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -40,7 +39,7 @@ class Context:
     refunded_cents: int = 0
     prior_refunded_cents: int = 0
     typical: Typical | None = None
-    credit: Mapping[str, float] | None = None  # per account: peak credit utilization in the current window
+    credit: pd.Series | None = None  # by account: peak credit utilization in the current window (None: no data)
     credit_threshold: float = 0.8  # investigation.credit_utilization
 
 

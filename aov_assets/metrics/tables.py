@@ -37,7 +37,7 @@ classified_orders = sa.Table(
     sa.Column("subtotal", Amount()),  # in the order currency, like grand_total
     sa.Column("base_tax_amount", Amount()),  # basis pre_tax: base_grand_total - base_tax_amount
     sa.Column("customer_key", sa.String(270)),  # rules.customer_keys: who placed it, at order time
-    sa.Column("payment_method", sa.String(64)),  # payment.method; `companycredit`: Payment on Account
+    sa.Column("payment_method", sa.String(128)),  # payment.method; `companycredit`: Payment on Account
     # A customer's orders by day, answered from the index alone (first orders, presence in windows).
     sa.Index("ix_classified_orders_customer_days", "store", "customer_key", "order_date", "counted"),
     sa.Index("ix_classified_orders_order_date", "store", "order_date"),

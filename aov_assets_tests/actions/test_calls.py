@@ -9,11 +9,9 @@ from aov_assets.actions.calls import CALL_COLUMNS, CallList, CallSettings
 from aov_assets.manifest import SalesRep
 
 AS_OF = date(2026, 5, 3)
-SETTINGS = CallSettings(
-    {12: SalesRep(id=12, name="Jane Doe", slack="@jane"), 14: SalesRep(id=14, name="Omar Diaz")}, 0.8
-)
+SETTINGS = CallSettings({12: SalesRep(id=12, name="Jane Doe", slack="@jane"), 14: SalesRep(id=14, name="Omar Diaz")})
 ACCOUNT_COLUMNS = ["account", "name", "status", "cohort", "orders", "prior_orders", "order_days", "prior_order_days"]
-ACCOUNT_COLUMNS += ["revenue", "prior_revenue", "aov", "prior_aov", "credit_utilization_pct"]
+ACCOUNT_COLUMNS += ["revenue", "prior_revenue", "aov", "prior_aov", "credit_utilization_pct", "credit_pressed"]
 
 
 def money(value: str | None) -> Decimal | None:
@@ -39,6 +37,8 @@ def account(
         "aov": aov and aov.quantize(Decimal("0.01")),
         "prior_aov": prior_aov and prior_aov.quantize(Decimal("0.01")),
         "credit_utilization_pct": money(utilization),
+        # as the investigation judges it: continuing, at the manifest's 80% or more
+        "credit_pressed": status == "continuing" and utilization is not None and Decimal(utilization) >= 80,
     }
 
 
@@ -136,6 +136,15 @@ def test_the_list_reads_the_same_in_text_markdown_and_json():
     assert call_list.as_json()[-1]["rep_id"] is None
 
 
+def test_two_companies_of_one_name_are_told_apart_by_their_keys():
+    twins = ACCOUNTS.assign(name=ACCOUNTS["name"].replace({"Company 2": "Company 1"}))
+    listing = CallList.build(AS_OF, twins, COMPANIES, WHITESPACE, frozenset({"split_orders"}), SETTINGS).by_rep()
+    assert listing[0] == (
+        "Jane Doe (@jane)",
+        "Company 1 (company:1, credit_pressure); Company 1 (company:2, credit_pressure, split_orders)",
+    )
+
+
 def test_nothing_to_call_about_is_an_empty_list():
     quiet = ACCOUNTS[ACCOUNTS["account"] == "company:3"]
     empty = CallList.build(AS_OF, quiet, COMPANIES, WHITESPACE.iloc[:0], frozenset(), SETTINGS)
@@ -144,3 +153,25 @@ def test_nothing_to_call_about_is_an_empty_list():
 
 def test_split_pos_are_a_reason_only_while_they_explain_the_move():
     assert "split_orders" not in set(calls(why=frozenset({"basket_shrink"})).rows["reason"])
+
+
+def test_the_csv_leaves_an_unassigned_rep_empty(monkeypatch, capsys):
+    from aov_assets import cli
+
+    class Warehouse:
+        store = "default"
+
+        def cohorts_as_of(self, as_of):
+            return ACCOUNTS
+
+        def call_inputs(self, as_of):
+            return ACCOUNTS, COMPANIES, WHITESPACE, frozenset()
+
+    monkeypatch.setattr(cli, "_warehouse", lambda store: Warehouse())
+    monkeypatch.setattr(cli, "load_manifest", lambda store: None)
+    monkeypatch.setattr(CallSettings, "of", classmethod(lambda cls, manifest: SETTINGS))
+    cli.accounts(AS_OF, None, True)
+    assert (
+        capsys.readouterr().out.splitlines()[-1]
+        == ',unassigned,customer:9,customer:9,bottom 20%,gone_quiet,"no order in 30 days; prior 2 orders, 800.00"'
+    )

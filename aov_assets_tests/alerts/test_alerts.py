@@ -9,6 +9,7 @@ import pytest
 
 from aov_assets.alerts.ledger import AlertLedger
 from aov_assets.alerts.sensors import aov_alert_slack_sensor
+from aov_assets.alerts.slack import check_message
 from aov_assets.ingest.lake import RawOrderLake
 from aov_assets.metrics import tables as metrics_tables
 from aov_assets.resources import SlackResource, WarehouseResource
@@ -203,3 +204,11 @@ def test_other_error_checks_reach_slack_too(example_pipeline, tmp_path, receiver
     [post] = receiver.accepted
     assert post["text"].startswith("classified_orders check no_rejected_orders failed (as of 2026-05-03).")
     assert "entity_ids 99" in post["text"]
+
+
+def test_slack_reads_names_with_ampersands_and_angle_brackets_as_text():
+    message = check_message("aov_30d:x", EXAMPLE_DAY, "A&B <Group>", {"company": "Smith & Sons <West>"}, DAGSTER_URL)
+    assert message["blocks"][1]["fields"][0]["text"] == "*company* Smith &amp; Sons &lt;West&gt;"
+    assert message["text"].startswith(
+        "aov_30d check x failed (as of 2026-05-03). company Smith &amp; Sons &lt;West&gt;"
+    )

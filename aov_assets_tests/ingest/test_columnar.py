@@ -54,7 +54,9 @@ PLAIN = [  # orders the columnar path must read itself
     rest_order(entity_id=20).replace(b"100.1,", b"100.100000,", 1),  # six decimal places, exact in four
     rest_order(entity_id=54, payment={"method": "companycredit", "po_number": "PO-7"}),  # Payment on Account
     rest_order(entity_id=55, payment=[]),  # Magento's empty object
-    rest_order(entity_id=56, payment={"method": "m" * 64}),
+    rest_order(entity_id=56, payment={"method": "m" * 128}),
+    rest_order(entity_id=58, payment={"method": "m" * 129}),  # kept, without a payment method it cannot store
+    rest_order(entity_id=59, payment={"method": "a\u0000b"}),
 ]
 TRICKY = [  # orders the columnar path leaves to parse_order, which reads or rejects them
     rest_order(entity_id="18"),  # an id as a string
@@ -71,7 +73,6 @@ TRICKY = [  # orders the columnar path leaves to parse_order, which reads or rej
     rest_order(entity_id=26, updated_at="yesterday"),
     rest_order(entity_id=27, state="a\u0000b"),
     rest_order(entity_id=28, state="x" * 33),
-    rest_order(entity_id=57, payment={"method": "m" * 65}),
     rest_order(entity_id=29, base_to_global_rate=0),
     rest_order(entity_id=30, base_to_global_rate=-0.0),
     rest_order(entity_id=31, base_grand_total=10_000_000.01, grand_total=10_000_000.01),

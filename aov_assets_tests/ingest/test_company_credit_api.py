@@ -92,7 +92,7 @@ def test_history_since_is_a_datetime_gteq_filter_in_utc(store):
 def test_money_from_the_wire_becomes_exact_cents(store):
     with client(store, page_size=300) as api:
         credits = credit_rows(api.company_credits())
-        history = history_rows(api.credit_history(), credits)
+        history, _ = history_rows(api.credit_history(), credits)
     assert credits["balance_cents"].tolist() == [-123456] * 6  # 1234.56 * 100 in floats is 123456.00000000001
     assert history["balance_cents"].tolist() == [-10000 * day for day in range(8)]
     assert set(history["company_id"]) == {1}

@@ -60,6 +60,7 @@ def test_a_store_without_the_b2b_module_gets_a_notice_and_empty_tables(store, tm
         store.b2b_module = True
     assert result.success
     assert read_table(pipeline, "b2b_companies").empty and read_table(pipeline, "company_credit_history").empty
+    assert not pipeline.warehouse().has_credit()
     assert any("company_credit: not available" in m and "HTTP 404" in m for m in messages)
 
 

@@ -84,7 +84,7 @@ def by_day(**spans: float) -> list[float]:
 
 @pytest.fixture(scope="module")
 def utilization() -> CreditUtilization:
-    return CreditUtilization(history_rows(HISTORY, credit_rows(CREDITS)), FIRST, LAST)
+    return CreditUtilization(history_rows(HISTORY, credit_rows(CREDITS))[0], FIRST, LAST)
 
 
 def row(utilization: CreditUtilization, account: str) -> list[float]:
@@ -102,21 +102,18 @@ def test_daily_peaks_carry_the_state_forward_and_take_the_highest_of_the_day(uti
     np.testing.assert_array_equal(row(utilization, "company:106"), by_day())
 
 
-def test_window_peaks_and_end_of_day_values(utilization):
+def test_window_peaks(utilization):
     month = utilization.peaks(LAST)
     assert month.index.tolist() == ACCOUNTS
     np.testing.assert_array_equal(month.to_numpy(), [0.8, NAN, 0.75, 0.9, 0.0, NAN])
     np.testing.assert_array_equal(utilization.peaks(day(30), 10).to_numpy(), [0.4, NAN, 0.75, 0.6, 0.0, NAN])
     np.testing.assert_array_equal(utilization.peaks(day(29), 10).to_numpy(), [0.8, NAN, 0.75, 0.6, 0.0, NAN])
     np.testing.assert_array_equal(utilization.peaks(day(14), 14).to_numpy(), [0.8, NAN, NAN, 0.9, 0.0, NAN])
-    np.testing.assert_array_equal(utilization.at_end(day(12)).to_numpy(), [0.8, NAN, NAN, 0.1, 0.0, NAN])
-    np.testing.assert_array_equal(utilization.at_end(day(15)).to_numpy(), [0.8, NAN, 0.75, 0.1, 0.0, NAN])
-    np.testing.assert_array_equal(utilization.at_end(day(25)).to_numpy(), [0.4, NAN, 0.75, 0.4, 0.0, NAN])
 
 
 def test_a_company_owing_exactly_80_percent_meets_an_80_percent_threshold(utilization):
     assert utilization.peaks(day(10), 10)["company:101"] >= 0.8
-    assert utilization.at_end(day(10))["company:101"] == 0.8
+    assert utilization.peaks(day(10), 1)["company:101"] == 0.8  # its limit change lands on exactly 80%
     assert (utilization.peaks(day(9), 9) >= 0.8).tolist() == [False, False, False, False, False, False]
 
 
@@ -124,7 +121,7 @@ def test_days_outside_what_was_built_are_refused(utilization):
     with pytest.raises(ValueError, match="window as of 2026-04-29 starts before 2026-04-01"):
         utilization.peaks(day(29), 30)
     with pytest.raises(ValueError, match="2026-05-01 is outside the days built"):
-        utilization.at_end(date(2026, 5, 1))
+        utilization.peaks(date(2026, 5, 1), 1)
 
 
 def test_peaks_equal_a_plain_rescan_of_the_history_on_random_data():
@@ -136,7 +133,7 @@ def test_peaks_equal_a_plain_rescan_of_the_history_on_random_data():
         limit = None if rng.random() < 0.1 else float(rng.integers(0, 5) * 500)
         balance = float(rng.integers(-3000, 500))
         items.append(op(i, int(rng.integers(1, 6)), f"{moment:%Y-%m-%d %H:%M:%S}", 3, balance, limit))
-    history = history_rows(items, credit_rows(credits))
+    history, _ = history_rows(items, credit_rows(credits))
     first, last = date(2026, 2, 1), date(2026, 3, 20)
     built = CreditUtilization(history, first, last)
     owed = (-history["balance_cents"]).clip(lower=0)
@@ -175,12 +172,11 @@ def test_rows_are_exact_and_typed():
     assert credits["credit_limit_cents"].tolist()[:2] == [750000, pd.NA]
     assert credits["credit_limit_cents"].tolist()[-2:] == [123457, 1200]  # 4-decimal money: half-up to the cent
     assert credits["balance_cents"].tolist() == [-300000, -50000, -150000, -200000, 25000, -10000, -1, 123456]
-    assert credits["exceed_limit"].tolist() == [False, False, False, True, False, True, False, False]
-    assert credits.dtypes.astype(str).tolist() == ["int64", "int64", "Int64", "int64", "object", "bool"]
+    assert credits.dtypes.astype(str).tolist() == ["int64", "int64", "Int64", "int64", "object"]
 
 
 def test_history_rows_join_their_company_and_sort_by_time_then_id():
-    history = history_rows(HISTORY, credit_rows(CREDITS))
+    history, _ = history_rows(HISTORY, credit_rows(CREDITS))
     assert history["history_id"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
     assert history.loc[history["history_id"] == 13, "company_id"].item() == 104
     assert str(history["at"].dtype) == "datetime64[ns, UTC]"
@@ -189,6 +185,14 @@ def test_history_rows_join_their_company_and_sort_by_time_then_id():
         history["history_id"] == 2, ["amount_cents", "balance_cents", "credit_limit_cents"]
     ].values.tolist() == [[-600000, -600000, 1000000]]
     assert history["credit_limit_cents"].isna().tolist() == [False] * 4 + [True] * 2 + [False] * 9
+
+
+def test_an_operation_of_an_unlisted_credit_is_left_out_and_named_and_any_type_is_kept():
+    items = [item | {"company_credit_id": 99} if item["id"] == 4 else item for item in HISTORY]
+    items += [HISTORY[0] | {"id": 900, "type": 7}]  # an extension's own operation type
+    history, unlisted = history_rows(items, credit_rows(CREDITS))
+    assert unlisted == [4] and 4 not in set(history["history_id"])
+    assert history.loc[history["history_id"] == 900, "type"].tolist() == [7]
 
 
 @pytest.mark.parametrize(
@@ -200,8 +204,7 @@ def test_history_rows_join_their_company_and_sort_by_time_then_id():
         ({"balance": None}, "item 4: balance is not an amount of money (None)"),
         ({"datetime": "2026-04-20T08:00:00Z"}, "item 4: datetime is not a UTC time like 2026-05-03 14:05:09"),
         ({"datetime": None}, "item 4: datetime is not a UTC time"),
-        ({"type": 9}, "item 4: type 9 is not one of [1, 2, 3, 4, 5, 6]"),
-        ({"company_credit_id": 99}, "item 4: company_credit_id 99 is not among the company credits"),
+        ({"type": "x"}, "item 4: type is not a whole number ('x')"),
         ({"company_credit_id": "x"}, "item 4: company_credit_id is not a whole number ('x')"),
     ],
 )
@@ -217,7 +220,5 @@ def test_malformed_companies_and_credits_fail_naming_the_item_and_field():
         company_rows([{"id": 5, "status": "approved", "company_name": "X"}])
     with pytest.raises(ValueError, match=r"company credit item 11: balance is not an amount of money \('-1,000'\)"):
         credit_rows([credit(11, 101, 100.0, "-1,000")])
-    with pytest.raises(ValueError, match=r"company credit item 11: exceed_limit is not a boolean \('yes'\)"):
-        credit_rows([credit(11, 101, 100.0, 0.0, exceed_limit="yes")])
     with pytest.raises(ValueError, match="company item 'not an object' is not an object"):
         company_rows(["not an object"])

@@ -593,7 +593,7 @@ def credit_finding(credit: dict[str, float] | None, threshold: float = 0.8) -> d
         daily += on_days(account, 1, [1] * 10, 10_000) + on_days(account, 0, [1] * 10, cents)
     rows = account_rows(build_windows(frame(daily), NO_HISTORY, window_start(1), AS_OF), [AS_OF])
     rows = rows.assign(name=rows["account"].str.replace("company:", "Company "))
-    context = Context(credit=credit, credit_threshold=threshold)
+    context = Context(credit=None if credit is None else pd.Series(credit, dtype=float), credit_threshold=threshold)
     return next(r for r in cause_rows(AS_OF, explain(rows, context)) if r["cause"] == "credit_pressure")
 
 
@@ -645,7 +645,7 @@ def test_credit_pressure_compares_the_groups_at_constant_order_counts():
     daily += on_days("company:3", 1, [1] * 10, 10_000) + on_days("company:3", 0, [2] * 20, 10_000)
     rows = account_rows(build_windows(frame(daily), NO_HISTORY, window_start(1), AS_OF), [AS_OF])
     rows = rows.assign(name=rows["account"].str.replace("company:", "Company "))
-    causes = cause_rows(AS_OF, explain(rows, Context(credit={"company:1": 0.92}, credit_threshold=0.8)))
+    causes = cause_rows(AS_OF, explain(rows, Context(credit=pd.Series({"company:1": 0.92}), credit_threshold=0.8)))
     finding = next(r for r in causes if r["cause"] == "credit_pressure")
     assert finding["role"] == "why"
     assert "their AOV -20.0% vs +0.0% for the others (each account at its prior order count)" in finding["summary"]
