@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -80,17 +80,24 @@ def account_daily(
     return dg.MaterializeResult()
 
 
+CREDIT_OVERLAP = timedelta(days=1)  # a refresh reads the operations from a day before the latest it has
+EPOCH, FAR_FUTURE = datetime(1970, 1, 1), datetime(9999, 12, 31)
+
+
 def company_credit(
     context: dg.AssetExecutionContext,
     stores: dg.ResourceParam[Stores],
     warehouse: WarehouseResource,
     adobe_commerce: AdobeCommerceResource,
 ) -> dg.MaterializeResult:
-    """The store's Companies (name, sales representative, credit limit and balance) and every Company Credit
-    operation, replaced whole, so the investigation knows each account's credit utilization on any day. A
+    """The store's Companies (name, sales representative, credit limit and balance), replaced whole, and every
+    Company Credit operation, read from a day before the latest stored one on (all of them the first time), so
+    the investigation knows each account's credit utilization on any day. A
     store without Adobe Commerce's B2B module (or a Shopify shop) gets a one-line notice and empty tables;
     the credit causes then say "not available"."""
     store = Scope.of(context).store
+    latest = warehouse.open(store).latest_credit_operation()
+    since = None if latest is None else latest - CREDIT_OVERLAP  # the operations of the last refresh's day on
     companies, credits, history, missing = [], [], [], None
     with adobe_commerce.open_source(stores[store]) as source:
         if not hasattr(source, "companies"):
@@ -98,10 +105,10 @@ def company_credit(
         else:
             try:
                 companies = source.companies()  # Companies and their reps, even where credit is off
-                history = source.credit_history()  # before the credits, so each operation's credit is listed
+                history = source.credit_history(since)  # before the credits, so each operation's credit is listed
                 credits = source.company_credits()
             except B2BModuleMissing as error:
-                missing, history = str(error), []
+                missing, history, since = str(error), [], None
     if missing:
         context.log.warning(f"company_credit: not available ({missing}); the credit causes will say so")
     companies, credits = company_rows(companies), credit_rows(credits)
@@ -113,17 +120,19 @@ def company_credit(
         )
     credit = credits.drop_duplicates("company_id").set_index("company_id")
     companies = companies.join(credit[["credit_limit_cents", "balance_cents", "currency_code"]], on="company_id")
-    outputs = (tables.b2b_companies, tables.company_credit_history)
-    with warehouse.replacing(store, outputs, None, None) as write:
+    outputs = (tables.b2b_companies, tables.company_credit_history)  # the Companies whole, the operations from `since`
+    with warehouse.replacing(store, outputs, since or EPOCH, FAR_FUTURE) as write:
         write(tables.b2b_companies, as_money(companies, "credit_limit", "balance").astype(object))
         operations = history.assign(at=history["at"].dt.tz_convert(None))
         write(tables.company_credit_history, as_money(operations, "amount", "balance", "credit_limit").astype(object))
-    context.log.info(f"company_credit: {len(companies):,} Companies, {len(history):,} credit operations")
+    read = f"since {since:%Y-%m-%d %H:%M:%S} UTC" if since else "all of them"
+    context.log.info(f"company_credit: {len(companies):,} Companies, {len(history):,} credit operations ({read})")
     return dg.MaterializeResult(
         metadata={
             "companies": len(companies),
             "with_credit_limit": int(companies["credit_limit_cents"].notna().sum()),
-            "credit_operations": len(history),
+            "credit_operations_read": len(history),
+            "read_since": since.isoformat(sep=" ") if since else "the beginning",
             "sales_reps": int(companies["sales_rep_id"].nunique()),
         }
     )

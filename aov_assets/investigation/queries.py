@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
@@ -132,6 +132,12 @@ class InvestigationQueries:
             limits = sa.select(sa.literal(1)).where(self.mine(c), c.c.credit_limit.is_not(None)).limit(1)
             operations = sa.select(sa.literal(1)).where(self.mine(h)).limit(1)
             return connection.scalar(limits) is not None or connection.scalar(operations) is not None
+
+    def latest_credit_operation(self) -> datetime | None:
+        """When the latest stored credit operation happened (UTC), or None before the first refresh."""
+        h = company_credit_history
+        with self.connect() as connection:
+            return connection.scalar(sa.select(sa.func.max(h.c.at)).where(self.mine(h)))
 
     def read_credit_history(self, last: date) -> pd.DataFrame:
         """Each Company's credit operations up to the end of `last` (UTC): balance and limit after each, in

@@ -119,4 +119,5 @@ company_credit_history = sa.Table(
     sa.Column("balance", Money(), nullable=False),  # after the operation
     sa.Column("credit_limit", Money()),  # after the operation; null: no limit
     sa.Index("ix_company_credit_history_company", "store", "company_id", "at"),
+    info={"partition": "at"},  # each refresh replaces the operations from its overlap on
 )

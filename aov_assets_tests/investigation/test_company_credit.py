@@ -48,8 +48,30 @@ def test_companies_and_every_credit_operation_reach_the_warehouse(store, tmp_pat
     assert set(history["company_id"]) == {1} and list(history["type"]) == [1] + [3] * 7
     assert str(history["at"].iloc[-1]) == "2026-04-08 06:00:00"  # UTC, as Magento's datetime says
     metadata = result.asset_materializations_for_node(company_credit.op.name)[0].metadata
-    counts = (metadata["companies"].value, metadata["with_credit_limit"].value, metadata["credit_operations"].value)
+    counts = (
+        metadata["companies"].value,
+        metadata["with_credit_limit"].value,
+        metadata["credit_operations_read"].value,
+    )
     assert counts == (7, 6, 8)
+
+
+def test_a_refresh_reads_the_operations_from_a_day_before_the_latest_it_has(tmp_path):
+    history = list(HISTORY)
+    b2b = {"companies": COMPANIES, "credits": CREDITS, "history": history}
+    with FakeAdobeCommerce(OrderStore.of([]), b2b=b2b) as server:
+        first, _, _ = refresh(server, tmp_path)
+        history.append(HISTORY[-1] | {"id": 200, "balance": -900.0, "datetime": "2026-04-09 07:00:00"})
+        server.requests.clear()
+        pipeline, result, messages = refresh(server, tmp_path)
+        [asked] = [r["params"] for r in server.requests if r["path"].endswith("companyCredits/history")]
+    assert result.success
+    # the latest stored operation was 2026-04-08 06:00:00: read from a day before it, replace from there on
+    assert asked["searchCriteria[filter_groups][0][filters][0][value]"] == "2026-04-07 06:00:00"
+    assert any("credit operations (since 2026-04-07 06:00:00 UTC)" in m for m in messages)
+    stored = read_table(pipeline, "company_credit_history")
+    assert list(stored["history_id"]) == [100 + day for day in range(8)] + [200]  # nothing lost or doubled
+    assert stored["balance"].iloc[-1] == Decimal("-900.00")
 
 
 def test_a_store_without_the_b2b_module_gets_a_notice_and_empty_tables(store, tmp_path):
