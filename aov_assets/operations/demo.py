@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import time
@@ -68,8 +69,8 @@ def run_demo(stores: Manifest | Iterable[Store], warehouse: Warehouse, say: Call
     alert = Scope(first.key).check(CONTRACTION_KEY).to_user_string()
     for row in AlertLedger(view).rows():
         if (row["check_key"], row["as_of"]) == (alert, last):
-            message = json.loads(row["message"])["text"]
-            say(f"\nThe alert ({row['status']} in alert_deliveries), as Slack receives it:\n{message}")
+            message = html.unescape(json.loads(row["message"])["text"])  # Slack shows &amp; &lt; &gt; as & < >
+            say(f"\nThe alert ({row['status']} in alert_deliveries), as Slack shows it:\n{message}")
     say("\nOpen the Dagster UI on these materializations with: make dev  (http://127.0.0.1:3000)")
     return card
 
