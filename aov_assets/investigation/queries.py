@@ -98,7 +98,7 @@ class InvestigationQueries:
 
     def read_investigation(self, first: date, last: date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(b2b_cohorts_30d, aov_why, the gone-quiet rows of b2b_accounts_30d) of as-of days first..last."""
-        cohorts = self._frame(self.select_mine(b2b_cohorts_30d).where(b2b_cohorts_30d.c.as_of.between(first, last)))
+        cohorts = self.read_cohorts(first, last)
         why = self._frame(
             self.select_mine(aov_why)
             .where(aov_why.c.as_of.between(first, last))
@@ -111,6 +111,11 @@ class InvestigationQueries:
             .order_by(a.c.as_of, a.c.prior_revenue.desc(), a.c.account)
         )
         return cohorts, why, quiet
+
+    def read_cohorts(self, first: date, last: date) -> pd.DataFrame:
+        """b2b_cohorts_30d of as-of days first..last, by day."""
+        c = b2b_cohorts_30d
+        return self._frame(self.select_mine(c).where(c.c.as_of.between(first, last)).order_by(c.c.as_of, c.c.cohort))
 
     def cohorts_as_of(self, as_of: date) -> pd.DataFrame:
         """account, name and LTV cohort of the B2B accounts in b2b_accounts_30d as of a day."""

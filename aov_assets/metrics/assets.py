@@ -355,15 +355,20 @@ def aov_30d(
 
 
 def newest_card_pictures(db: Warehouse, card: Card) -> dict[str, Any]:
-    """The trend (a table and a chart) and the causes' waterfall, on a run's newest as-of day only: a
-    700-day backfill draws one card's charts, not 700 (matplotlib is imported here, not at load)."""
-    from .charts import markdown_image, trend_chart
+    """The trend (a table and a chart), the causes' waterfall and credit pressure by cohort, on a run's newest
+    as-of day only: a 700-day backfill draws one card's charts, not 700 (matplotlib is imported here, not at
+    load)."""
+    from .charts import credit_chart_of, markdown_image, trend_chart
 
-    trend = trend_of(db, card.as_of)
-    return {
-        "trend": trend_table(trend),
-        "trend_chart": dg.MetadataValue.md(markdown_image(trend_chart(trend, card.rule), "B2B AOV trend")),
-    } | causes_picture(card.findings, card.as_of)
+    trend, credit = trend_of(db, card.as_of), credit_chart_of(db, card.as_of)
+    return (
+        {
+            "trend": trend_table(trend),
+            "trend_chart": dg.MetadataValue.md(markdown_image(trend_chart(trend, card.rule), "B2B AOV trend")),
+        }
+        | causes_picture(card.findings, card.as_of)
+        | ({"credit_chart": dg.MetadataValue.md(markdown_image(credit, "Credit pressure by cohort"))} if credit else {})
+    )
 
 
 def trend_table(trend: pd.DataFrame) -> dg.TableMetadataValue:

@@ -1,5 +1,5 @@
-"""The card's pictures: the 30-day trend, the causes as a waterfall, the trailing twelve months, and
-the portfolio of stores.
+"""The card's pictures: the 30-day trend, the causes as a waterfall, credit pressure by cohort, the
+trailing twelve months, and the portfolio of stores.
 
 Drawn from the card's own rows (nothing is computed a second time) on matplotlib's Agg canvas, without
 pyplot's global state: a fixed size, DejaVu Sans (shipped inside matplotlib, so the same pixels on every
@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ from matplotlib.ticker import FuncFormatter
 from ..core.text import money_text, signed_money_text
 from ..core.windows import add_months
 from ..investigation.findings import Findings
-from .card import Card, TtmCard, trend_of
+from .card import TREND_DAYS, Card, TtmCard, trend_of
 from .windows import AlertRule
 
 if TYPE_CHECKING:
@@ -177,6 +177,48 @@ def causes_chart(findings: Findings | None, as_of: date) -> Figure | None:
     return figure
 
 
+# ----------------------------------------------------------------------------- credit pressure
+
+
+CREDIT_COHORTS = {"top 20%": B2B, "middle 60%": ALERT, "bottom 20%": PRIOR}
+
+
+def credit_chart(cohorts: pd.DataFrame, as_of: date) -> Figure | None:
+    """Per as-of day of `cohorts` (b2b_cohorts_30d rows): the continuing accounts at the credit utilization
+    threshold in each LTV cohort, and the same-day second POs as a share of B2B orders; None where the
+    store gave no credit data (`credit_pressed` empty)."""
+    if cohorts.empty or cohorts["credit_pressed"].isna().all():
+        return None
+    frame = cohorts.assign(as_of=pd.to_datetime(cohorts["as_of"]))
+    with matplotlib.rc_context(STYLE):
+        figure, (top, bottom) = _figure(rows=2)
+        for cohort, colour in CREDIT_COHORTS.items():
+            rows = frame[frame["cohort"] == cohort]
+            top.plot(rows["as_of"], _floats(rows["credit_pressed"]), color=colour, linewidth=2, label=cohort)
+        everyone = frame[frame["cohort"] == "all"]
+        orders = everyone["orders"].astype(float)
+        split = (orders - everyone["order_days"].astype(float)) / orders.where(orders > 0) * 100
+        bottom.plot(everyone["as_of"], split, color=B2C, linewidth=2, label="same-day second POs, % of B2B orders")
+        top.set_ylabel("accounts")
+        bottom.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0f}%"))
+        for axes in (top, bottom):
+            axes.legend(loc="best", fontsize=8, frameon=False, ncols=3)
+        locator = AutoDateLocator()
+        bottom.xaxis.set_major_locator(locator)
+        bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        pressed = everyone["credit_pressed"].iloc[-1] if len(everyone) else None
+        now = f": {int(pressed)} as of {as_of}" if pressed is not None and pressed == pressed else ""
+        top.set_title(
+            f"Continuing accounts at their credit threshold, by LTV cohort{now}", loc="left", fontweight="bold"
+        )
+    return figure
+
+
+def credit_chart_of(warehouse: Warehouse, as_of: date) -> Figure | None:
+    """`credit_chart` over the TREND_DAYS as-of days to `as_of`, as the warehouse has them."""
+    return credit_chart(warehouse.read_cohorts(as_of - timedelta(days=TREND_DAYS - 1), as_of), as_of)
+
+
 # ----------------------------------------------------------------------------- trailing twelve months
 
 
@@ -274,6 +316,9 @@ def card_charts(warehouse: Warehouse, card: Card, ttm: TtmCard | None) -> dict[s
     causes = causes_chart(card.findings, card.as_of)
     if causes is not None:
         charts["causes"] = png(causes)
+    credit = credit_chart_of(warehouse, card.as_of)
+    if credit is not None:
+        charts["credit"] = png(credit)
     if ttm is not None:
         charts["ttm"] = png(ttm_chart_of(warehouse, ttm.month))
     return charts

@@ -48,8 +48,13 @@ def card_page(card: Card, ttm: TtmCard | None, charts: dict[str, bytes]) -> str:
             body += ["<p>Left the baskets (B2B line value per order by category):</p>", _list(card.basket_lines())]
         if findings.top:
             body.append(f"<p><b>Action:</b> {escape(ACTIONS[findings.top['cause']])}</p>")
+        body += ["<h2>Who to call</h2>", _image(charts, "credit", "Credit pressure by cohort")]
+        if card.calls is not None and not card.calls.rows.empty:
+            body += [
+                f"<p>{card.calls.accounts} accounts by sales rep (all of them: {escape(card.calls.command)}):</p>",
+                _list([f"{rep}: {accounts}" for rep, accounts in card.calls.by_rep()]),
+            ]
         body += [
-            "<h2>Who to call</h2>",
             f"<p>{escape(GONE_QUIET)} {findings.total['gone_quiet']} vs {escape(findings.typical_text)}</p>",
             _list(findings.quiet_lines()),
             "<p>Inside B2B, by account lifetime value:</p>",

@@ -12,7 +12,15 @@ from aov_assets.core.windows import add_months
 from aov_assets.manifest import load_manifest
 from aov_assets.metrics.assets import alert_rule
 from aov_assets.metrics.card import Card, TtmCard, trend_of
-from aov_assets.metrics.charts import causes_chart, png, trend_chart, ttm_chart, waterfall
+from aov_assets.metrics.charts import (
+    causes_chart,
+    credit_chart,
+    credit_chart_of,
+    png,
+    trend_chart,
+    ttm_chart,
+    waterfall,
+)
 from aov_assets.metrics.windows import AlertRule
 
 from ..conftest import EXAMPLE_DAY, EXAMPLE_FIRST_DAY, REPO
@@ -138,3 +146,29 @@ def test_a_chart_is_the_same_bytes_every_time_with_no_date_or_software_in_it(exa
     first, second = png(trend_chart(trend, RULE)), png(trend_chart(trend, RULE))
     assert first == second and first.startswith(b"\x89PNG")
     assert b"Software" not in first and b"Creation Time" not in first and b"tIME" not in first
+
+
+def test_the_credit_chart_plots_each_cohorts_pressed_accounts_and_the_split_share(example_pipeline):
+    warehouse = example_pipeline.warehouse()
+    cohorts = warehouse.read_cohorts(EXAMPLE_FIRST_DAY, EXAMPLE_DAY)
+    figure = credit_chart_of(warehouse, EXAMPLE_DAY)
+    for cohort in ("top 20%", "middle 60%", "bottom 20%"):
+        rows = cohorts[cohorts["cohort"] == cohort]
+        assert line(figure, cohort) == [float(value) for value in rows["credit_pressed"]]
+    everyone = cohorts[cohorts["cohort"] == "all"]
+    split = line(figure, "same-day second POs, % of B2B orders")
+    assert (
+        split[-1] == (everyone["orders"].iloc[-1] - everyone["order_days"].iloc[-1]) / everyone["orders"].iloc[-1] * 100
+    )
+    middle, others = line(figure, "middle 60%")[-1], (line(figure, "top 20%")[-1], line(figure, "bottom 20%")[-1])
+    assert middle > 3 * max(others)  # the sample's story: the middle cohort runs up against its limits
+    title = figure.axes[0].get_title(loc="left")
+    assert title.endswith(f": {int(middle + sum(others))} as of {EXAMPLE_DAY}")
+
+
+def test_no_credit_chart_without_credit_data():
+    rows = pd.DataFrame(
+        {"as_of": [EXAMPLE_DAY], "cohort": ["all"], "credit_pressed": [None], "orders": [5], "order_days": [5]}
+    )
+    assert credit_chart(rows, EXAMPLE_DAY) is None
+    assert credit_chart(rows.iloc[:0], EXAMPLE_DAY) is None

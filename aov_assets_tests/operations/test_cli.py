@@ -55,11 +55,13 @@ def test_card_html_is_one_page_with_the_charts_inline_and_png_writes_them(exampl
     assert capsys.readouterr().out.splitlines() == [
         f"wrote {page}",
         f"wrote {charts / 'trend.png'}",
-        f"wrote {charts / 'causes.png'}",  # no TTM chart: the example's warehouse holds no aov_ttm month
+        f"wrote {charts / 'causes.png'}",
+        f"wrote {charts / 'credit.png'}",  # no TTM chart: the example's warehouse holds no aov_ttm month
     ]
     html = page.read_text()
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)">', html)
-    assert [alt for alt, _ in images] == ["B2B AOV trend", "Why B2B AOV moved"]
+    assert [alt for alt, _ in images] == ["B2B AOV trend", "Why B2B AOV moved", "Credit pressure by cohort"]
+    assert re.search(r"<p>\d+ accounts by sales rep \(all of them: aov accounts --as-of 2026-05-03\):</p>", html)
     assert base64.b64decode(images[1][1]) == (charts / "causes.png").read_bytes()  # the same chart, inline
     assert "http" not in html.replace("data:image", "")  # nothing to fetch: it can be mailed
     assert "ALERT: B2B AOV 642.82 vs 770.00 in the prior 30 days (-16.5%)" in html
