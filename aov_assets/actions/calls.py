@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
+from ..core.money import as_percent, relative_change
 from ..core.text import money_text, pct_text
 from ..investigation.evidence import SPLIT_POINTS
 from ..manifest import Manifest, SalesRep
@@ -157,7 +157,7 @@ def _credit_pressure(accounts: pd.DataFrame) -> pd.DataFrame:
     pressed = accounts[accounts["credit_pressed"].fillna(False).astype(bool)]  # as the finding judged them
     numbers = [
         f"peak {r.credit_utilization_pct:.0f}% of its credit limit; AOV {money_text(r.aov)} "
-        f"(prior {money_text(r.prior_aov)}, {pct_text(_change(r.aov, r.prior_aov))})"
+        f"(prior {money_text(r.prior_aov)}, {pct_text(as_percent(relative_change(r.aov, r.prior_aov)))})"
         for r in pressed.itertuples()
     ]
     return _named(pressed, "credit_pressure", numbers, pressed["prior_revenue"])
@@ -191,9 +191,3 @@ def _whitespace(whitespace: pd.DataFrame) -> pd.DataFrame:
         for r in largest.itertuples()
     ]
     return _named(largest, "whitespace", numbers, largest["peer_median_spend"])
-
-
-def _change(value: Decimal | None, prior: Decimal | None) -> Decimal | None:
-    if value is None or prior is None or pd.isna(value) or pd.isna(prior) or not prior:
-        return None
-    return ((value - prior) / prior * 100).quantize(Decimal("0.1"))
