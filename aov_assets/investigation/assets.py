@@ -92,9 +92,9 @@ def company_credit(
 ) -> dg.MaterializeResult:
     """The store's Companies (name, sales representative, credit limit and balance), replaced whole, and every
     Company Credit operation, read from a day before the latest stored one on (all of them the first time), so
-    the investigation knows each account's credit utilization on any day. A
-    store without Adobe Commerce's B2B module (or a Shopify shop) gets a one-line notice and empty tables;
-    the credit causes then say "not available"."""
+    the investigation knows each account's credit utilization on any day. A store without Adobe Commerce's
+    B2B module (or a Shopify shop) gets a one-line notice and empty tables; the credit causes then say "not
+    available"."""
     store = Scope.of(context).store
     latest = warehouse.open(store).latest_credit_operation()
     since = None if latest is None else latest - CREDIT_OVERLAP  # the operations of the last refresh's day on
