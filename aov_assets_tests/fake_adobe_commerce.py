@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -37,6 +37,8 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
 from aov_assets.ingest.sources.sample import sample_merchant
 from aov_assets.ingest.sources.sample_store import CUSTOMER_GROUPS, STORE_CONFIGS, STORE_VIEWS
+
+from .loopback import LoopbackServer
 
 ROOT_CATEGORIES = [{"id": 1, "name": "Root Catalog", "path": "1"}, {"id": 2, "name": "Default Category", "path": "1/2"}]
 
@@ -236,7 +238,7 @@ def _created_days(groups: list[list[dict]]) -> tuple[date, date]:
     return first, last
 
 
-class FakeAdobeCommerce:
+class FakeAdobeCommerce(LoopbackServer):
     """Start with `with FakeAdobeCommerce() as store:`; point the client at `store.base_url`."""
 
     def __init__(
@@ -264,22 +266,7 @@ class FakeAdobeCommerce:
         self.requests: list[dict[str, Any]] = []
         self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-adobe-commerce", daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeAdobeCommerce:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler(), "fake-adobe-commerce", port)
 
     def order_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"].endswith("/V1/orders")]

@@ -25,10 +25,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from graphql import build_schema, graphql_sync, parse, validate
+
+from .loopback import LoopbackServer
 
 TOKEN = "test-token"
 MAX_QUERY_COST = 1000.0
@@ -258,7 +260,7 @@ class Faults:
     bulk_short_file: bool = False  # a bulk operation's file lacks its last line (a cut-off download)
 
 
-class FakeShopify:
+class FakeShopify(LoopbackServer):
     """Start with `with FakeShopify(orders) as shop:`; point the client at `shop.base_url`."""
 
     def __init__(
@@ -284,24 +286,7 @@ class FakeShopify:
         self.in_flight = self.max_in_flight = 0
         self._available, self._at = maximum_available, time.monotonic()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-shopify", daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeShopify:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler(), "fake-shopify", poll_seconds=0.05)
 
     def log(self, operation: str | None = None, code: str | None = "any") -> list[dict[str, Any]]:
         """Requests received, optionally of one operation and with one error code (None: no error)."""

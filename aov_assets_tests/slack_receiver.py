@@ -4,35 +4,30 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .loopback import LoopbackServer
 
 SECRET_PATH = "/services/T0SEKRIT/B0SEKRIT/sekrit-webhook-token"
 
 
-class SlackReceiver:
+class SlackReceiver(LoopbackServer):
     def __init__(self) -> None:
         self.statuses: list[int] = []  # answers for the next posts; then 200
         self.delay_seconds = 0.0
         self.posts: list[dict[str, Any]] = []  # every post received, with the status answered
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        super().__init__(self._handler(), "slack-receiver")
+        self.start()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{SECRET_PATH}"
+        return f"{self.base_url}{SECRET_PATH}"
 
     @property
     def accepted(self) -> list[dict[str, Any]]:
         return [post["body"] for post in self.posts if post["status"] == 200]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from aov_assets_tests.operations.test_browser import (  # noqa: E402
     VIEWPORT,
     answers,
     free_port,
+    stop_group,
 )
 
 BIN = Path(sys.executable).parent
@@ -102,12 +102,7 @@ def webserver(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen
             time.sleep(0.2)
         yield server, base, time.perf_counter() - started
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server)
 
 
 def peaks(group: int) -> tuple[float, float]:

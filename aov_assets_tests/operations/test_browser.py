@@ -112,12 +112,17 @@ def ui(demo: tuple[Path, dict[str, str]]) -> Iterator[str]:
             time.sleep(0.5)
         yield base
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server)
+
+
+def stop_group(server: subprocess.Popen) -> None:
+    """Stop a server started in its own process group (with the code server it started): TERM, then KILL."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 @pytest.fixture(scope="module")

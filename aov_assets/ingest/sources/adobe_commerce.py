@@ -29,7 +29,7 @@ import httpx
 import msgspec
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256
 from oauthlib.oauth1 import Client as OAuth1Signer
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
+from tenacity import RetryCallState
 
 from ..parse import entity_id_of
 from .http import PooledClient
@@ -297,12 +297,7 @@ class AdobeCommerceClient(PooledClient):
                 status,
             ) from None
 
-        retrying = Retrying(
-            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_transient),
-            wait=self._wait,
-            stop=self._out_of_budget,
-            retry_error_callback=give_up,
-        )
+        retrying = self._retrying(_transient, give_up)
         return retrying(attempt)
 
     def _auth_message(self, endpoint: str, response: httpx.Response) -> str:

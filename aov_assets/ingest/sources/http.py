@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Self
+from typing import Any, Self
 
 import httpx
-from tenacity import RetryCallState, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result, wait_random_exponential
 
 
 class PooledClient:
@@ -48,6 +49,16 @@ class PooledClient:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    def _retrying(self, transient: Callable[[Any], bool], give_up: Callable[[RetryCallState], Any]) -> Retrying:
+        """Retry transport errors and answers `transient` calls so, with `_wait` between them, within
+        `retry_seconds`; then `give_up` (which raises the client's own error)."""
+        return Retrying(
+            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(transient),
+            wait=self._wait,
+            stop=self._out_of_budget,
+            retry_error_callback=give_up,
+        )
 
     def _wait(self, state: RetryCallState) -> float:
         """The answer's Retry-After when it sent one (a retried answer is an httpx.Response), else full jitter."""

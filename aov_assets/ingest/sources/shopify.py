@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import msgspec
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
+from tenacity import RetryCallState
 
 from ..shopify_orders import CUSTOMER_GROUPS, gid_number
 from .http import PooledClient
@@ -187,12 +187,7 @@ class ShopifyClient(PooledClient):
                 f"(gave up after {state.attempt_number} attempts in {state.seconds_since_start:.0f}s)"
             ) from None
 
-        retrying = Retrying(
-            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(transient),
-            wait=self._wait,
-            stop=self._out_of_budget,
-            retry_error_callback=give_up,
-        )
+        retrying = self._retrying(transient, give_up)
         reply = retrying(attempt)
         if "MAX_COST_EXCEEDED" in reply.codes:
             raise TooCostly(f"Shopify {self.shop} refused {what}: {reply.problem()}", reply.problem())
