@@ -4,6 +4,7 @@ Importing this module reads nothing: `defs` is a `@dg.definitions` function that
 and `build_defs(stores)` is the factory that tests and the CLI call with stores (or a manifest) of their own.
 """
 
+import gc
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -86,12 +87,18 @@ def _definitions(stores: tuple[Store, ...], resources: _Resources) -> dg.Definit
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """`$AOV_MANIFEST` (else ./aov.yaml), read when Dagster loads the code location."""
+    """`$AOV_MANIFEST` (else ./aov.yaml), read when Dagster loads the code location.
+
+    The definitions live as long as the process that loads them, so they leave the garbage collector's
+    generations (`gc.freeze`): otherwise every full collection, and the ones at exit, walk them again
+    (at 100 stores ~0.7 million objects, ~2.5 s of `dg check defs`' ~11 s)."""
     try:
-        return build_defs(load_stores())  # a bad value can also surface while building (a cron Dagster refuses)
+        built = build_defs(load_stores())  # a bad value can also surface while building (a cron Dagster refuses)
     except ManifestError:
         _manifest_errors_in_one_line()
         raise
+    gc.freeze()
+    return built
 
 
 def _manifest_errors_in_one_line() -> None:

@@ -14,13 +14,14 @@ work per store is real, only the numbers repeat), so nothing here reaches a netw
 
 Each command's wall time and peak memory (the largest resident set of the command's processes).
 
-    .venv/bin/python bench/agency.py [--stores 100] [--skip-first]
+    .venv/bin/python bench/agency.py [--stores 100] [--skip-first] [--load-only] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--stores", type=int, default=100)
     parser.add_argument("--skip-first", action="store_true", help="leave out the one store's 2-year backfill")
     parser.add_argument("--load-only", action="store_true", help="only the definitions load times")
+    parser.add_argument("--rounds", type=int, default=1, help="load times: the median of this many runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -80,10 +82,12 @@ def main() -> None:
         rows = []
         for count in sorted({1, 10, args.stores}):
             path = manifest(root / f"stores_{count}.yaml", count)
-            seconds, peak = timed([sys.executable, "-c", LOAD], env | {"AOV_MANIFEST": str(path)})
-            rows.append((f"code location load, {count} store(s)", seconds, peak))
-            seconds, peak = timed([str(BIN / "dg"), "check", "defs"], env | {"AOV_MANIFEST": str(path)})
-            rows.append((f"dg check defs, {count} store(s)", seconds, peak))
+            loads = [timed([sys.executable, "-c", LOAD], env | {"AOV_MANIFEST": str(path)}) for _ in range(args.rounds)]
+            rows.append((f"code location load, {count} store(s)", *map(statistics.median, zip(*loads))))
+            checks = [
+                timed([str(BIN / "dg"), "check", "defs"], env | {"AOV_MANIFEST": str(path)}) for _ in range(args.rounds)
+            ]
+            rows.append((f"dg check defs, {count} store(s)", *map(statistics.median, zip(*checks))))
         if args.load_only:
             report(rows)
             return
