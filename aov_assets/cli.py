@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from .core.collector import settle_long_lived
 from .manifest import ManifestError, load_manifest, load_stores, pick_store
 from .resources import data_dir, warehouse_url
 
@@ -391,5 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def entry() -> int:
+    """The `aov` console script. The process is `aov`'s own, so its garbage collector is told what lives
+    long (`core.collector`); `main` alone, as tests call it, leaves the caller's process as it is."""
+    settle_long_lived()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

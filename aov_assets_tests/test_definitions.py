@@ -102,14 +102,15 @@ def test_importing_reads_nothing_and_loading_reads_the_manifest_once(tmp_path):
     imported = run_python(IMPORT_EVERYTHING, tmp_path)  # no aov.yaml here, no AOV_MANIFEST
     assert imported.returncode == 0, imported.stderr
     loaded = run_python(
+        "import gc\n"
         "from aov_assets.definitions import defs\n"
         "d = defs()\n"
-        "print(d.get_assets_def('daily_aov').partitions_def.get_last_partition_key())",
+        "print(d.get_assets_def('daily_aov').partitions_def.get_last_partition_key(), gc.get_freeze_count() > 0)",
         tmp_path,
         AOV_MANIFEST=str(REPO / "aov.yaml"),
     )
     assert loaded.returncode == 0, loaded.stderr
-    assert loaded.stdout.strip() == "2026-05-03"
+    assert loaded.stdout.split() == ["2026-05-03", "True"]  # and the definitions left the collector's walks
 
 
 def test_a_missing_manifest_fails_at_load_in_one_line(tmp_path):
