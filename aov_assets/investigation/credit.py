@@ -20,10 +20,18 @@ import pandas as pd
 
 from ..core.windows import WINDOW_DAYS
 
-COMPANY_COLUMNS = ["company_id", "name", "status", "sales_rep_id", "customer_group_id"]
-CREDIT_COLUMNS = ["credit_id", "company_id", "credit_limit_cents", "balance_cents", "currency_code"]
-HISTORY_COLUMNS = ["history_id", "credit_id", "company_id", "at", "type", "amount_cents", "balance_cents"]
-HISTORY_COLUMNS += ["credit_limit_cents"]
+# Each frame's columns, in order, with their dtypes (Int64: may be missing).
+COMPANY_TYPES = {"company_id": "int64", "name": "object", "status": "int64", "sales_rep_id": "Int64"}
+COMPANY_TYPES |= {"customer_group_id": "Int64"}
+CREDIT_TYPES = {"credit_id": "int64", "company_id": "int64", "credit_limit_cents": "Int64", "balance_cents": "int64"}
+CREDIT_TYPES |= {"currency_code": "object"}
+HISTORY_TYPES = {"history_id": "int64", "credit_id": "int64", "company_id": "int64", "at": "object", "type": "int64"}
+HISTORY_TYPES |= {"amount_cents": "int64", "balance_cents": "int64", "credit_limit_cents": "Int64"}
+
+
+def _typed(rows: list[tuple], types: Mapping[str, str]) -> pd.DataFrame:
+    """Row tuples as a frame with `types`' columns and dtypes (an empty list keeps them too)."""
+    return pd.DataFrame(rows, columns=list(types)).astype(types)
 
 
 def company_rows(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -40,16 +48,7 @@ def company_rows(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                 _int(item, "customer_group_id", what, nullable=True),
             )
         )
-    frame = pd.DataFrame(rows, columns=COMPANY_COLUMNS)
-    return frame.astype(
-        {
-            "company_id": "int64",
-            "name": "object",
-            "status": "int64",
-            "sales_rep_id": "Int64",
-            "customer_group_id": "Int64",
-        }
-    )
+    return _typed(rows, COMPANY_TYPES)
 
 
 def credit_rows(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -66,11 +65,7 @@ def credit_rows(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                 str(item.get("currency_code") or ""),
             )
         )
-    frame = pd.DataFrame(rows, columns=CREDIT_COLUMNS)
-    return frame.astype(
-        {"credit_id": "int64", "company_id": "int64", "credit_limit_cents": "Int64", "balance_cents": "int64"}
-        | {"currency_code": "object"}
-    )
+    return _typed(rows, CREDIT_TYPES)
 
 
 def history_rows(items: Iterable[Mapping[str, Any]], credits: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
@@ -100,11 +95,7 @@ def history_rows(items: Iterable[Mapping[str, Any]], credits: pd.DataFrame) -> t
                 _cents(item, "credit_limit", what, nullable=True),
             )
         )
-    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    frame = frame.astype(
-        {"history_id": "int64", "credit_id": "int64", "company_id": "int64", "type": "int64"}
-        | {"amount_cents": "int64", "balance_cents": "int64", "credit_limit_cents": "Int64"}
-    )
+    frame = _typed(rows, HISTORY_TYPES)
     frame["at"] = pd.to_datetime(frame["at"], utc=True).astype("datetime64[ns, UTC]")
     return frame.sort_values(["company_id", "at", "history_id"], ignore_index=True), unlisted
 
