@@ -102,7 +102,7 @@ def test_a_total_count_that_disagrees_is_fetched_again_then_fails_loudly(store):
 
 
 def test_pages_of_several_days_are_in_flight_together(store):
-    store.faults.latency_seconds = 0.05
+    store.faults.latency_seconds = 0.2  # long enough that all four days overlap even on a busy CI
     with client(store, page_size=300, concurrency=4) as api:
         list(api.iter_days([date(2026, 3, d) for d in range(1, 13)]))
     assert store.max_in_flight == 4

@@ -1,5 +1,6 @@
 """The Shopify client against a real HTTP server on 127.0.0.1 (the fake shop)."""
 
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
@@ -14,6 +15,7 @@ from aov_assets.ingest.sources.shopify import (
     ShopifyConfigError,
     ShopifyError,
 )
+from aov_assets.ingest.sources.shopify_api import CostBucket, Reply
 
 from ..fake_shopify import TOKEN, FakeShopify, line_item, order_number, shopify_order, shopify_product
 
@@ -111,7 +113,7 @@ def test_an_order_repeated_on_the_next_page_is_handed_over_once(shop):
 
 def test_days_arrive_in_order_with_several_days_in_flight(shop):
     days = [DAY + timedelta(days=i) for i in range(-1, 5)]
-    shop.faults.latency_seconds = 0.05
+    shop.faults.latency_seconds = 0.2  # long enough that all three days overlap even on a busy CI
     with client(shop, page_size=50, concurrency=3) as api:
         fetched = list(api.iter_days(days))
     assert [day for day, _ in fetched] == days
@@ -149,6 +151,22 @@ def test_a_throttled_answer_shaped_as_shopify_sends_it_makes_the_client_wait_for
     assert ids(payloads) == DAY_IDS
     throttled, retried = shop.log("OrdersPage")[:2]
     assert retried["at"] - throttled["at"] >= (752 - 666) / 50.0  # waited until the bucket held the 752 points
+
+
+def test_an_older_status_answered_late_does_not_give_back_points_a_newer_one_spent():
+    def answered(available: float) -> Reply:
+        status = {"maximumAvailable": 8.0, "currentlyAvailable": available, "restoreRate": 4.0}
+        cost = {"requestedQueryCost": 3.0, "throttleStatus": status}
+        return msgspec.json.decode(msgspec.json.encode({"extensions": {"cost": cost}}), type=Reply)
+
+    bucket, shape = CostBucket(), ("OrdersPage", 2, 3)
+    bucket.settle(shape, bucket.take(shape), answered(8.0))  # the first query teaches the shape's cost
+    first, second = bucket.take(shape), bucket.take(shape)  # both in flight: 6 of 8 points reserved
+    bucket.settle(shape, second, answered(2.0))  # Shopify answered the first (5 left), then the second (2 left)
+    bucket.settle(shape, first, answered(5.0))  # ... but the first's answer reached the client last
+    started = time.monotonic()
+    bucket.take(shape)
+    assert time.monotonic() - started >= 0.2  # waited for 2 -> 3 points (0.25 s), did not trust the stale 5
 
 
 def test_the_client_paces_itself_to_the_bucket_and_is_never_throttled():

@@ -207,7 +207,9 @@ class CostBucket:
     Size and rate depend on the shop's plan, so both come from `throttleStatus`, never from a constant. A
     query's expected cost is the `requestedQueryCost` last seen for its shape (operation and page sizes);
     the first query of a shape goes alone and teaches it. Queries in flight keep their cost reserved until
-    their answer says what the bucket holds, so concurrent days never spend the same points twice.
+    their answer says what the bucket holds, so concurrent days never spend the same points twice. Answers
+    can reach the client in another order than Shopify wrote them, so the bucket never believes a status
+    that holds more than the one it has (restored since): an older answer must not give back spent points.
     """
 
     def __init__(self) -> None:
@@ -227,12 +229,10 @@ class CostBucket:
                 if known is None and shape in self._learning:
                     self._changed.wait(0.05)  # another query of this shape is learning its cost
                     continue
-                status, now = self._status, time.monotonic()
+                status, held = self._status, self._held(time.monotonic())
                 cost = known if known is not None else max(self._costs.values(), default=0.0)
                 if status is not None and status.restore_rate > 0:
                     cost = min(cost, status.maximum_available)
-                    restored = status.currently_available + (now - self._at) * status.restore_rate
-                    held = min(status.maximum_available, restored)
                     if cost > held - self._reserved:
                         self._changed.wait((cost - held + self._reserved) / status.restore_rate)
                         continue
@@ -250,8 +250,19 @@ class CostBucket:
             if cost is not None and cost.requested_query_cost is not None:
                 self._costs[shape] = cost.requested_query_cost
             if cost is not None and cost.throttle_status is not None:
-                self._status, self._at = cost.throttle_status, time.monotonic()
+                status, now = cost.throttle_status, time.monotonic()
+                if self._status is not None and self._held(now) < status.currently_available:
+                    status = msgspec.structs.replace(status, currently_available=self._held(now))
+                self._status, self._at = status, now
             self._changed.notify_all()
+
+    def _held(self, now: float) -> float:
+        """What the bucket holds now by the last status, restored since (infinite before any status)."""
+        status = self._status
+        if status is None or status.restore_rate <= 0:
+            return float("inf")
+        restored = status.currently_available + (now - self._at) * status.restore_rate
+        return min(status.maximum_available, restored)
 
 
 def needs_all_orders(day: date, today: date) -> bool:
