@@ -251,8 +251,9 @@ class CostBucket:
                 self._costs[shape] = cost.requested_query_cost
             if cost is not None and cost.throttle_status is not None:
                 status, now = cost.throttle_status, time.monotonic()
-                if self._status is not None and self._held(now) < status.currently_available:
-                    status = msgspec.structs.replace(status, currently_available=self._held(now))
+                held = self._held(now)
+                if held < status.currently_available:  # an older answer reached the client after a newer one
+                    status = msgspec.structs.replace(status, currently_available=held)
                 self._status, self._at = status, now
             self._changed.notify_all()
 
